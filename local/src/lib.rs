@@ -1,0 +1,429 @@
+//! The local stack: every function of the bundle in one process, against the moto server reached through
+//! the SDK's `AWS_ENDPOINT_URL`. HTTP requests become real API Gateway v2 events, queue messages become
+//! real `SqsEvent` batches (partial failures stay on the queue until their visibility timeout), and
+//! schedules tick at a configurable interval. The functions run exactly the code they run in Lambda.
+
+use std::{collections::HashMap, convert::Infallible, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use aws_lambda_events::sqs::SqsEvent;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Bytes, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use lambda_runtime::{Context, LambdaEvent};
+use shared::{
+    config::{ConfigError, Env, ShopifyAppConfig},
+    domain::ShopDomain,
+    queue::{
+        Stage,
+        schema::{self, QueueUrls},
+    },
+    shopify::{session, webhook},
+};
+use tokio::net::TcpListener;
+
+/// HTTP routes of the bundle: method, path (a trailing `*` matches a prefix) and the function serving it.
+/// A test checks this table against `infra/template.yaml`.
+pub const HTTP_ROUTES: &[(&str, &str, &str)] =
+    &[("POST", shopify_webhook::ROUTE, "shopify-webhook"), ("GET", dashboard_api::ORDERS_ROUTE, "dashboard-api")];
+
+/// Queue workers: the stage whose queue feeds each.
+pub const QUEUE_WORKERS: &[(Stage, &str)] = &[(Stage::Ingest, "ingest-worker")];
+
+/// Scheduled functions.
+pub const SCHEDULED: &[&str] = &["dlq-monitor"];
+
+/// The local stack's settings. The defaults here are the only defaults in the code base: deployed
+/// functions get every value from their environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub port: u16,
+    pub table_name: String,
+    pub queue_prefix: String,
+    pub shopify: ShopifyAppConfig,
+    pub demo_shop: ShopDomain,
+    pub schedule_interval: Duration,
+    pub events_dir: PathBuf,
+    pub seed: bool,
+}
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("PORT", "3000"),
+    ("TABLE_NAME", "order-sync-local"),
+    ("QUEUE_PREFIX", "order-sync-local-"),
+    ("SHOPIFY_API_KEY", "dev-api-key"),
+    ("SHOPIFY_API_SECRET", "dev-api-secret"),
+    ("DEMO_SHOP", "demo-shop.myshopify.com"),
+    ("SCHEDULE_INTERVAL_SECONDS", "60"),
+    ("EVENTS_DIR", "events"),
+    ("SEED_DEMO", "true"),
+];
+
+impl Settings {
+    /// The defaults above, overridden by the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::read(Env::from_map(DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(std::env::vars())))
+    }
+
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
+        let settings = Self {
+            port: env.parsed("PORT", 3000, |v| v.parse().ok()),
+            table_name: env.required("TABLE_NAME"),
+            queue_prefix: env.required("QUEUE_PREFIX"),
+            shopify: ShopifyAppConfig::read(&mut env),
+            demo_shop: env.parsed("DEMO_SHOP", None, |v| ShopDomain::parse(v).ok().map(Some)).unwrap_or_else(demo_shop),
+            schedule_interval: Duration::from_secs(env.parsed("SCHEDULE_INTERVAL_SECONDS", 60, |v| v.parse().ok())),
+            events_dir: PathBuf::from(env.required("EVENTS_DIR")),
+            seed: env.parsed("SEED_DEMO", true, |v| v.parse().ok()),
+        };
+        env.finish().map(|()| settings)
+    }
+}
+
+fn demo_shop() -> ShopDomain {
+    ShopDomain::parse("demo-shop.myshopify.com").unwrap_or_else(|_| unreachable!("a valid literal"))
+}
+
+/// Every function, wired to the local table and queues.
+pub struct Stack {
+    pub settings: Settings,
+    pub queues: HashMap<Stage, QueueUrls>,
+    pub sqs: aws_sdk_sqs::Client,
+    pub shopify_webhook: shopify_webhook::Deps,
+    pub ingest_worker: ingest_worker::Deps,
+    pub dashboard_api: dashboard_api::Deps,
+    pub dlq_monitor: dlq_monitor::Deps,
+}
+
+impl Stack {
+    /// Creates the table and queues (from the same definitions the code uses) and builds each function
+    /// from the same `Config::read` it uses in Lambda, fed with the local environment.
+    pub async fn bootstrap(settings: Settings, visibility_override: Option<u32>) -> anyhow::Result<Self> {
+        let sdk = shared::aws::sdk_config().await;
+        let dynamodb = shared::aws::dynamodb(&sdk);
+        let sqs = shared::aws::sqs(&sdk);
+        shared::store::schema::create_table(&dynamodb, &settings.table_name).await.context("creating the table")?;
+        let queues = schema::create_queues(&sqs, &settings.queue_prefix, visibility_override)
+            .await
+            .context("creating the queues")?;
+
+        let mut vars = vec![
+            ("TABLE_NAME".to_owned(), settings.table_name.clone()),
+            ("SHOPIFY_API_KEY".to_owned(), settings.shopify.api_key.clone()),
+            ("SHOPIFY_API_SECRET".to_owned(), settings.shopify.api_secret.expose().to_owned()),
+        ];
+        if let Some(previous) = &settings.shopify.previous_api_secret {
+            vars.push(("SHOPIFY_API_SECRET_PREVIOUS".to_owned(), previous.expose().to_owned()));
+        }
+        for def in schema::QUEUES {
+            if let Some(urls) = queues.get(&def.stage) {
+                vars.push((def.url_env.to_owned(), urls.queue.clone()));
+                vars.push((def.dlq_url_env.to_owned(), urls.dlq.clone()));
+            }
+        }
+        let env = || Env::from_map(vars.clone());
+        Ok(Self {
+            shopify_webhook: shopify_webhook::Deps::connect(shopify_webhook::Config::read(env())?).await,
+            ingest_worker: ingest_worker::Deps::connect(ingest_worker::Config::read(env())?).await,
+            dashboard_api: dashboard_api::Deps::connect(dashboard_api::Config::read(env())?).await,
+            dlq_monitor: dlq_monitor::Deps::connect(dlq_monitor::Config::read(env())?).await,
+            settings,
+            queues,
+            sqs,
+        })
+    }
+
+    /// Routes one API Gateway request to the function that serves it.
+    pub async fn dispatch(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        let path = request.uri().path().to_owned();
+        let result = match HTTP_ROUTES.iter().find(|(_, route, _)| *route == path).map(|(_, _, function)| *function) {
+            Some("shopify-webhook") => shopify_webhook::handle(&self.shopify_webhook, request).await,
+            Some("dashboard-api") => dashboard_api::handle(&self.dashboard_api, request).await,
+            _ => Ok(shared::http::json(
+                lambda_http::http::StatusCode::NOT_FOUND,
+                &serde_json::json!({ "error": "no such route", "code": "NOT_FOUND" }),
+            )),
+        };
+        result.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "handler failed");
+            shared::http::json(
+                lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({ "error": "internal error", "code": "INTERNAL" }),
+            )
+        })
+    }
+
+    /// Receives one batch from `stage`'s queue, runs its worker on it as a real `SqsEvent`, and deletes
+    /// the records the worker did not report as failed. Returns (received, failed).
+    pub async fn poll_once(&self, stage: Stage, wait_seconds: i32) -> anyhow::Result<(usize, usize)> {
+        let urls = self.queues.get(&stage).context("queue not created")?;
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&urls.queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok((0, 0));
+        }
+        let records: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                let attributes: HashMap<String, String> = m
+                    .attributes
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                    .collect();
+                serde_json::json!({
+                    "messageId": m.message_id,
+                    "receiptHandle": m.receipt_handle,
+                    "body": m.body,
+                    "md5OfBody": m.md5_of_body,
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": format!("arn:aws:sqs:local:000000000000:{}", urls.queue.rsplit('/').next().unwrap_or_default()),
+                    "awsRegion": "local",
+                })
+            })
+            .collect();
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({ "Records": records }))?;
+        let invocation = LambdaEvent::new(event, Context::default());
+        let response = match stage {
+            Stage::Ingest => ingest_worker::handle(&self.ingest_worker, invocation).await,
+        }
+        .map_err(|e| anyhow::anyhow!("worker failed: {e}"))?;
+        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let done: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !failed.contains(&m.message_id.as_deref().unwrap_or_default()))
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if !done.is_empty() {
+            self.sqs.delete_message_batch().queue_url(&urls.queue).set_entries(Some(done)).send().await?;
+        }
+        Ok((messages.len(), failed.len()))
+    }
+
+    /// Invokes every scheduled function once with an EventBridge schedule event.
+    pub async fn tick(&self) -> anyhow::Result<()> {
+        let event = serde_json::json!({
+            "version": "0", "id": format!("local-{}", Utc::now().timestamp_millis()), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "000000000000", "time": Utc::now().to_rfc3339(), "region": "local",
+            "resources": ["arn:aws:events:local:000000000000:rule/local-schedule"], "detail": {}
+        });
+        let reports = dlq_monitor::handle(&self.dlq_monitor, LambdaEvent::new(event, Context::default()))
+            .await
+            .map_err(|e| anyhow::anyhow!("dlq-monitor failed: {e}"))?;
+        tracing::debug!(?reports, "dlq-monitor ticked");
+        Ok(())
+    }
+}
+
+/// Turns a plain HTTP request into the API Gateway v2 event Lambda would receive, and parses it with
+/// `lambda_http` exactly as the runtime does.
+pub fn to_lambda_request(
+    method: &str,
+    path_and_query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> anyhow::Result<lambda_http::Request> {
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let mut query_map: HashMap<String, String> = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        query_map.entry(k.into_owned()).and_modify(|e| e.push_str(&format!(",{v}"))).or_insert_with(|| v.into_owned());
+    }
+    let mut header_map: HashMap<String, String> = HashMap::new();
+    for (k, v) in headers {
+        header_map
+            .entry(k.to_ascii_lowercase())
+            .and_modify(|e| e.push_str(&format!(",{v}")))
+            .or_insert_with(|| v.clone());
+    }
+    let (body, base64) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => (STANDARD.encode(body), true),
+    };
+    let now = Utc::now();
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": header_map,
+        "queryStringParameters": query_map,
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "local", "domainName": "127.0.0.1", "domainPrefix": "local",
+            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                      "userAgent": header_map.get("user-agent").cloned().unwrap_or_default() },
+            "requestId": format!("local-{}", now.timestamp_nanos_opt().unwrap_or_default()),
+            "routeKey": format!("{method} {path}"), "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(), "timeEpoch": now.timestamp_millis()
+        },
+        "body": if body.is_empty() { serde_json::Value::Null } else { serde_json::Value::String(body) },
+        "isBase64Encoded": base64
+    });
+    Ok(lambda_http::request::from_str(&event.to_string())?)
+}
+
+async fn serve_connection(
+    stack: Arc<Stack>,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let method = request.method().as_str().to_owned();
+    let target = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .collect();
+    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let response = match to_lambda_request(&method, &target, &headers, &body) {
+        Ok(lambda_request) => stack.dispatch(lambda_request).await,
+        Err(e) => shared::http::json(
+            lambda_http::http::StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": format!("unparseable request: {e}"), "code": "BAD_REQUEST" }),
+        ),
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(text) => Bytes::from(text),
+        lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
+}
+
+/// Serves the HTTP routes on `listener` until the task is dropped.
+pub async fn serve(stack: Arc<Stack>, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let stack = stack.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| serve_connection(stack.clone(), req));
+            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
+}
+
+/// Polls every worker's queue forever.
+pub async fn poll_forever(stack: Arc<Stack>) {
+    loop {
+        for (stage, worker) in QUEUE_WORKERS {
+            match stack.poll_once(*stage, 1).await {
+                Ok((0, _)) => {}
+                Ok((received, failed)) => {
+                    tracing::info!(worker, received, failed, "batch processed")
+                }
+                Err(e) => {
+                    tracing::warn!(worker, error = format!("{e:#}"), "poll failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Ticks the scheduled functions forever.
+pub async fn tick_forever(stack: Arc<Stack>) {
+    let mut interval = tokio::time::interval(stack.settings.schedule_interval);
+    loop {
+        interval.tick().await;
+        if let Err(e) = stack.tick().await {
+            tracing::warn!(error = format!("{e:#}"), "scheduled tick failed");
+        }
+    }
+}
+
+/// POSTs every demo webhook in `<events>/shopify/` through the real endpoint, signed as Shopify would.
+/// Webhook ids are derived from the file names, so seeding twice is deduplicated.
+pub async fn seed_demo(base_url: &str, settings: &Settings) -> anyhow::Result<usize> {
+    let dir = settings.events_dir.join("shopify");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let client = reqwest::Client::new();
+    for file in &files {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let topic = match stem.split('-').take(2).collect::<Vec<_>>().as_slice() {
+            [resource, action] => format!("{resource}/{action}"),
+            _ => anyhow::bail!("cannot tell the topic of {stem}"),
+        };
+        let body = std::fs::read(file)?;
+        let response = client
+            .post(format!("{base_url}{}", shopify_webhook::ROUTE))
+            .header("content-type", "application/json")
+            .header(webhook::HMAC_HEADER, webhook::sign(&body, &settings.shopify.api_secret))
+            .header(webhook::TOPIC_HEADER, &topic)
+            .header(webhook::SHOP_HEADER, settings.demo_shop.as_str())
+            .header(webhook::API_VERSION_HEADER, "2026-07")
+            .header(webhook::WEBHOOK_ID_HEADER, format!("demo-{stem}"))
+            .body(body)
+            .send()
+            .await?;
+        anyhow::ensure!(response.status().is_success(), "seeding {stem} got {}", response.status());
+    }
+    Ok(files.len())
+}
+
+/// A session token for the demo shop, valid for `hours`, and the `curl` that lists its orders.
+pub fn demo_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
+    let claims = session::claims_for(&settings.demo_shop, &settings.shopify.api_key, "1", Utc::now(), hours * 3600);
+    let token = session::sign(&claims, &settings.shopify.api_secret);
+    format!(
+        "curl -s -H 'Authorization: Bearer {token}' '{base_url}{}?shop_domain={}'",
+        dashboard_api::ORDERS_ROUTE,
+        settings.demo_shop
+    )
+}
+
+/// Runs the stack until Ctrl-C.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], settings.port));
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let base_url = format!("http://{addr}");
+    let stack = Arc::new(Stack::bootstrap(settings, None).await?);
+    let server = tokio::spawn(serve(stack.clone(), listener));
+    let pollers = tokio::spawn(poll_forever(stack.clone()));
+    let ticker = tokio::spawn(tick_forever(stack.clone()));
+    if stack.settings.seed {
+        let seeded = seed_demo(&base_url, &stack.settings).await?;
+        tracing::info!(seeded, "demo webhooks delivered");
+    }
+    let banner = format!(
+        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nCtrl-C stops everything.\n",
+        HTTP_ROUTES.iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
+        stack.settings.demo_shop,
+        demo_curl(&stack.settings, &base_url, 12),
+    );
+    // The banner is for the person at the terminal, so it goes to stderr next to the logs.
+    eprintln!("{banner}");
+    tokio::signal::ctrl_c().await?;
+    server.abort();
+    pollers.abort();
+    ticker.abort();
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! Alerts shown on the dashboard's alert channel: dead letters now; data gaps and shipment alerts later.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ShopDomain;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A queue message could not be processed and went to the dead-letter queue.
+    DeadLetter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub shop: ShopDomain,
+    /// Idempotency key: raising the same alert twice stores it once.
+    pub id: String,
+    pub kind: AlertKind,
+    pub message: String,
+    /// The order it concerns, as `channel:id`, when there is one.
+    pub order: Option<String>,
+    pub raised_at: DateTime<Utc>,
+}

@@ -1,0 +1,16 @@
+//! The canonical model: pure types and rules, no I/O. Channel wire formats convert into these at the
+//! adapters (`crate::shopify::model`), so the rest of the system never sees upstream JSON.
+
+pub mod alert;
+pub mod ids;
+pub mod message;
+pub mod money;
+pub mod order;
+pub mod timeline;
+
+pub use alert::{Alert, AlertKind};
+pub use ids::{Channel, ChannelOrderId, OrderKey, OrderName, ShopDomain};
+pub use message::StageMessage;
+pub use money::Money;
+pub use order::{Address, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Order, UpsertPlan};
+pub use timeline::TimelineEvent;

@@ -1,0 +1,306 @@
+//! The canonical order and the rule that decides whether an incoming revision may replace the stored one.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Channel, ChannelOrderId, Money, OrderKey, OrderName, ShopDomain, TimelineEvent};
+
+/// Declares a string-backed status enum whose unknown values survive a round trip as `Other`.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)+
+            /// A value this version does not know yet, kept verbatim.
+            Other(String),
+        }
+
+        impl $name {
+            pub fn parse(raw: &str) -> Self {
+                match raw {
+                    $($text => Self::$variant,)+
+                    other => Self::Other(other.to_owned()),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $text,)+
+                    Self::Other(other) => other,
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok(Self::parse(&String::deserialize(d)?))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Payment state, with Shopify's `financial_status` vocabulary.
+    FinancialStatus {
+        Pending => "pending",
+        Authorized => "authorized",
+        PartiallyPaid => "partially_paid",
+        Paid => "paid",
+        PartiallyRefunded => "partially_refunded",
+        Refunded => "refunded",
+        Voided => "voided",
+        Expired => "expired",
+    }
+}
+
+string_enum! {
+    /// Order-level fulfilment state. Shopify's `null` is `unfulfilled`, `partial` is `partially_fulfilled`.
+    FulfillmentStatus {
+        Unfulfilled => "unfulfilled",
+        PartiallyFulfilled => "partially_fulfilled",
+        Fulfilled => "fulfilled",
+        Restocked => "restocked",
+    }
+}
+
+/// A postal address. Every field is optional: Shopify redacts PII for apps without protected
+/// customer data approval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub province_code: Option<String>,
+    pub zip: Option<String>,
+    pub country_code: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The buyer, as far as the channel tells us.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub id: String,
+    pub title: String,
+    pub sku: Option<String>,
+    pub variant_id: Option<String>,
+    pub quantity: u32,
+    pub price: Money,
+}
+
+/// A shipment of some or all of the order's items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fulfillment {
+    pub id: String,
+    /// `pending`, `open`, `success`, `cancelled`, `error` or `failure` for Shopify.
+    pub status: String,
+    /// Carrier state such as `in_transit` or `delivered`, when the carrier reports one.
+    pub shipment_status: Option<String>,
+    pub tracking_company: Option<String>,
+    pub tracking_numbers: Vec<String>,
+    pub tracking_urls: Vec<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The canonical order, whichever channel it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub shop: ShopDomain,
+    pub channel: Channel,
+    pub channel_order_id: ChannelOrderId,
+    /// Shopify's `gid://shopify/Order/<id>`; `None` for other channels.
+    pub admin_graphql_api_id: Option<String>,
+    pub name: OrderName,
+    pub created_at: DateTime<Utc>,
+    /// The channel's modification time: the ordering guard. An older revision never replaces a newer one.
+    pub updated_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub financial_status: FinancialStatus,
+    pub fulfillment_status: FulfillmentStatus,
+    pub total: Money,
+    pub line_items: Vec<LineItem>,
+    pub customer: Option<Customer>,
+    pub shipping_address: Option<Address>,
+    pub fulfillments: Vec<Fulfillment>,
+    /// Incremented by the store on every write; used for optimistic locking.
+    pub version: u64,
+}
+
+impl Order {
+    pub fn key(&self) -> OrderKey {
+        OrderKey::new(self.channel, self.channel_order_id.clone())
+    }
+
+    /// The id the dashboard shows: the Shopify GID when there is one, else `channel:id`.
+    pub fn public_id(&self) -> String {
+        self.admin_graphql_api_id.clone().unwrap_or_else(|| self.key().to_string())
+    }
+}
+
+/// What to do with an incoming revision of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsertPlan {
+    /// Store `order` (its `version` already set) and append `events`.
+    Write { order: Box<Order>, events: Vec<TimelineEvent> },
+    /// The stored revision is newer: keep it.
+    Stale,
+    /// The same revision is already stored (a redelivery).
+    Unchanged,
+}
+
+impl UpsertPlan {
+    /// Decides how `incoming` applies over `existing`, and which timeline events the change produces.
+    /// Events are keyed by the revision's `updated_at`, so replaying a revision yields the same keys.
+    pub fn decide(existing: Option<&Order>, mut incoming: Order) -> Self {
+        let ts = incoming.updated_at;
+        let mut events = Vec::new();
+        match existing {
+            None => {
+                incoming.version = 1;
+                events.push(TimelineEvent::new(
+                    ts,
+                    "order_created",
+                    format!("Order {} created", incoming.name.as_str()),
+                ));
+                if is_paid(&incoming.financial_status) {
+                    events.push(payment_event(ts, None, &incoming.financial_status));
+                }
+                if incoming.fulfillment_status != FulfillmentStatus::Unfulfilled {
+                    events.push(fulfillment_event(ts, None, &incoming.fulfillment_status));
+                }
+                if incoming.cancelled_at.is_some() {
+                    events.push(TimelineEvent::new(ts, "order_cancelled", "Order cancelled".to_owned()));
+                }
+            }
+            Some(current) => {
+                if incoming.updated_at < current.updated_at {
+                    return UpsertPlan::Stale;
+                }
+                if incoming.updated_at == current.updated_at {
+                    return UpsertPlan::Unchanged;
+                }
+                incoming.version = current.version + 1;
+                if incoming.financial_status != current.financial_status {
+                    events.push(payment_event(ts, Some(&current.financial_status), &incoming.financial_status));
+                }
+                if incoming.fulfillment_status != current.fulfillment_status {
+                    events.push(fulfillment_event(ts, Some(&current.fulfillment_status), &incoming.fulfillment_status));
+                }
+                if incoming.cancelled_at.is_some() && current.cancelled_at.is_none() {
+                    events.push(TimelineEvent::new(ts, "order_cancelled", "Order cancelled".to_owned()));
+                }
+                if events.is_empty() {
+                    events.push(TimelineEvent::new(ts, "order_updated", "Order details updated".to_owned()));
+                }
+            }
+        }
+        UpsertPlan::Write { order: Box::new(incoming), events }
+    }
+}
+
+fn is_paid(status: &FinancialStatus) -> bool {
+    matches!(status, FinancialStatus::Paid | FinancialStatus::Authorized | FinancialStatus::PartiallyPaid)
+}
+
+fn payment_event(ts: DateTime<Utc>, from: Option<&FinancialStatus>, to: &FinancialStatus) -> TimelineEvent {
+    let details = match from {
+        Some(from) => format!("Payment status changed from {from} to {to}"),
+        None => format!("Payment status {to}"),
+    };
+    TimelineEvent::new(ts, "payment", details)
+}
+
+fn fulfillment_event(ts: DateTime<Utc>, from: Option<&FulfillmentStatus>, to: &FulfillmentStatus) -> TimelineEvent {
+    let details = match from {
+        Some(from) => format!("Fulfillment status changed from {from} to {to}"),
+        None => format!("Fulfillment status {to}"),
+    };
+    TimelineEvent::new(ts, "fulfillment", details)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    pub(crate) fn sample_order(shop: &str, id: &str, updated_minute: u32) -> Order {
+        Order {
+            shop: ShopDomain::parse(shop).unwrap(),
+            channel: Channel::Shopify,
+            channel_order_id: ChannelOrderId::parse(id).unwrap(),
+            admin_graphql_api_id: Some(format!("gid://shopify/Order/{id}")),
+            name: OrderName::new(format!("#{id}")),
+            created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            updated_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, updated_minute, 0).unwrap(),
+            cancelled_at: None,
+            financial_status: FinancialStatus::Pending,
+            fulfillment_status: FulfillmentStatus::Unfulfilled,
+            total: Money::new("10.00", "USD").unwrap(),
+            line_items: vec![],
+            customer: None,
+            shipping_address: None,
+            fulfillments: vec![],
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn a_new_order_is_written_at_version_one_with_a_created_event() {
+        let plan = UpsertPlan::decide(None, sample_order("a.myshopify.com", "1", 0));
+        let UpsertPlan::Write { order, events } = plan else { panic!("expected a write") };
+        assert_eq!(order.version, 1);
+        assert_eq!(events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["order_created"]);
+    }
+
+    #[test]
+    fn an_older_revision_never_replaces_a_newer_one() {
+        let mut stored = sample_order("a.myshopify.com", "1", 10);
+        stored.version = 3;
+        assert_eq!(UpsertPlan::decide(Some(&stored), sample_order("a.myshopify.com", "1", 5)), UpsertPlan::Stale);
+        assert_eq!(UpsertPlan::decide(Some(&stored), sample_order("a.myshopify.com", "1", 10)), UpsertPlan::Unchanged);
+    }
+
+    #[test]
+    fn a_newer_revision_bumps_the_version_and_names_what_changed() {
+        let mut stored = sample_order("a.myshopify.com", "1", 10);
+        stored.version = 3;
+        let mut newer = sample_order("a.myshopify.com", "1", 20);
+        newer.financial_status = FinancialStatus::Paid;
+        newer.fulfillment_status = FulfillmentStatus::Fulfilled;
+        let UpsertPlan::Write { order, events } = UpsertPlan::decide(Some(&stored), newer) else { panic!() };
+        assert_eq!(order.version, 4);
+        let kinds: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(kinds, ["payment", "fulfillment"]);
+        assert_eq!(events[0].details, "Payment status changed from pending to paid");
+    }
+
+    #[test]
+    fn unknown_statuses_survive_a_round_trip() {
+        let status: FinancialStatus = serde_json::from_str("\"on_hold_forever\"").unwrap();
+        assert_eq!(status, FinancialStatus::Other("on_hold_forever".into()));
+        assert_eq!(serde_json::to_string(&status).unwrap(), "\"on_hold_forever\"");
+    }
+}

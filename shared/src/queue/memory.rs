@@ -1,0 +1,35 @@
+//! In-memory adapter of the queue port: records what was sent, for assertions.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{MessageQueue, Stage};
+use crate::{domain::StageMessage, error::QueueError};
+
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    sent: Mutex<Vec<(Stage, StageMessage, u32)>>,
+}
+
+impl MemoryQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything sent so far, in order.
+    pub fn sent(&self) -> Vec<(Stage, StageMessage, u32)> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl MessageQueue for MemoryQueue {
+    async fn send(&self, stage: Stage, message: &StageMessage, delay_seconds: u32) -> Result<(), QueueError> {
+        // Encode as the SQS adapter does, so a message that could not travel fails here too.
+        let body = serde_json::to_string(message)?;
+        let decoded = serde_json::from_str(&body)?;
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).push((stage, decoded, delay_seconds.min(900)));
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+//! The queues, declared once: the local stack and tests create them from here, and a test checks
+//! `infra/template.yaml` against it.
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::{Client, types::QueueAttributeName};
+
+use super::Stage;
+use crate::error::QueueError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDef {
+    pub stage: Stage,
+    /// Queue name stem; the DLQ is `<name>-dlq`.
+    pub name: &'static str,
+    /// The variable that carries the queue URL to senders.
+    pub url_env: &'static str,
+    /// The variable that carries the dead-letter queue URL to the DLQ monitor.
+    pub dlq_url_env: &'static str,
+    /// Deliveries before SQS moves a message to the dead-letter queue.
+    pub max_receive_count: u32,
+    /// At least six times the consuming function's timeout.
+    pub visibility_timeout_seconds: u32,
+    /// The consuming function's timeout.
+    pub worker_timeout_seconds: u32,
+}
+
+pub const QUEUES: &[QueueDef] = &[QueueDef {
+    stage: Stage::Ingest,
+    name: "ingest",
+    url_env: "INGEST_QUEUE_URL",
+    dlq_url_env: "INGEST_DLQ_URL",
+    max_receive_count: 5,
+    visibility_timeout_seconds: 180,
+    worker_timeout_seconds: 30,
+}];
+
+pub fn def(stage: Stage) -> &'static QueueDef {
+    QUEUES.iter().find(|q| q.stage == stage).unwrap_or(&QUEUES[0])
+}
+
+/// URLs of a created queue and its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueUrls {
+    pub queue: String,
+    pub dlq: String,
+}
+
+/// Creates every queue with its DLQ and redrive policy (idempotent: SQS returns the existing queue for
+/// the same name and attributes). `visibility_override` shortens timeouts for tests.
+pub async fn create_queues(
+    client: &Client,
+    prefix: &str,
+    visibility_override: Option<u32>,
+) -> Result<HashMap<Stage, QueueUrls>, QueueError> {
+    let mut urls = HashMap::new();
+    for def in QUEUES {
+        let dlq = client
+            .create_queue()
+            .queue_name(format!("{prefix}{}-dlq", def.name))
+            .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+            .send()
+            .await
+            .map_err(|e| QueueError::unavailable("create dlq", e))?
+            .queue_url
+            .unwrap_or_default();
+        let dlq_arn = client
+            .get_queue_attributes()
+            .queue_url(&dlq)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| QueueError::unavailable("dlq arn", e))?
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .unwrap_or_default();
+        let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": def.max_receive_count });
+        let queue = client
+            .create_queue()
+            .queue_name(format!("{prefix}{}", def.name))
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility_override.unwrap_or(def.visibility_timeout_seconds).to_string(),
+            )
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .map_err(|e| QueueError::unavailable("create queue", e))?
+            .queue_url
+            .unwrap_or_default();
+        urls.insert(def.stage, QueueUrls { queue, dlq });
+    }
+    Ok(urls)
+}

@@ -1,0 +1,245 @@
+//! Shopify's REST-shaped order JSON, as delivered by `orders/*` webhooks, and its mapping to [`Order`].
+//! Only the fields we use are declared; everything else in the payload is ignored. Ids arrive as
+//! int64 numbers larger than 2^53, so they are read as numbers or strings and kept as strings.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::{
+    Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
+    Order, OrderName, ShopDomain,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyOrder {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub admin_graphql_api_id: Option<String>,
+    pub name: String,
+    pub created_at: DateTime<FixedOffset>,
+    pub updated_at: DateTime<FixedOffset>,
+    pub cancelled_at: Option<DateTime<FixedOffset>>,
+    pub currency: String,
+    pub total_price: String,
+    pub financial_status: Option<String>,
+    pub fulfillment_status: Option<String>,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub line_items: Vec<ShopifyLineItem>,
+    pub customer: Option<ShopifyCustomer>,
+    pub shipping_address: Option<ShopifyAddress>,
+    #[serde(default)]
+    pub fulfillments: Vec<ShopifyFulfillment>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyLineItem {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub title: String,
+    pub sku: Option<String>,
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub variant_id: Option<String>,
+    pub quantity: u32,
+    pub price: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyCustomer {
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyAddress {
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub province_code: Option<String>,
+    pub zip: Option<String>,
+    pub country_code: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyFulfillment {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub status: Option<String>,
+    pub shipment_status: Option<String>,
+    pub tracking_company: Option<String>,
+    #[serde(default)]
+    pub tracking_numbers: Vec<String>,
+    pub tracking_number: Option<String>,
+    #[serde(default)]
+    pub tracking_urls: Vec<String>,
+    pub created_at: Option<DateTime<FixedOffset>>,
+    pub updated_at: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    #[error("order payload is not valid: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("order field `{field}` is invalid: {reason}")]
+    Field { field: &'static str, reason: String },
+}
+
+impl ShopifyOrder {
+    /// Maps the wire order into the canonical order of `shop`, at version 0 (the store assigns versions).
+    pub fn into_order(self, shop: ShopDomain) -> Result<Order, MapError> {
+        let channel_order_id = ChannelOrderId::parse(&self.id).map_err(|e| invalid("id", e))?;
+        let total = Money::new(&self.total_price, &self.currency).map_err(|e| invalid("total_price", e))?;
+        let line_items = self
+            .line_items
+            .into_iter()
+            .map(|item| {
+                Ok(LineItem {
+                    price: Money::new(&item.price, &self.currency).map_err(|e| invalid("line_items.price", e))?,
+                    id: item.id,
+                    title: item.title,
+                    sku: item.sku.filter(|s| !s.is_empty()),
+                    variant_id: item.variant_id,
+                    quantity: item.quantity,
+                })
+            })
+            .collect::<Result<Vec<_>, MapError>>()?;
+        let customer = self.customer.map(|c| Customer {
+            id: c.id,
+            name: join_name(c.first_name, c.last_name),
+            email: c.email.or_else(|| self.email.clone()),
+        });
+        Ok(Order {
+            shop,
+            channel: Channel::Shopify,
+            channel_order_id,
+            admin_graphql_api_id: self.admin_graphql_api_id,
+            name: OrderName::new(self.name),
+            created_at: self.created_at.with_timezone(&Utc),
+            updated_at: self.updated_at.with_timezone(&Utc),
+            cancelled_at: self.cancelled_at.map(|t| t.with_timezone(&Utc)),
+            financial_status: FinancialStatus::parse(self.financial_status.as_deref().unwrap_or("pending")),
+            fulfillment_status: fulfillment_status(self.fulfillment_status.as_deref()),
+            total,
+            line_items,
+            customer,
+            shipping_address: self.shipping_address.map(|a| Address {
+                name: a.name,
+                company: a.company,
+                address1: a.address1,
+                address2: a.address2,
+                city: a.city,
+                province_code: a.province_code,
+                zip: a.zip,
+                country_code: a.country_code,
+                phone: a.phone,
+            }),
+            fulfillments: self.fulfillments.into_iter().map(Fulfillment::from).collect(),
+            version: 0,
+        })
+    }
+
+    /// Parses an `orders/*` webhook body and maps it.
+    pub fn parse(payload: &serde_json::Value, shop: ShopDomain) -> Result<Order, MapError> {
+        ShopifyOrder::deserialize(payload)?.into_order(shop)
+    }
+}
+
+impl From<ShopifyFulfillment> for Fulfillment {
+    fn from(f: ShopifyFulfillment) -> Self {
+        let mut tracking_numbers = f.tracking_numbers;
+        if tracking_numbers.is_empty() {
+            tracking_numbers.extend(f.tracking_number.filter(|n| !n.is_empty()));
+        }
+        Fulfillment {
+            id: f.id,
+            status: f.status.unwrap_or_else(|| "pending".to_owned()),
+            shipment_status: f.shipment_status,
+            tracking_company: f.tracking_company,
+            tracking_numbers,
+            tracking_urls: f.tracking_urls,
+            created_at: f.created_at.map(|t| t.with_timezone(&Utc)),
+            updated_at: f.updated_at.map(|t| t.with_timezone(&Utc)),
+        }
+    }
+}
+
+fn invalid(field: &'static str, reason: impl std::fmt::Display) -> MapError {
+    MapError::Field { field, reason: reason.to_string() }
+}
+
+fn fulfillment_status(raw: Option<&str>) -> FulfillmentStatus {
+    match raw {
+        None | Some("") | Some("null") | Some("unfulfilled") => FulfillmentStatus::Unfulfilled,
+        Some("partial") => FulfillmentStatus::PartiallyFulfilled,
+        Some(other) => FulfillmentStatus::parse(other),
+    }
+}
+
+fn join_name(first: Option<String>, last: Option<String>) -> Option<String> {
+    let name = [first, last].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
+    (!name.is_empty()).then_some(name)
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrString {
+    Num(u64),
+    Str(String),
+}
+
+fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match NumOrString::deserialize(d)? {
+        NumOrString::Num(n) => n.to_string(),
+        NumOrString::Str(s) => s,
+    })
+}
+
+fn opt_id_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<NumOrString>::deserialize(d)?.map(|v| match v {
+        NumOrString::Num(n) => n.to_string(),
+        NumOrString::Str(s) => s,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop() -> ShopDomain {
+        ShopDomain::parse("a.myshopify.com").unwrap()
+    }
+
+    #[test]
+    fn a_minimal_order_maps_with_defaults() {
+        let payload = serde_json::json!({
+            "id": 820982911946154508u64, "name": "#1001", "created_at": "2026-01-01T10:00:00-05:00",
+            "updated_at": "2026-01-01T11:00:00-05:00", "currency": "usd", "total_price": "10.00",
+            "financial_status": "paid", "fulfillment_status": "partial",
+            "line_items": [{"id": 1, "title": "Hat", "quantity": 2, "price": "5.00", "variant_id": null, "sku": ""}]
+        });
+        let order = ShopifyOrder::parse(&payload, shop()).unwrap();
+        assert_eq!(order.channel_order_id.as_str(), "820982911946154508");
+        assert_eq!(order.updated_at.to_rfc3339(), "2026-01-01T16:00:00+00:00");
+        assert_eq!(order.financial_status, FinancialStatus::Paid);
+        assert_eq!(order.fulfillment_status, FulfillmentStatus::PartiallyFulfilled);
+        assert_eq!(order.total, Money::new("10.00", "USD").unwrap());
+        assert_eq!(order.line_items[0].sku, None);
+    }
+
+    #[test]
+    fn a_bad_amount_or_missing_field_is_an_error_not_a_default() {
+        let mut payload = serde_json::json!({
+            "id": 1, "name": "#1", "created_at": "2026-01-01T10:00:00Z", "updated_at": "2026-01-01T10:00:00Z",
+            "currency": "USD", "total_price": "ten"
+        });
+        assert!(matches!(ShopifyOrder::parse(&payload, shop()), Err(MapError::Field { field: "total_price", .. })));
+        payload.as_object_mut().unwrap().remove("updated_at");
+        assert!(matches!(ShopifyOrder::parse(&payload, shop()), Err(MapError::Json(_))));
+    }
+}

@@ -1,0 +1,198 @@
+//! Shopify session tokens: the HS256 JWT an embedded app sends as `Authorization: Bearer`.
+//! Claims per <https://shopify.dev/docs/apps/build/authentication-authorization/session-tokens>.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::{
+    config::{Secret, ShopifyAppConfig},
+    domain::ShopDomain,
+};
+
+/// Tolerated clock skew between Shopify and us when checking `exp` and `nbf`.
+pub const LEEWAY_SECONDS: i64 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    /// `https://<shop>.myshopify.com`: the shop the token was issued for.
+    pub dest: String,
+    /// The app's API key.
+    pub aud: String,
+    /// The staff user id.
+    pub sub: Option<String>,
+    pub exp: i64,
+    pub nbf: i64,
+    #[serde(default)]
+    pub iat: Option<i64>,
+    #[serde(default)]
+    pub jti: Option<String>,
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+/// A verified session: the shop it belongs to and the user behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub shop: ShopDomain,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token algorithm is not HS256")]
+    Algorithm,
+    #[error("token signature is invalid")]
+    Signature,
+    #[error("token audience does not match this app")]
+    Audience,
+    #[error("token has expired")]
+    Expired,
+    #[error("token is not valid yet")]
+    NotYetValid,
+    #[error("token destination is not a shop")]
+    Destination,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+/// Verifies signature (current or previous app secret), `aud`, `exp` and `nbf`, and returns the shop
+/// named by `dest`. Whether that shop may be acted on is the caller's check.
+pub fn verify(token: &str, app: &ShopifyAppConfig, now: DateTime<Utc>) -> Result<Session, TokenError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    let header: Header = decode_json(header)?;
+    if header.alg != "HS256" {
+        return Err(TokenError::Algorithm);
+    }
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
+    let signed = &token[..header_and_payload_len(token)];
+    let valid = app.secrets().any(|secret| {
+        Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
+            .map(|mut mac| {
+                mac.update(signed.as_bytes());
+                mac.verify_slice(&signature).is_ok()
+            })
+            .unwrap_or(false)
+    });
+    if !valid {
+        return Err(TokenError::Signature);
+    }
+    let claims: Claims = decode_json(payload)?;
+    if claims.aud != app.api_key {
+        return Err(TokenError::Audience);
+    }
+    let now = now.timestamp();
+    if now > claims.exp + LEEWAY_SECONDS {
+        return Err(TokenError::Expired);
+    }
+    if now + LEEWAY_SECONDS < claims.nbf {
+        return Err(TokenError::NotYetValid);
+    }
+    let host = claims.dest.strip_prefix("https://").ok_or(TokenError::Destination)?;
+    let shop = ShopDomain::parse(host.trim_end_matches('/')).map_err(|_| TokenError::Destination)?;
+    Ok(Session { shop, user: claims.sub })
+}
+
+fn header_and_payload_len(token: &str) -> usize {
+    token.rfind('.').unwrap_or(token.len())
+}
+
+fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, TokenError> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+}
+
+/// Issues a session token as Shopify would. For the local stack's printed `curl` and for tests.
+pub fn sign(claims: &Claims, secret: &Secret) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+    let signed = format!("{header}.{payload}");
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
+        return signed;
+    };
+    mac.update(signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// Claims for `shop` valid from `now` for `ttl_seconds`, as Shopify issues them (one minute by default).
+pub fn claims_for(shop: &ShopDomain, api_key: &str, user: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Claims {
+    let now = now.timestamp();
+    Claims {
+        iss: format!("https://{shop}/admin"),
+        dest: format!("https://{shop}"),
+        aud: api_key.to_owned(),
+        sub: Some(user.to_owned()),
+        exp: now + ttl_seconds,
+        nbf: now,
+        iat: Some(now),
+        jti: Some(format!("{shop}-{now}")),
+        sid: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn app() -> ShopifyAppConfig {
+        ShopifyAppConfig { api_key: "key".into(), api_secret: Secret::new("secret"), previous_api_secret: None }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    fn token(edit: impl FnOnce(&mut Claims)) -> String {
+        let mut claims = claims_for(&ShopDomain::parse("a.myshopify.com").unwrap(), "key", "42", now(), 60);
+        edit(&mut claims);
+        sign(&claims, &Secret::new("secret"))
+    }
+
+    #[test]
+    fn a_fresh_token_names_its_shop_and_user() {
+        let session = verify(&token(|_| {}), &app(), now()).unwrap();
+        assert_eq!(session.shop.as_str(), "a.myshopify.com");
+        assert_eq!(session.user.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn each_claim_is_enforced() {
+        assert_eq!(verify(&token(|c| c.aud = "other".into()), &app(), now()), Err(TokenError::Audience));
+        assert_eq!(verify(&token(|c| c.exp = now().timestamp() - 6), &app(), now()), Err(TokenError::Expired));
+        assert_eq!(verify(&token(|c| c.nbf = now().timestamp() + 6), &app(), now()), Err(TokenError::NotYetValid));
+        assert_eq!(verify(&token(|c| c.dest = "ftp://x".into()), &app(), now()), Err(TokenError::Destination));
+        assert_eq!(verify("a.b", &app(), now()), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_token_signed_with_another_secret_or_tampered_is_rejected() {
+        let claims = claims_for(&ShopDomain::parse("a.myshopify.com").unwrap(), "key", "42", now(), 60);
+        assert_eq!(verify(&sign(&claims, &Secret::new("other")), &app(), now()), Err(TokenError::Signature));
+        let good = token(|_| {});
+        let forged = token(|c| c.dest = "https://b.myshopify.com".into());
+        let (head_and_payload, _) = forged.rsplit_once('.').unwrap();
+        let (_, good_sig) = good.rsplit_once('.').unwrap();
+        assert_eq!(verify(&format!("{head_and_payload}.{good_sig}"), &app(), now()), Err(TokenError::Signature));
+    }
+
+    #[test]
+    fn the_none_algorithm_is_refused() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
+        let payload = token(|_| {}).split('.').nth(1).unwrap().to_owned();
+        assert_eq!(verify(&format!("{header}.{payload}."), &app(), now()), Err(TokenError::Algorithm));
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests. They run against the moto server that `make test` starts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod contracts;
+mod dead_letters;
+mod flow;
+mod samples;
+mod template;

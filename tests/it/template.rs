@@ -1,0 +1,172 @@
+//! `infra/template.yaml` agrees with the code: table shape, queues and their redrive, every SQS source
+//! reporting batch item failures, visibility ≥ 6× timeout, and the routes the local stack serves.
+//! cfn-lint checks the syntax; this checks what cfn-lint cannot.
+
+use std::collections::BTreeSet;
+
+use integration_tests::root;
+use serde_yaml::Value;
+use shared::{queue::schema::QUEUES, store::schema::TABLE};
+
+fn template() -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(root().join("infra/template.yaml")).unwrap()).unwrap()
+}
+
+/// The plain value of `!Ref X` / `!GetAtt X.Arn`, or the string itself.
+fn untag(value: &Value) -> &str {
+    match value {
+        Value::Tagged(tagged) => tagged.value.as_str().unwrap_or_default(),
+        other => other.as_str().unwrap_or_default(),
+    }
+}
+
+struct Function<'a> {
+    binary: String,
+    timeout: u64,
+    properties: &'a Value,
+}
+
+fn functions(template: &Value) -> Vec<Function<'_>> {
+    let default_timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap_or(3);
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| Function {
+            binary: r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned(),
+            timeout: r["Properties"]["Timeout"].as_u64().unwrap_or(default_timeout),
+            properties: &r["Properties"],
+        })
+        .collect()
+}
+
+fn events<'a>(function: &Function<'a>, kind: &str) -> Vec<&'a Value> {
+    function.properties["Events"]
+        .as_mapping()
+        .map(|m| m.values().filter(|e| e["Type"] == kind).map(|e| &e["Properties"]).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_function_crate_is_in_the_template_and_nothing_else_is() {
+    let template = template();
+    let in_template: BTreeSet<String> = functions(&template).into_iter().map(|f| f.binary).collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(in_template, crates);
+}
+
+#[test]
+fn the_table_matches_the_schema_the_code_creates() {
+    let template = template();
+    let table = &template["Resources"]["OrdersTable"]["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], TABLE.ttl_attribute);
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+    let keys: Vec<&str> =
+        table["KeySchema"].as_sequence().unwrap().iter().map(|k| k["AttributeName"].as_str().unwrap()).collect();
+    assert_eq!(keys, [TABLE.partition_key, TABLE.sort_key]);
+    let defined: BTreeSet<&str> = table["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a["AttributeName"].as_str().unwrap())
+        .collect();
+    assert_eq!(defined, TABLE.key_attributes().into_iter().collect());
+    let gsis: Vec<(String, String, String)> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            assert_eq!(g["Projection"]["ProjectionType"], "ALL");
+            let schema = g["KeySchema"].as_sequence().unwrap();
+            (
+                g["IndexName"].as_str().unwrap().to_owned(),
+                schema[0]["AttributeName"].as_str().unwrap().to_owned(),
+                schema[1]["AttributeName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> =
+        TABLE.gsis.iter().map(|g| (g.name.into(), g.partition_key.into(), g.sort_key.into())).collect();
+    assert_eq!(gsis, expected);
+}
+
+#[test]
+fn every_queue_source_reports_batch_failures_and_outlives_its_worker() {
+    let template = template();
+    let resources = &template["Resources"];
+    let mut seen = 0;
+    for function in functions(&template) {
+        for source in events(&function, "SQS") {
+            seen += 1;
+            let types: Vec<&str> = source["FunctionResponseTypes"]
+                .as_sequence()
+                .map(|s| s.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            assert!(types.contains(&"ReportBatchItemFailures"), "{} lacks ReportBatchItemFailures", function.binary);
+            let queue_name = untag(&source["Queue"]).trim_end_matches(".Arn");
+            let queue = &resources[queue_name]["Properties"];
+            let visibility = queue["VisibilityTimeout"].as_u64().unwrap();
+            assert!(
+                visibility >= 6 * function.timeout,
+                "{queue_name}: visibility {visibility} < 6 × {}",
+                function.timeout
+            );
+            let def = QUEUES
+                .iter()
+                .find(|d| {
+                    local_stack::QUEUE_WORKERS
+                        .iter()
+                        .any(|(stage, worker)| *stage == d.stage && *worker == function.binary)
+                })
+                .unwrap_or_else(|| panic!("{} consumes a queue the code does not declare", function.binary));
+            assert_eq!(visibility, u64::from(def.visibility_timeout_seconds));
+            assert_eq!(function.timeout, u64::from(def.worker_timeout_seconds));
+            assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(u64::from(def.max_receive_count)));
+            let dlq = untag(&queue["RedrivePolicy"]["deadLetterTargetArn"]).trim_end_matches(".Arn");
+            assert_eq!(resources[dlq]["Type"], "AWS::SQS::Queue", "{queue_name} has a dead-letter queue");
+        }
+    }
+    assert_eq!(seen, local_stack::QUEUE_WORKERS.len());
+}
+
+#[test]
+fn the_local_stack_serves_exactly_the_template_routes_and_schedules() {
+    let template = template();
+    let mut routes = BTreeSet::new();
+    let mut scheduled = BTreeSet::new();
+    for function in functions(&template) {
+        for api in events(&function, "HttpApi") {
+            routes.insert((
+                api["Method"].as_str().unwrap().to_owned(),
+                api["Path"].as_str().unwrap().to_owned(),
+                function.binary.clone(),
+            ));
+        }
+        if !events(&function, "Schedule").is_empty() {
+            scheduled.insert(function.binary.clone());
+        }
+    }
+    let local: BTreeSet<(String, String, String)> =
+        local_stack::HTTP_ROUTES.iter().map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string())).collect();
+    assert_eq!(routes, local);
+    assert_eq!(scheduled, local_stack::SCHEDULED.iter().map(|s| s.to_string()).collect());
+}
+
+#[test]
+fn functions_log_json_and_the_template_holds_no_secret_values() {
+    let template = template();
+    assert_eq!(template["Globals"]["Function"]["LoggingConfig"]["LogFormat"], "JSON");
+    assert_eq!(template["Globals"]["Function"]["Runtime"], "provided.al2023");
+    assert_eq!(template["Globals"]["Function"]["Architectures"][0], "arm64");
+    for name in ["ShopifyApiSecret", "ShopifyApiSecretPrevious"] {
+        let parameter = &template["Parameters"][name];
+        assert_eq!(parameter["NoEcho"], true, "{name}");
+        assert!(parameter["Default"].as_str().unwrap_or_default().is_empty(), "{name} has no default secret");
+    }
+}
