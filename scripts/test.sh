@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make test`: every check, on a fresh machine with only the Rust toolchain and python3.
+# Installs the pinned tools, starts its own moto server on a free port, and exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+mkdir -p target
+
+ensure_venv
+trap stop_moto EXIT
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "==> cfn-lint infra/template.yaml"
+cfn-lint infra/template.yaml
+
+start_moto
+echo "==> cargo test (unit and integration, against moto)"
+cargo test --workspace
+
+if [ "${SKIP_LAMBDA_BUILD:-}" != "1" ]; then
+  echo "==> cargo lambda build --release --arm64"
+  ensure_arm64_target
+  cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64
+  ls target/lambda-arm64
+fi
+echo "==> all checks passed"
