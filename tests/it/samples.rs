@@ -112,11 +112,12 @@ async fn the_local_stack_seeds_the_demo_over_http_and_lists_it_with_the_printed_
         DynamoStore::new(shared::aws::dynamodb(&shared::aws::sdk_config().await), stack.settings.table_name.clone());
     let mut body = serde_json::Value::Null;
     for _ in 0..100 {
+        // Wait for the update to be stored before reading the list, so the list read sees it.
+        let updated = store.find_by_name(&demo_shop(), "#1001").await.unwrap().is_some_and(|o| o.version == 2);
         let response = client.get(&url).bearer_auth(&token).send().await.unwrap();
         assert_eq!(response.status(), 200);
         body = response.json().await.unwrap();
-        let first = store.find_by_name(&demo_shop(), "#1001").await.unwrap();
-        if body["orders"].as_array().unwrap().len() == 4 && first.is_some_and(|o| o.version == 2) {
+        if body["orders"].as_array().unwrap().len() == 4 && updated {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

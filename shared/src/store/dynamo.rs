@@ -259,18 +259,24 @@ impl ReceiptStore for DynamoStore {
     }
 
     async fn complete_receipt(&self, shop: &ShopDomain, webhook_id: &str) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(keys::PK, s(keys::receipt_pk(shop, webhook_id)))
             .key(keys::SK, s(keys::RECEIPT_SK))
             .update_expression("SET #status = :done")
+            .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":done", s("enqueued"))
             .send()
-            .await
-            .map_err(|e| StoreError::unavailable("complete receipt", e))?;
-        Ok(())
+            .await;
+        match result {
+            // Never re-create a receipt that expired in between: it would lack its TTL.
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::unavailable("complete receipt", e)),
+        }
     }
 }
 
