@@ -11,4 +11,4 @@ test:
 
 ## Build every function for Lambda (arm64).
 build:
-	@bash -c 'source scripts/env.sh && ensure_venv && ensure_arm64_target && cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64'
+	@bash -c 'source scripts/env.sh && ensure_venv && build_lambdas'

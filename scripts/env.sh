@@ -52,3 +52,11 @@ stop_moto() {
   if [ -n "${MOTO_PID:-}" ]; then kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null; fi
   return 0
 }
+
+# Builds every function (every crate under functions/) for Lambda on arm64 into target/lambda-arm64.
+build_lambdas() {
+  ensure_arm64_target
+  local packages=()
+  for dir in "$ROOT"/functions/*/; do packages+=(-p "$(basename "$dir")"); done
+  cargo lambda build --release --arm64 --lambda-dir "$ROOT/target/lambda-arm64" "${packages[@]}"
+}

@@ -24,8 +24,7 @@ cargo test --workspace
 
 if [ "${SKIP_LAMBDA_BUILD:-}" != "1" ]; then
   echo "==> cargo lambda build --release --arm64"
-  ensure_arm64_target
-  cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64
+  build_lambdas
   ls target/lambda-arm64
 fi
 echo "==> all checks passed"
