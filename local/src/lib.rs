@@ -27,14 +27,37 @@ use tokio::net::TcpListener;
 
 /// HTTP routes of the bundle: method, path (a trailing `*` matches a prefix) and the function serving it.
 /// A test checks this table against `infra/template.yaml`.
-pub const HTTP_ROUTES: &[(&str, &str, &str)] =
-    &[("POST", shopify_webhook::ROUTE, "shopify-webhook"), ("GET", dashboard_api::ORDERS_ROUTE, "dashboard-api")];
+pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
+    ("POST", shopify_webhook::ROUTE, "shopify-webhook"),
+    ("GET", dashboard_api::ORDERS_ROUTE, "dashboard-api"),
+    ("GET", dashboard_api::ALERTS_ROUTE, "dashboard-api"),
+    ("GET", "/sync/orders/{id}", "dashboard-api"),
+    ("POST", dashboard_api::ASSIGN_ROUTE, "dashboard-api"),
+    ("POST", dashboard_api::FULFILL_ROUTE, "dashboard-api"),
+    ("POST", dashboard_api::SUPPORT_ROUTE, "dashboard-api"),
+    ("POST", dashboard_api::RETURNS_ROUTE, "dashboard-api"),
+];
 
 /// Queue workers: the stage whose queue feeds each.
-pub const QUEUE_WORKERS: &[(Stage, &str)] = &[(Stage::Ingest, "ingest-worker")];
+pub const QUEUE_WORKERS: &[(Stage, &str)] = &[(Stage::Ingest, "ingest-worker"), (Stage::Outbound, "outbound-worker")];
 
 /// Scheduled functions.
-pub const SCHEDULED: &[&str] = &["dlq-monitor"];
+pub const SCHEDULED: &[&str] = &["dlq-monitor", "shipment-monitor"];
+
+/// The function serving `method path`: exact routes first, then `{param}` segments.
+pub fn route(method: &str, path: &str) -> Option<&'static str> {
+    let matches = |pattern: &str| {
+        let (pattern, path): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+        pattern.len() == path.len()
+            && pattern.iter().zip(&path).all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
+    };
+    let candidates = || HTTP_ROUTES.iter().filter(|(m, _, _)| *m == method);
+    candidates()
+        .find(|(_, p, _)| *p == path)
+        .or_else(|| candidates().find(|(_, p, _)| matches(p)))
+        .or_else(|| HTTP_ROUTES.iter().find(|(_, p, _)| *p == path || matches(p)))
+        .map(|(_, _, f)| *f)
+}
 
 /// The local stack's settings. The defaults here are the only defaults in the code base: deployed
 /// functions get every value from their environment.
@@ -96,6 +119,8 @@ pub struct Stack {
     pub ingest_worker: ingest_worker::Deps,
     pub dashboard_api: dashboard_api::Deps,
     pub dlq_monitor: dlq_monitor::Deps,
+    pub outbound_worker: outbound_worker::Deps,
+    pub shipment_monitor: shipment_monitor::Deps,
 }
 
 impl Stack {
@@ -130,6 +155,8 @@ impl Stack {
             ingest_worker: ingest_worker::Deps::connect(ingest_worker::Config::read(env())?).await,
             dashboard_api: dashboard_api::Deps::connect(dashboard_api::Config::read(env())?).await,
             dlq_monitor: dlq_monitor::Deps::connect(dlq_monitor::Config::read(env())?).await,
+            outbound_worker: outbound_worker::Deps::connect(outbound_worker::Config::read(env())?).await,
+            shipment_monitor: shipment_monitor::Deps::connect(shipment_monitor::Config::read(env())?).await,
             settings,
             queues,
             sqs,
@@ -139,7 +166,7 @@ impl Stack {
     /// Routes one API Gateway request to the function that serves it.
     pub async fn dispatch(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
         let path = request.uri().path().to_owned();
-        let result = match HTTP_ROUTES.iter().find(|(_, route, _)| *route == path).map(|(_, _, function)| *function) {
+        let result = match route(request.method().as_str(), &path) {
             Some("shopify-webhook") => shopify_webhook::handle(&self.shopify_webhook, request).await,
             Some("dashboard-api") => dashboard_api::handle(&self.dashboard_api, request).await,
             _ => Ok(shared::http::json(
@@ -199,6 +226,7 @@ impl Stack {
         let invocation = LambdaEvent::new(event, Context::default());
         let response = match stage {
             Stage::Ingest => ingest_worker::handle(&self.ingest_worker, invocation).await,
+            Stage::Outbound => outbound_worker::handle(&self.outbound_worker, invocation).await,
         }
         .map_err(|e| anyhow::anyhow!("worker failed: {e}"))?;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
@@ -227,10 +255,14 @@ impl Stack {
             "source": "aws.events", "account": "000000000000", "time": Utc::now().to_rfc3339(), "region": "local",
             "resources": ["arn:aws:events:local:000000000000:rule/local-schedule"], "detail": {}
         });
-        let reports = dlq_monitor::handle(&self.dlq_monitor, LambdaEvent::new(event, Context::default()))
+        let reports = dlq_monitor::handle(&self.dlq_monitor, LambdaEvent::new(event.clone(), Context::default()))
             .await
             .map_err(|e| anyhow::anyhow!("dlq-monitor failed: {e}"))?;
         tracing::debug!(?reports, "dlq-monitor ticked");
+        let report = shipment_monitor::handle(&self.shipment_monitor, LambdaEvent::new(event, Context::default()))
+            .await
+            .map_err(|e| anyhow::anyhow!("shipment-monitor failed: {e}"))?;
+        tracing::debug!(?report, "shipment-monitor ticked");
         Ok(())
     }
 }

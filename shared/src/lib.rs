@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod orders;
 pub mod queue;
 pub mod shopify;
 pub mod sqs_batch;

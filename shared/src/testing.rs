@@ -11,11 +11,15 @@ use chrono::{Duration, TimeZone, Utc};
 
 use crate::{
     domain::{
-        Alert, AlertKind, Channel, ChannelOrderId, FinancialStatus, FulfillmentStatus, Money, Order, OrderName,
-        ShopDomain, StageMessage, UpsertPlan,
+        Alert, AlertKind, Channel, ChannelOrderId, FinancialStatus, FulfillmentStatus, Money, Order, OrderName, Priority,
+        ShopDomain, StageMessage, Tab, UpsertPlan,
     },
     queue::{MessageQueue, Stage},
-    store::{AlertStore, OrderStore, ReceiptStore, Recorded, WebhookReceipt, WriteOutcome},
+    store::{
+        AlertStore, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
+        WebhookReceipt, WriteOutcome,
+        keys::Watch,
+    },
 };
 
 /// A shop domain no other test uses, so tests can share one table.
@@ -51,18 +55,31 @@ pub fn order(shop: &ShopDomain, id: &str, updated_minute: u32) -> Order {
         customer: None,
         shipping_address: None,
         fulfillments: vec![],
+        ops: Default::default(),
         version: 0,
     }
 }
 
 /// The contract every store adapter must meet. Run it against each adapter.
-pub async fn store_contract<S: OrderStore + ReceiptStore + AlertStore>(store: &S) {
+pub async fn store_contract<S: OrderStore + ReceiptStore + AlertStore + RequestStore + DeliveryStore>(store: &S) {
+    responses_and_deliveries_are_kept(store).await;
     orders_are_versioned_and_guarded(store).await;
     timelines_are_newest_first_and_idempotent(store).await;
-    orders_list_newest_first_in_pages(store).await;
+    orders_list_newest_first_in_pages_both_ways(store).await;
+    tabs_and_filters_follow_the_order(store).await;
     orders_are_found_by_name(store).await;
+    page_boundaries_are_remembered(store).await;
+    watches_come_due_and_go_once_flagged(store).await;
     receipts_dedupe_only_after_completion(store).await;
     alerts_are_stored_once_and_read_in_order(store).await;
+}
+
+/// Writes `next` over whatever is stored, as the services do.
+pub async fn save<S: OrderStore + ?Sized>(store: &S, mut next: Order) -> Order {
+    let previous = store.get_order(&next.shop, &next.key()).await.unwrap();
+    next.version = previous.as_ref().map_or(1, |p| p.version + 1);
+    assert_eq!(store.write_order(&next, previous.as_ref(), &[]).await.unwrap(), WriteOutcome::Written);
+    next
 }
 
 async fn orders_are_versioned_and_guarded<S: OrderStore>(store: &S) {
@@ -76,67 +93,154 @@ async fn orders_are_versioned_and_guarded<S: OrderStore>(store: &S) {
     let mut newer = order.as_ref().clone();
     newer.updated_at += Duration::minutes(1);
     newer.version = 2;
-    assert_eq!(store.write_order(&newer, Some(7), &[]).await.unwrap(), WriteOutcome::VersionConflict, "stale version");
-    assert_eq!(store.write_order(&newer, Some(1), &[]).await.unwrap(), WriteOutcome::Written);
+    let mut wrong = order.as_ref().clone();
+    wrong.version = 7;
+    assert_eq!(store.write_order(&newer, Some(&wrong), &[]).await.unwrap(), WriteOutcome::VersionConflict, "stale version");
+    assert_eq!(store.write_order(&newer, Some(&order), &[]).await.unwrap(), WriteOutcome::Written);
     assert_eq!(store.get_order(&shop, &order.key()).await.unwrap().unwrap().version, 2);
-    assert_eq!(
-        store.get_order(&unique_shop("contract-other"), &order.key()).await.unwrap(),
-        None,
-        "shops are isolated"
-    );
+    assert_eq!(store.get_order(&unique_shop("contract-other"), &order.key()).await.unwrap(), None, "shops are isolated");
 }
 
 async fn timelines_are_newest_first_and_idempotent<S: OrderStore>(store: &S) {
     let shop = unique_shop("contract-timeline");
-    let mut current = None;
+    let mut current: Option<Order> = None;
     for minute in 0..12 {
         let mut next = order(&shop, "5", minute);
         next.financial_status = if minute % 2 == 0 { FinancialStatus::Pending } else { FinancialStatus::Paid };
         let UpsertPlan::Write { order, events } = UpsertPlan::decide(current.as_ref(), next) else { panic!() };
-        let expected = current.as_ref().map(|o: &Order| o.version);
-        assert_eq!(store.write_order(&order, expected, &events).await.unwrap(), WriteOutcome::Written);
+        assert_eq!(store.write_order(&order, current.as_ref(), &events).await.unwrap(), WriteOutcome::Written);
         current = Some(*order);
     }
-    let key = current.as_ref().unwrap().key();
-    let events = store.timeline(&shop, &key, 10).await.unwrap();
+    let current = current.unwrap();
+    let (stored, events) = store.order_detail(&shop, &current.key(), 10).await.unwrap().unwrap();
+    assert_eq!(stored, current);
     assert_eq!(events.len(), 10);
     assert!(events.windows(2).all(|w| w[0].ts > w[1].ts), "newest first");
-    assert_eq!(events[0].ts, current.as_ref().unwrap().updated_at);
-    assert_eq!(store.timeline(&shop, &key, 100).await.unwrap().len(), 12, "one event per revision");
+    assert_eq!(events[0].ts, current.updated_at);
+    assert_eq!(store.order_detail(&shop, &current.key(), 100).await.unwrap().unwrap().1.len(), 12, "one per revision");
+    assert_eq!(store.order_detail(&shop, &order(&shop, "6", 0).key(), 10).await.unwrap(), None);
 }
 
-async fn orders_list_newest_first_in_pages<S: OrderStore>(store: &S) {
+async fn orders_list_newest_first_in_pages_both_ways<S: OrderStore>(store: &S) {
     let shop = unique_shop("contract-list");
     for id in 1..=7 {
-        let UpsertPlan::Write { order, events } = UpsertPlan::decide(None, order(&shop, &id.to_string(), 0)) else {
-            panic!()
-        };
-        store.write_order(&order, None, &events).await.unwrap();
+        save(store, order(&shop, &id.to_string(), 0)).await;
     }
-    let other = unique_shop("contract-list-other");
-    let UpsertPlan::Write { order: foreign, .. } = UpsertPlan::decide(None, order(&other, "99", 0)) else { panic!() };
-    store.write_order(&foreign, None, &[]).await.unwrap();
+    save(store, order(&unique_shop("contract-list-other"), "99", 0)).await;
+    let all = OrderQuery::default();
 
     let mut seen = Vec::new();
-    let mut after = None;
+    let mut seek = Seek::First;
     loop {
-        let page = store.list_orders(&shop, 3, after.as_deref()).await.unwrap();
-        assert!(page.orders.len() <= 3);
-        seen.extend(page.orders.iter().map(|o| o.channel_order_id.to_string()));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
+        let page = store.list_orders(&shop, &all, &seek, 4).await.unwrap();
+        let more = page.len() == 4;
+        seen.extend(page.iter().take(3).map(|l| l.order.channel_order_id.to_string()));
+        match (more, page.get(3)) {
+            (true, Some(next)) => seek = Seek::From(next.position.clone()),
+            _ => break,
         }
     }
     assert_eq!(seen, ["7", "6", "5", "4", "3", "2", "1"], "newest first, no gaps, no duplicates, no other shop");
+    assert!(store.shops().await.unwrap().contains(&shop), "a shop with orders is registered");
+
+    let everything = store.list_orders(&shop, &all, &Seek::First, 10).await.unwrap();
+    let back = store.list_orders(&shop, &all, &Seek::Before(everything[4].position.clone()), 2).await.unwrap();
+    let ids: Vec<String> = back.iter().map(|l| l.order.channel_order_id.to_string()).collect();
+    assert_eq!(ids, ["4", "5"], "backward reads the nearest newer orders, nearest first");
+}
+
+async fn tabs_and_filters_follow_the_order<S: OrderStore>(store: &S) {
+    let shop = unique_shop("contract-tabs");
+
+    let mut assigned = order(&shop, "1", 0);
+    assigned.ops.assigned_to = Some("sam".into());
+    let assigned = save(store, assigned).await;
+    let mut cancelled = order(&shop, "2", 0);
+    cancelled.cancelled_at = Some(cancelled.created_at);
+    save(store, cancelled).await;
+    let mut fulfilled = order(&shop, "3", 0);
+    fulfilled.fulfillment_status = FulfillmentStatus::Fulfilled;
+    save(store, fulfilled).await;
+
+    assert_eq!(ids_of(store, &shop, OrderQuery { tab: Some(Tab::Unfulfilled), ..Default::default() }).await, ["1"]);
+    assert_eq!(ids_of(store, &shop, OrderQuery { tab: Some(Tab::Assigned), ..Default::default() }).await, ["1"]);
+    assert_eq!(ids_of(store, &shop, OrderQuery { assignee: Some("sam".into()), ..Default::default() }).await, ["1"]);
+    assert_eq!(ids_of(store, &shop, OrderQuery { assignee: Some("kim".into()), ..Default::default() }).await, Vec::<String>::new());
+    assert_eq!(ids_of(store, &shop, OrderQuery { status: Some("cancelled".into()), ..Default::default() }).await, ["2"]);
+    assert_eq!(ids_of(store, &shop, OrderQuery { status: Some("fulfilled".into()), ..Default::default() }).await, ["3"]);
+    assert_eq!(ids_of(store, &shop, OrderQuery { priority: Some(Priority::Low), ..Default::default() }).await, ["3", "2", "1"]);
+    let created = order(&shop, "2", 0).created_at;
+    let day = OrderQuery { created_from: Some(created), created_to: Some(created), ..Default::default() };
+    assert_eq!(ids_of(store, &shop, day).await, ["2"], "date range is inclusive to the millisecond");
+
+    // Leaving a tab removes the order from it.
+    let mut unassigned = assigned.clone();
+    unassigned.ops.assigned_to = None;
+    save(store, unassigned).await;
+    assert_eq!(ids_of(store, &shop, OrderQuery { tab: Some(Tab::Assigned), ..Default::default() }).await, Vec::<String>::new());
+    assert_eq!(ids_of(store, &shop, OrderQuery { assignee: Some("sam".into()), ..Default::default() }).await, Vec::<String>::new());
+    assert_eq!(ids_of(store, &shop, OrderQuery::default()).await, ["3", "2", "1"]);
+}
+
+async fn responses_and_deliveries_are_kept<S: RequestStore + DeliveryStore>(store: &S) {
+    let shop = unique_shop("contract-requests");
+    assert_eq!(store.stored_response(&shop, "k1").await.unwrap(), None);
+    store.store_response(&shop, "k1", r#"{"success":true}"#, Utc::now()).await.unwrap();
+    assert_eq!(store.stored_response(&shop, "k1").await.unwrap().as_deref(), Some(r#"{"success":true}"#));
+    assert_eq!(store.stored_response(&unique_shop("contract-requests-other"), "k1").await.unwrap(), None);
+
+    let key = order(&shop, "1", 0).key();
+    let delivery = crate::store::Delivery {
+        id: "m1".into(),
+        kind: "assignment_sync".into(),
+        outcome: "skipped".into(),
+        detail: "metafields are read-only".into(),
+        at: Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap(),
+    };
+    store.record_delivery(&shop, &key, &delivery).await.unwrap();
+    store.record_delivery(&shop, &key, &delivery).await.unwrap();
+    assert_eq!(store.deliveries(&shop, &key).await.unwrap(), [delivery]);
+}
+
+async fn ids_of<S: OrderStore>(store: &S, shop: &ShopDomain, query: OrderQuery) -> Vec<String> {
+    let listed: Vec<Listed> = store.list_orders(shop, &query, &Seek::First, 50).await.unwrap();
+    listed.into_iter().map(|l| l.order.channel_order_id.to_string()).collect()
+}
+
+async fn page_boundaries_are_remembered<S: OrderStore>(store: &S) {
+    let shop = unique_shop("contract-pages");
+    let fingerprint = OrderQuery::default().fingerprint();
+    assert_eq!(store.page_boundary(&shop, &fingerprint, 50).await.unwrap(), None);
+    store.remember_page_boundary(&shop, &fingerprint, 50, "000001#shopify:1").await.unwrap();
+    assert_eq!(store.page_boundary(&shop, &fingerprint, 50).await.unwrap().as_deref(), Some("000001#shopify:1"));
+    assert_eq!(store.page_boundary(&shop, &fingerprint, 51).await.unwrap(), None);
+    let other = OrderQuery { tab: Some(Tab::Delayed), ..Default::default() }.fingerprint();
+    assert_eq!(store.page_boundary(&shop, &other, 50).await.unwrap(), None);
+}
+
+async fn watches_come_due_and_go_once_flagged<S: OrderStore>(store: &S) {
+    let shop = unique_shop("contract-watch");
+    let waiting = save(store, order(&shop, "1", 0)).await;
+    let due = waiting.created_at + crate::domain::ops::TRACKING_PENDING_AFTER;
+    let early = store.due_for_review(&shop, Watch::Tracking, due - Duration::seconds(1), 10).await.unwrap();
+    assert!(early.is_empty());
+    assert_eq!(store.due_for_review(&shop, Watch::Tracking, due, 10).await.unwrap(), [waiting.key()]);
+    assert!(store.due_for_review(&shop, Watch::Transit, due, 10).await.unwrap().is_empty());
+
+    let mut flagged = waiting.clone();
+    flagged.refresh_flags(due + Duration::seconds(1));
+    assert!(flagged.ops.flags.tracking_pending_since.is_some());
+    save(store, flagged).await;
+    assert!(store.due_for_review(&shop, Watch::Tracking, due, 10).await.unwrap().is_empty(), "flagged: no longer watched");
+    let pending = OrderQuery { tab: Some(Tab::TrackingPending), ..Default::default() };
+    assert_eq!(store.list_orders(&shop, &pending, &Seek::First, 10).await.unwrap().len(), 1);
 }
 
 async fn orders_are_found_by_name<S: OrderStore>(store: &S) {
     let shop = unique_shop("contract-name");
-    let UpsertPlan::Write { order, events } = UpsertPlan::decide(None, order(&shop, "1001", 0)) else { panic!() };
-    store.write_order(&order, None, &events).await.unwrap();
+    let stored = save(store, order(&shop, "1001", 0)).await;
     for name in ["#1001", "1001", " #1001 "] {
-        assert_eq!(store.find_by_name(&shop, name).await.unwrap().map(|o| o.key()), Some(order.key()), "{name}");
+        assert_eq!(store.find_by_name(&shop, name).await.unwrap().map(|o| o.key()), Some(stored.key()), "{name}");
     }
     assert_eq!(store.find_by_name(&shop, "#1002").await.unwrap(), None);
     assert_eq!(store.find_by_name(&unique_shop("contract-name-other"), "#1001").await.unwrap(), None);
@@ -167,6 +271,7 @@ async fn alerts_are_stored_once_and_read_in_order<S: AlertStore>(store: &S) {
             message: format!("alert {i}"),
             order: None,
             raised_at: base + Duration::seconds(i),
+            cleared_at: None,
         };
         assert_eq!(store.raise_alert(&alert).await.unwrap(), Recorded::New);
         let mut again = alert.clone();
@@ -178,6 +283,16 @@ async fn alerts_are_stored_once_and_read_in_order<S: AlertStore>(store: &S) {
     let rest = store.alerts_since(&shop, Some(&all[0].0), 10).await.unwrap();
     assert_eq!(rest.iter().map(|(_, a)| a.id.as_str()).collect::<Vec<_>>(), ["a1", "a2"]);
     assert!(store.alerts_since(&unique_shop("contract-alerts-other"), None, 10).await.unwrap().is_empty());
+
+    // Clearing moves the alert past every earlier cursor, cleared; clearing again changes nothing.
+    let cleared_at = base + Duration::hours(2);
+    store.clear_alert(&shop, "a0", cleared_at).await.unwrap();
+    store.clear_alert(&shop, "a0", cleared_at + Duration::hours(1)).await.unwrap();
+    store.clear_alert(&shop, "unknown", cleared_at).await.unwrap();
+    let after = store.alerts_since(&shop, Some(&all[2].0), 10).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!((after[0].1.id.as_str(), after[0].1.cleared_at), ("a0", Some(cleared_at)));
+    assert_eq!(store.alerts_since(&shop, None, 10).await.unwrap().len(), 3);
 }
 
 /// The contract of the queue port. `received` reads back what reached the ingest queue.
@@ -204,6 +319,7 @@ where
     let mut got = received().await;
     got.sort_by_key(|m| match m {
         StageMessage::ShopifyWebhook(w) => w.webhook_id.clone(),
+        StageMessage::Outbound(o) => o.id.clone(),
     });
     assert_eq!(got, [message("w1"), message("w2")], "messages survive the trip unchanged");
 }

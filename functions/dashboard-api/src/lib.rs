@@ -1,29 +1,42 @@
-//! Trigger: the dashboard's `/sync/*` routes. Every route authenticates the Shopify session token and
-//! serves only the shop it was issued for.
+//! Trigger: the dashboard's `/sync/*` routes (the Orders dashboard ↔ Sync contract, seed 000). Every
+//! route authenticates the Shopify session token and serves only the shop it was issued for.
 
-use std::sync::Arc;
+mod actions;
+mod alerts;
+mod list;
+mod resolve;
+mod view;
 
-use chrono::{DateTime, Utc};
+use std::{collections::HashMap, sync::Arc};
+
 use lambda_http::{Body, Request, Response, http::Method};
-use serde::Serialize;
 use shared::{
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, ShopifyAppConfig, TableConfig},
-    domain::{Order, ShopDomain},
+    domain::ShopDomain,
     error::ApiError,
-    http::{self as h, header, query_param},
+    http::{self as h, header},
+    queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     shopify::session::{self, Session},
-    store::{OrderStore, dynamo::DynamoStore},
+    store::{AlertStore, OrderStore, RequestStore, dynamo::DynamoStore},
 };
 
+pub use list::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
 pub const ORDERS_ROUTE: &str = "/sync/orders";
-pub const DEFAULT_PAGE_SIZE: usize = 50;
-pub const MAX_PAGE_SIZE: usize = 250;
+pub const ALERTS_ROUTE: &str = "/sync/orders/alerts";
+pub const ASSIGN_ROUTE: &str = "/sync/orders/assign";
+pub const FULFILL_ROUTE: &str = "/sync/orders/fulfill";
+pub const SUPPORT_ROUTE: &str = "/sync/orders/support";
+pub const RETURNS_ROUTE: &str = "/sync/orders/returns";
+/// The order detail: `/sync/orders/{id}`.
+pub const ORDER_ROUTE_PREFIX: &str = "/sync/orders/";
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAppConfig,
+    pub outbound_queue_url: String,
 }
 
 impl Config {
@@ -32,7 +45,11 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self { table: TableConfig::read(&mut env), shopify: ShopifyAppConfig::read(&mut env) };
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            shopify: ShopifyAppConfig::read(&mut env),
+            outbound_queue_url: env.required(schema::def(Stage::Outbound).url_env),
+        };
         env.finish().map(|()| config)
     }
 }
@@ -40,15 +57,25 @@ impl Config {
 pub struct Deps {
     pub shopify: ShopifyAppConfig,
     pub orders: Arc<dyn OrderStore>,
+    pub alerts: Arc<dyn AlertStore>,
+    pub requests: Arc<dyn RequestStore>,
+    pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
     pub async fn connect(config: Config) -> Self {
         let sdk = shared::aws::sdk_config().await;
+        let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
         Self {
             shopify: config.shopify,
-            orders: Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name)),
+            orders: store.clone(),
+            alerts: store.clone(),
+            requests: store,
+            queue: Arc::new(SqsQueue::new(
+                shared::aws::sqs(&sdk),
+                HashMap::from([(Stage::Outbound, config.outbound_queue_url)]),
+            )),
             clock: Arc::new(SystemClock),
         }
     }
@@ -60,9 +87,20 @@ pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, lambda_
 }
 
 async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
-    match (req.method(), h::path(&req).as_str()) {
-        (&Method::GET, ORDERS_ROUTE) => list_orders(deps, &req).await,
-        (_, ORDERS_ROUTE) => Err(ApiError::method_not_allowed()),
+    let path = h::path(&req);
+    match (req.method(), path.as_str()) {
+        (&Method::GET, ORDERS_ROUTE) => list::list_orders(deps, &req).await,
+        (&Method::GET, ALERTS_ROUTE) => alerts::poll(deps, &req).await,
+        (&Method::POST, ASSIGN_ROUTE) => actions::assign(deps, &req).await,
+        (&Method::POST, FULFILL_ROUTE) => actions::fulfill(deps, &req).await,
+        (&Method::POST, SUPPORT_ROUTE) => actions::support(deps, &req).await,
+        (&Method::POST, RETURNS_ROUTE) => actions::returns(deps, &req).await,
+        (_, ORDERS_ROUTE | ALERTS_ROUTE | ASSIGN_ROUTE | FULFILL_ROUTE | SUPPORT_ROUTE | RETURNS_ROUTE) => {
+            Err(ApiError::method_not_allowed())
+        }
+        (&Method::GET, other) if other.starts_with(ORDER_ROUTE_PREFIX) => {
+            list::order_detail(deps, &req, &other[ORDER_ROUTE_PREFIX.len()..]).await
+        }
         _ => Err(ApiError::not_found("NOT_FOUND", "no such route")),
     }
 }
@@ -83,69 +121,4 @@ fn authorize(deps: &Deps, req: &Request, shop_domain: Option<&str>) -> Result<Sh
     }
     tracing::Span::current().record("shop", shop.as_str());
     Ok(shop)
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderSummary {
-    id: String,
-    name: String,
-    channel: String,
-    financial_status: String,
-    fulfillment_status: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    cancelled_at: Option<DateTime<Utc>>,
-    total: shared::domain::Money,
-    customer_name: Option<String>,
-    line_item_count: usize,
-}
-
-impl From<&Order> for OrderSummary {
-    fn from(order: &Order) -> Self {
-        Self {
-            id: order.public_id(),
-            name: order.name.as_str().to_owned(),
-            channel: order.channel.to_string(),
-            financial_status: order.financial_status.to_string(),
-            fulfillment_status: order.fulfillment_status.to_string(),
-            created_at: order.created_at,
-            updated_at: order.updated_at,
-            cancelled_at: order.cancelled_at,
-            total: order.total.clone(),
-            customer_name: order.customer.as_ref().and_then(|c| c.name.clone()),
-            line_item_count: order.line_items.len(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderList {
-    orders: Vec<OrderSummary>,
-    next_cursor: Option<String>,
-}
-
-async fn list_orders(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
-    let shop = authorize(deps, req, query_param(req, "shop_domain").as_deref())?;
-    let page_size = match query_param(req, "pageSize") {
-        None => DEFAULT_PAGE_SIZE,
-        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("INVALID_PAGE_SIZE", format!("pageSize must be 1..={MAX_PAGE_SIZE}"))
-        })?,
-    };
-    let cursor = query_param(req, "cursor");
-    if cursor.as_deref().is_some_and(|c| !valid_cursor(c)) {
-        return Err(ApiError::bad_request("INVALID_CURSOR", "cursor is malformed"));
-    }
-    let page = deps.orders.list_orders(&shop, page_size, cursor.as_deref()).await?;
-    let body = OrderList { orders: page.orders.iter().map(OrderSummary::from).collect(), next_cursor: page.next };
-    Ok(h::json(lambda_http::http::StatusCode::OK, &body))
-}
-
-/// A cursor this service issued: `<15 digits>#<channel>:<id>`.
-fn valid_cursor(cursor: &str) -> bool {
-    cursor.split_once('#').is_some_and(|(millis, key)| {
-        millis.len() == 15 && millis.bytes().all(|b| b.is_ascii_digit()) && shared::domain::OrderKey::parse(key).is_ok()
-    })
 }

@@ -126,6 +126,7 @@ async fn inspect(deps: &Deps, def: &QueueDef, url: &str) -> Result<QueueReport, 
                 message: format!("A {} message was moved to the dead-letter queue", def.name),
                 order: None,
                 raised_at: Utc::now(),
+                cleared_at: None,
             };
             if deps.alerts.raise_alert(&alert).await? == Recorded::New {
                 report.alerts_raised += 1;

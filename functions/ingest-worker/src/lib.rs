@@ -6,19 +6,18 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::{
+    clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
-    domain::{Order, StageMessage, UpsertPlan, message::ShopifyWebhook},
+    domain::{StageMessage, message::ShopifyWebhook},
     error::WorkerError,
+    orders::{self, ChangeError},
     queue::{Stage, schema},
     shopify::model::ShopifyOrder,
     sqs_batch,
-    store::{AlertStore, OrderStore, WriteOutcome, dynamo::DynamoStore},
+    store::{AlertStore, OrderStore, dynamo::DynamoStore},
 };
 
 const STAGE: &str = "ingest";
-
-/// Attempts at a read-decide-write cycle before a record is handed back to SQS.
-const MAX_WRITE_ATTEMPTS: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -39,13 +38,14 @@ impl Config {
 pub struct Deps {
     pub orders: Arc<dyn OrderStore>,
     pub alerts: Arc<dyn AlertStore>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
     pub async fn connect(config: Config) -> Self {
         let sdk = shared::aws::sdk_config().await;
         let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
-        Self { orders: store.clone(), alerts: store }
+        Self { orders: store.clone(), alerts: store, clock: Arc::new(SystemClock) }
     }
 }
 
@@ -59,6 +59,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
 pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError> {
     match message {
         StageMessage::ShopifyWebhook(webhook) => shopify_webhook(deps, webhook).await,
+        StageMessage::Outbound(_) => Err(WorkerError::Permanent(anyhow::anyhow!("an outbound message on the ingest queue"))),
     }
 }
 
@@ -67,7 +68,11 @@ async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), Wor
         "orders/create" | "orders/updated" => {
             let order =
                 ShopifyOrder::parse(&webhook.payload, webhook.shop).map_err(|e| WorkerError::Permanent(e.into()))?;
-            apply_order(deps.orders.as_ref(), order).await.map(drop)
+            let applied = orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order, deps.clock.now()).await;
+            applied.map(drop).map_err(|e| match e {
+                ChangeError::Store(e) => e.into(),
+                other => WorkerError::Retryable(other.into()),
+            })
         }
         topic => {
             tracing::info!(topic, "topic not handled by this version; dropped");
@@ -76,34 +81,3 @@ async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), Wor
     }
 }
 
-/// What [`apply_order`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    Written,
-    Stale,
-    Unchanged,
-}
-
-/// Upserts `incoming`: reads the stored revision, decides with [`UpsertPlan::decide`], and writes
-/// conditionally on the version it read. A lost race re-reads and decides again.
-#[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
-pub async fn apply_order(store: &dyn OrderStore, incoming: Order) -> Result<Applied, WorkerError> {
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let existing = store.get_order(&incoming.shop, &incoming.key()).await?;
-        let expected_version = existing.as_ref().map(|o| o.version);
-        match UpsertPlan::decide(existing.as_ref(), incoming.clone()) {
-            UpsertPlan::Stale => {
-                tracing::info!("older revision ignored");
-                return Ok(Applied::Stale);
-            }
-            UpsertPlan::Unchanged => return Ok(Applied::Unchanged),
-            UpsertPlan::Write { order, events } => {
-                if store.write_order(&order, expected_version, &events).await? == WriteOutcome::Written {
-                    tracing::info!(version = order.version, events = events.len(), "order stored");
-                    return Ok(Applied::Written);
-                }
-            }
-        }
-    }
-    Err(WorkerError::Retryable(anyhow::anyhow!("order kept changing under concurrent writers")))
-}

@@ -10,6 +10,10 @@ use super::ShopDomain;
 pub enum AlertKind {
     /// A queue message could not be processed and went to the dead-letter queue.
     DeadLetter,
+    /// An order older than 2 hours still has no tracking number.
+    TrackingPending,
+    /// An in-transit shipment has had no carrier update for more than 24 hours.
+    Delayed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,4 +26,7 @@ pub struct Alert {
     /// The order it concerns, as `channel:id`, when there is one.
     pub order: Option<String>,
     pub raised_at: DateTime<Utc>,
+    /// When the condition ended; `None` while the alert is open.
+    #[serde(default)]
+    pub cleared_at: Option<DateTime<Utc>>,
 }

@@ -10,12 +10,49 @@ use super::ShopDomain;
 pub enum StageMessage {
     /// A verified Shopify webhook delivery, queued for the ingest worker.
     ShopifyWebhook(ShopifyWebhook),
+    /// A change made on the dashboard, to hand to a partner.
+    Outbound(Outbound),
 }
 
 impl StageMessage {
     pub fn shop(&self) -> &ShopDomain {
         match self {
             StageMessage::ShopifyWebhook(w) => &w.shop,
+            StageMessage::Outbound(o) => &o.shop,
+        }
+    }
+}
+
+/// A dashboard change to hand on. `id` is derived from the change, so a redelivery is recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outbound {
+    pub shop: ShopDomain,
+    /// The order, as `channel:id`.
+    pub order: String,
+    pub id: String,
+    pub change: OutboundChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutboundChange {
+    /// Mirror the assignment into the order's Shopify metafields (when the shop enables it).
+    AssignmentSync { assignee: String },
+    /// Create the Shopify fulfilment with tracking (`fulfillmentCreate`).
+    FulfillmentCreate { shipment_id: String, tracking_number: Option<String>, carrier: Option<String> },
+    /// An escalation for the support assistant.
+    SupportEscalation { thread_id: String, conversation_id: Option<String>, note: String },
+    /// A return decision, to fan out to Shopify and the ERP.
+    ReturnUpdate { action: String, state: String, note: Option<String> },
+}
+
+impl OutboundChange {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutboundChange::AssignmentSync { .. } => "assignment_sync",
+            OutboundChange::FulfillmentCreate { .. } => "fulfillment_create",
+            OutboundChange::SupportEscalation { .. } => "support_escalation",
+            OutboundChange::ReturnUpdate { .. } => "return_update",
         }
     }
 }

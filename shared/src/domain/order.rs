@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Channel, ChannelOrderId, Money, OrderKey, OrderName, ShopDomain, TimelineEvent};
+use super::{Channel, ChannelOrderId, Money, OrderKey, OrderName, OrderOps, ShopDomain, TimelineEvent};
 
 /// Declares a string-backed status enum whose unknown values survive a round trip as `Other`.
 macro_rules! string_enum {
@@ -144,7 +144,10 @@ pub struct Order {
     pub customer: Option<Customer>,
     pub shipping_address: Option<Address>,
     pub fulfillments: Vec<Fulfillment>,
-    /// Incremented by the store on every write; used for optimistic locking.
+    /// The dashboard's state of the order; channel revisions carry it over unchanged.
+    #[serde(default)]
+    pub ops: OrderOps,
+    /// Incremented on every write; used for optimistic locking.
     pub version: u64,
 }
 
@@ -202,6 +205,7 @@ impl UpsertPlan {
                     return UpsertPlan::Unchanged;
                 }
                 incoming.version = current.version + 1;
+                incoming.ops = current.ops.clone();
                 if incoming.financial_status != current.financial_status {
                     events.push(payment_event(ts, Some(&current.financial_status), &incoming.financial_status));
                 }
@@ -263,6 +267,7 @@ pub(crate) mod tests {
             customer: None,
             shipping_address: None,
             fulfillments: vec![],
+            ops: OrderOps::default(),
             version: 0,
         }
     }

@@ -14,6 +14,8 @@ use crate::{domain::StageMessage, error::QueueError};
 pub enum Stage {
     /// Verified channel events waiting to be normalised and stored.
     Ingest,
+    /// Changes made on the dashboard, waiting to be handed to Shopify, the ERP or support.
+    Outbound,
 }
 
 #[async_trait]

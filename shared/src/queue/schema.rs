@@ -25,7 +25,9 @@ pub struct QueueDef {
     pub worker_timeout_seconds: u32,
 }
 
-pub const QUEUES: &[QueueDef] = &[QueueDef {
+pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND];
+
+const INGEST: QueueDef = QueueDef {
     stage: Stage::Ingest,
     name: "ingest",
     url_env: "INGEST_QUEUE_URL",
@@ -33,10 +35,23 @@ pub const QUEUES: &[QueueDef] = &[QueueDef {
     max_receive_count: 5,
     visibility_timeout_seconds: 180,
     worker_timeout_seconds: 30,
-}];
+};
+
+const OUTBOUND: QueueDef = QueueDef {
+    stage: Stage::Outbound,
+    name: "outbound",
+    url_env: "OUTBOUND_QUEUE_URL",
+    dlq_url_env: "OUTBOUND_DLQ_URL",
+    max_receive_count: 5,
+    visibility_timeout_seconds: 180,
+    worker_timeout_seconds: 30,
+};
 
 pub fn def(stage: Stage) -> &'static QueueDef {
-    QUEUES.iter().find(|q| q.stage == stage).unwrap_or(&QUEUES[0])
+    match stage {
+        Stage::Ingest => &INGEST,
+        Stage::Outbound => &OUTBOUND,
+    }
 }
 
 /// URLs of a created queue and its dead-letter queue.

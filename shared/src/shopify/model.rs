@@ -140,6 +140,7 @@ impl ShopifyOrder {
                 phone: a.phone,
             }),
             fulfillments: self.fulfillments.into_iter().map(Fulfillment::from).collect(),
+            ops: Default::default(),
             version: 0,
         })
     }

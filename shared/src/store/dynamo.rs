@@ -1,21 +1,29 @@
 //! DynamoDB adapter of the store ports. Items keep their keys as top-level attributes and the domain
 //! value as a JSON document in `data`, so the schema can grow without migrations.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     operation::query::builders::QueryFluentBuilder,
-    types::{AttributeValue, Put, TransactWriteItem},
+    types::{AttributeValue, Delete, Put, TransactWriteItem},
 };
+use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    AlertStore, OrderPage, OrderStore, RECEIPT_TTL_SECONDS, ReceiptStore, Recorded, WebhookReceipt, WriteOutcome, keys,
+    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS, RECEIPT_TTL_SECONDS,
+    REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Seek, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
-    domain::{Alert, Order, OrderKey, ShopDomain, TimelineEvent},
+    domain::{Alert, Order, OrderKey, ShopDomain, Tab, TimelineEvent},
     error::StoreError,
 };
 
@@ -26,11 +34,22 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    reads: Arc<AtomicU64>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), reads: Arc::default() }
+    }
+
+    /// Items read so far (DynamoDB's `ScannedCount` for queries, 1 per item found by GetItem): what
+    /// reads cost, for tests and metrics.
+    pub fn items_read(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn count_reads(&self, items: u64) {
+        self.reads.fetch_add(items, Ordering::Relaxed);
     }
 
     /// Runs `query` until `want` items arrived or the results end, following `LastEvaluatedKey`
@@ -47,6 +66,7 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(|e| StoreError::unavailable("query", e))?;
+            self.count_reads(u64::try_from(page.scanned_count).unwrap_or_default());
             items.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(key) if items.len() < want && !key.is_empty() => start = Some(key),
@@ -84,8 +104,6 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
     Ok(HashMap::from([
         (keys::PK.into(), s(keys::order_pk(&order.shop, &key))),
         (keys::SK.into(), s(keys::ORDER_SK)),
-        (keys::GSI1PK.into(), s(keys::shop_orders_gsi1pk(&order.shop))),
-        (keys::GSI1SK.into(), s(keys::shop_orders_gsi1sk(order.created_at, &key))),
         (keys::GSI2PK.into(), s(keys::order_name_gsi2pk(&order.shop, order.name.as_str()))),
         (keys::GSI2SK.into(), s(key.to_string())),
         ("entity".into(), s("order")),
@@ -93,6 +111,25 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
         ("updated_at".into(), s(order.updated_at.to_rfc3339())),
         ("data".into(), to_json(order)?),
     ]))
+}
+
+/// A list entry carries a copy of the order, so a page is one query; a watch entry only names it.
+fn index_item(order: &Order, entry: &keys::IndexEntry, data: &AttributeValue) -> Item {
+    let mut item = HashMap::from([
+        (keys::PK.into(), s(&entry.pk)),
+        (keys::SK.into(), s(&entry.sk)),
+        ("order_key".into(), s(order.key().to_string())),
+    ]);
+    if entry.listing {
+        item.insert("entity".into(), s("order_listing"));
+        item.insert("tabs".into(), AttributeValue::L(order.tabs().into_iter().map(|t| s(t.as_str())).collect()));
+        item.insert("status".into(), s(order.status_label()));
+        item.insert("priority".into(), s(order.priority().as_str()));
+        item.insert("data".into(), data.clone());
+    } else {
+        item.insert("entity".into(), s("order_watch"));
+    }
+    item
 }
 
 fn timeline_item(pk: &str, event: &TimelineEvent) -> Result<Item, StoreError> {
@@ -104,8 +141,33 @@ fn timeline_item(pk: &str, event: &TimelineEvent) -> Result<Item, StoreError> {
     ]))
 }
 
-fn put(table: &str, item: Item) -> Result<Put, StoreError> {
-    Put::builder().table_name(table).set_item(Some(item)).build().map_err(|e| StoreError::unavailable("build put", e))
+fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(table).set_item(Some(item)).build().map_err(|e| StoreError::unavailable("build put", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn delete(table: &str, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {
+    let delete = Delete::builder()
+        .table_name(table)
+        .key(keys::PK, s(pk))
+        .key(keys::SK, s(sk))
+        .build()
+        .map_err(|e| StoreError::unavailable("build delete", e))?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// The bounds of a list read on the sort key, from the seek position and the creation-date filter.
+/// Positions start with the creation time, so a date range is a key range.
+fn key_range(query: &OrderQuery, seek: &Seek) -> (Option<String>, Option<String>) {
+    let mut lower = query.created_from.map(keys::sortable_millis);
+    // `~` sorts after every position character, so the upper bound includes the whole last millisecond.
+    let mut upper = query.created_to.map(|t| format!("{}~", keys::sortable_millis(t)));
+    match seek {
+        Seek::First => {}
+        Seek::From(position) => upper = Some(upper.map_or(position.clone(), |u| u.min(position.clone()))),
+        Seek::Before(position) => lower = Some(lower.map_or(position.clone(), |l| l.max(position.clone()))),
+    }
+    (lower, upper)
 }
 
 #[async_trait]
@@ -121,28 +183,51 @@ impl OrderStore for DynamoStore {
             .send()
             .await
             .map_err(|e| StoreError::unavailable("get order", e))?;
+        self.count_reads(u64::from(output.item.is_some()));
         output.item.as_ref().map(from_data).transpose()
     }
 
     async fn write_order(
         &self,
         order: &Order,
-        expected_version: Option<u64>,
+        previous: Option<&Order>,
         events: &[TimelineEvent],
     ) -> Result<WriteOutcome, StoreError> {
         let pk = keys::order_pk(&order.shop, &order.key());
-        let mut order_put = put(&self.table, order_item(order)?)?;
-        order_put.condition_expression = Some(match expected_version {
+        let data = to_json(order)?;
+        let mut order_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(order_item(order)?))
+            .build()
+            .map_err(|e| StoreError::unavailable("build put", e))?;
+        order_put.condition_expression = Some(match previous {
             None => "attribute_not_exists(PK)".to_owned(),
-            Some(version) => {
+            Some(previous) => {
                 order_put.expression_attribute_names = Some(HashMap::from([("#v".into(), "version".into())]));
-                order_put.expression_attribute_values = Some(HashMap::from([(":v".into(), n(version))]));
+                order_put.expression_attribute_values = Some(HashMap::from([(":v".into(), n(previous.version))]));
                 "#v = :v".to_owned()
             }
         });
         let mut items = vec![TransactWriteItem::builder().put(order_put).build()];
+        let entries = keys::order_index(order);
+        for entry in &entries {
+            items.push(put(&self.table, index_item(order, entry, &data))?);
+        }
+        for stale in previous.map(keys::order_index).unwrap_or_default() {
+            if !entries.iter().any(|e| e.pk == stale.pk && e.sk == stale.sk) {
+                items.push(delete(&self.table, &stale.pk, &stale.sk)?);
+            }
+        }
         for event in events {
-            items.push(TransactWriteItem::builder().put(put(&self.table, timeline_item(&pk, event)?)?).build());
+            items.push(put(&self.table, timeline_item(&pk, event)?)?);
+        }
+        if previous.is_none() {
+            let shop = HashMap::from([
+                (keys::PK.into(), s(keys::SHOPS_PK)),
+                (keys::SK.into(), s(order.shop.as_str())),
+                ("entity".into(), s("shop_registration")),
+            ]);
+            items.push(put(&self.table, shop)?);
         }
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(WriteOutcome::Written),
@@ -155,41 +240,118 @@ impl OrderStore for DynamoStore {
                         .any(|r| matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))),
                     _ => false,
                 };
-                if lost_race {
-                    Ok(WriteOutcome::VersionConflict)
-                } else {
-                    Err(StoreError::unavailable("write order", e))
-                }
+                if lost_race { Ok(WriteOutcome::VersionConflict) } else { Err(StoreError::unavailable("write order", e)) }
             }
         }
     }
 
-    async fn list_orders(&self, shop: &ShopDomain, limit: usize, after: Option<&str>) -> Result<OrderPage, StoreError> {
-        let mut query = self
+    async fn list_orders(
+        &self,
+        shop: &ShopDomain,
+        query: &OrderQuery,
+        seek: &Seek,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StoreError> {
+        let (partition, tab_filter) = match &query.assignee {
+            Some(assignee) => (keys::assignee_pk(shop, assignee), Some(query.tab())),
+            None => (keys::tab_pk(shop, query.tab()), None),
+        };
+        let mut request = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .scan_index_forward(false)
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_values(":pk", s(keys::shop_orders_gsi1pk(shop)));
-        query = match after {
-            None => query.key_condition_expression("#pk = :pk"),
-            Some(after) => query
-                .key_condition_expression("#pk = :pk AND #sk < :after")
-                .expression_attribute_names("#sk", keys::GSI1SK)
-                .expression_attribute_values(":after", s(after)),
-        };
-        // One item more than asked tells whether a next page exists without a second round trip.
-        let mut items = self.query(query, limit + 1).await?;
-        let has_more = items.len() > limit;
-        items.truncate(limit);
-        let next = match (has_more, items.last()) {
-            (true, Some(last)) => Some(string_attr(last, keys::GSI1SK)?.to_owned()),
+            .scan_index_forward(matches!(seek, Seek::Before(_)))
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(partition));
+        let mut condition = "#pk = :pk".to_owned();
+        let (lower, upper) = key_range(query, seek);
+        if lower.is_some() || upper.is_some() {
+            request = request.expression_attribute_names("#sk", keys::SK);
+        }
+        match (lower, upper) {
+            (Some(lower), Some(upper)) => {
+                condition.push_str(" AND #sk BETWEEN :lower AND :upper");
+                request = request.expression_attribute_values(":lower", s(lower)).expression_attribute_values(":upper", s(upper));
+            }
+            (Some(lower), None) => {
+                condition.push_str(" AND #sk >= :lower");
+                request = request.expression_attribute_values(":lower", s(lower));
+            }
+            (None, Some(upper)) => {
+                condition.push_str(" AND #sk <= :upper");
+                request = request.expression_attribute_values(":upper", s(upper));
+            }
+            (None, None) => {}
+        }
+        let mut filters = Vec::new();
+        if let Some(tab) = tab_filter.filter(|t| !matches!(t, Tab::All | Tab::Assigned)) {
+            filters.push("contains(#tabs, :tab)");
+            request = request.expression_attribute_names("#tabs", "tabs").expression_attribute_values(":tab", s(tab.as_str()));
+        }
+        if let Some(status) = &query.status {
+            filters.push("#status = :status");
+            request = request.expression_attribute_names("#status", "status").expression_attribute_values(":status", s(status));
+        }
+        if let Some(priority) = query.priority {
+            filters.push("#priority = :priority");
+            request = request
+                .expression_attribute_names("#priority", "priority")
+                .expression_attribute_values(":priority", s(priority.as_str()));
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        request = request.key_condition_expression(condition);
+        // `Before` excludes its own position, which the inclusive key range may return first.
+        let exclude = match seek {
+            Seek::Before(position) => Some(position.clone()),
             _ => None,
         };
-        let orders = items.iter().map(from_data).collect::<Result<_, _>>()?;
-        Ok(OrderPage { orders, next })
+        let want = limit + usize::from(exclude.is_some());
+        let mut listed = Vec::new();
+        for item in self.query(request, want).await? {
+            let position = string_attr(&item, keys::SK)?.to_owned();
+            if exclude.as_ref() != Some(&position) {
+                listed.push(Listed { position, order: from_data(&item)? });
+            }
+        }
+        listed.truncate(limit);
+        Ok(listed)
+    }
+
+    async fn page_boundary(&self, shop: &ShopDomain, fingerprint: &str, offset: u64) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::pages_pk(shop, fingerprint)))
+            .key(keys::SK, s(keys::page_sk(offset)))
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get page boundary", e))?;
+        self.count_reads(u64::from(output.item.is_some()));
+        output.item.as_ref().map(|item| string_attr(item, "position").map(str::to_owned)).transpose()
+    }
+
+    async fn remember_page_boundary(
+        &self,
+        shop: &ShopDomain,
+        fingerprint: &str,
+        offset: u64,
+        position: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, s(keys::pages_pk(shop, fingerprint)))
+            .item(keys::SK, s(keys::page_sk(offset)))
+            .item("entity", s("page_boundary"))
+            .item("position", s(position))
+            .item(keys::TTL, n(Utc::now().timestamp() + PAGE_BOUNDARY_TTL_SECONDS))
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("remember page boundary", e))?;
+        Ok(())
     }
 
     async fn find_by_name(&self, shop: &ShopDomain, name: &str) -> Result<Option<Order>, StoreError> {
@@ -204,23 +366,73 @@ impl OrderStore for DynamoStore {
         self.query(query, 1).await?.first().map(from_data).transpose()
     }
 
-    async fn timeline(
+    async fn order_detail(
         &self,
         shop: &ShopDomain,
         key: &OrderKey,
-        limit: usize,
-    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        events: usize,
+    ) -> Result<Option<(Order, Vec<TimelineEvent>)>, StoreError> {
+        // Descending from `~ORDER`: the order item first, then its newest timeline events.
         let query = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :tl)")
+            .key_condition_expression("#pk = :pk AND #sk <= :order")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_names("#sk", keys::SK)
             .expression_attribute_values(":pk", s(keys::order_pk(shop, key)))
-            .expression_attribute_values(":tl", s(keys::TIMELINE_PREFIX))
-            .scan_index_forward(false);
-        self.query(query, limit).await?.iter().map(from_data).collect()
+            .expression_attribute_values(":order", s(keys::ORDER_SK))
+            .scan_index_forward(false)
+            .consistent_read(true);
+        let items = self.query(query, events + 1).await?;
+        let Some((first, rest)) = items.split_first() else { return Ok(None) };
+        if string_attr(first, keys::SK)? != keys::ORDER_SK {
+            return Ok(None);
+        }
+        let timeline = rest
+            .iter()
+            .filter(|item| string_attr(item, keys::SK).is_ok_and(|sk| sk.starts_with(keys::TIMELINE_PREFIX)))
+            .map(from_data)
+            .collect::<Result<_, _>>()?;
+        Ok(Some((from_data(first)?, timeline)))
+    }
+
+    async fn shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::SHOPS_PK));
+        self.query(query, usize::MAX)
+            .await?
+            .iter()
+            .map(|item| ShopDomain::parse(string_attr(item, keys::SK)?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    async fn due_for_review(
+        &self,
+        shop: &ShopDomain,
+        watch: keys::Watch,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderKey>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk <= :until")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(keys::watch_pk(shop, watch)))
+            .expression_attribute_values(":until", s(format!("{}~", keys::sortable_millis(until))));
+        self.query(query, limit)
+            .await?
+            .iter()
+            .map(|item| OrderKey::parse(string_attr(item, "order_key")?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
     }
 }
 
@@ -308,6 +520,46 @@ impl AlertStore for DynamoStore {
         }
     }
 
+    async fn clear_alert(&self, shop: &ShopDomain, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::alert_pk(shop, id)))
+            .key(keys::SK, s(keys::ALERT_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get alert", e))?;
+        let Some(item) = output.item else { return Ok(()) };
+        let mut alert: Alert = from_data(&item)?;
+        if alert.cleared_at.is_some() {
+            return Ok(());
+        }
+        alert.cleared_at = Some(at);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::alert_pk(shop, id)))
+            .key(keys::SK, s(keys::ALERT_SK))
+            .update_expression("SET #data = :data, #sk = :sk")
+            .condition_expression("#data = :before")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_names("#sk", keys::GSI1SK)
+            .expression_attribute_values(":data", to_json(&alert)?)
+            .expression_attribute_values(":sk", s(keys::shop_alerts_gsi1sk(at, id)))
+            .expression_attribute_values(":before", item.get("data").cloned().unwrap_or(s("")))
+            .send()
+            .await;
+        match result {
+            // Someone else changed it first (cleared it): nothing left to do.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::unavailable("clear alert", e)),
+            Ok(_) => Ok(()),
+        }
+    }
+
     async fn alerts_since(
         &self,
         shop: &ShopDomain,
@@ -330,5 +582,71 @@ impl AlertStore for DynamoStore {
             .iter()
             .map(|item| Ok((string_attr(item, keys::GSI1SK)?.to_owned(), from_data(item)?)))
             .collect()
+    }
+}
+
+#[async_trait]
+impl RequestStore for DynamoStore {
+    async fn stored_response(&self, shop: &ShopDomain, key: &str) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::request_pk(shop, key)))
+            .key(keys::SK, s(keys::REQUEST_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get stored response", e))?;
+        let now = Utc::now().timestamp();
+        let live = output.item.filter(|item| {
+            item.get(keys::TTL).and_then(|t| t.as_n().ok()).and_then(|t| t.parse::<i64>().ok()).is_none_or(|t| t > now)
+        });
+        live.as_ref().map(|item| string_attr(item, "response").map(str::to_owned)).transpose()
+    }
+
+    async fn store_response(&self, shop: &ShopDomain, key: &str, response: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, s(keys::request_pk(shop, key)))
+            .item(keys::SK, s(keys::REQUEST_SK))
+            .item("entity", s("request"))
+            .item("response", s(response))
+            .item(keys::TTL, n(now.timestamp() + REQUEST_TTL_SECONDS))
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("store response", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for DynamoStore {
+    async fn record_delivery(&self, shop: &ShopDomain, key: &OrderKey, delivery: &Delivery) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, s(keys::order_pk(shop, key)))
+            .item(keys::SK, s(keys::delivery_sk(&delivery.id)))
+            .item("entity", s("delivery"))
+            .item("data", to_json(delivery)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("record delivery", e))?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Vec<Delivery>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(keys::order_pk(shop, key)))
+            .expression_attribute_values(":prefix", s(keys::delivery_sk("")));
+        self.query(query, 1000).await?.iter().map(from_data).collect()
     }
 }

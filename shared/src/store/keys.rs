@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{OrderKey, OrderName, ShopDomain, TimelineEvent};
+use crate::domain::{
+    Order, OrderKey, OrderName, ShopDomain, Tab, TimelineEvent,
+    ops::{DELAYED_AFTER, TRACKING_PENDING_AFTER},
+};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -30,13 +33,83 @@ pub fn timeline_sk(event: &TimelineEvent) -> String {
     format!("{TIMELINE_PREFIX}{}", event.id())
 }
 
-/// GSI1 partition of a shop's orders, sorted by creation time.
-pub fn shop_orders_gsi1pk(shop: &ShopDomain) -> String {
-    format!("SHOP#{shop}#ORDERS")
+/// An order's position in every list: creation time, then key, so lists are newest first.
+pub fn order_position(order: &Order) -> String {
+    format!("{}#{}", sortable_millis(order.created_at), order.key())
 }
 
-pub fn shop_orders_gsi1sk(created_at: DateTime<Utc>, key: &OrderKey) -> String {
-    format!("{}#{key}", sortable_millis(created_at))
+/// The list partition of a tab.
+pub fn tab_pk(shop: &ShopDomain, tab: Tab) -> String {
+    format!("TAB#{shop}#{tab}")
+}
+
+/// The list partition of an assignee.
+pub fn assignee_pk(shop: &ShopDomain, assignee: &str) -> String {
+    format!("ASSIGNEE#{shop}#{assignee}")
+}
+
+/// Time-driven conditions the shipment monitor reviews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// No tracking yet: due when the order turns 2 hours old.
+    Tracking,
+    /// In transit: due 24 hours after the last carrier update.
+    Transit,
+}
+
+pub fn watch_pk(shop: &ShopDomain, watch: Watch) -> String {
+    match watch {
+        Watch::Tracking => format!("WATCH#{shop}#tracking"),
+        Watch::Transit => format!("WATCH#{shop}#transit"),
+    }
+}
+
+/// One index item of an order: a list entry (carrying a copy of the order) or a watch entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IndexEntry {
+    pub pk: String,
+    pub sk: String,
+    pub listing: bool,
+}
+
+/// Every index item `order` should have: one per tab it is in, one for its assignee, and a watch entry
+/// while a shipment flag may still come due.
+pub fn order_index(order: &Order) -> Vec<IndexEntry> {
+    let position = order_position(order);
+    let mut entries: Vec<IndexEntry> = order
+        .tabs()
+        .into_iter()
+        .map(|tab| IndexEntry { pk: tab_pk(&order.shop, tab), sk: position.clone(), listing: true })
+        .collect();
+    if let Some(assignee) = &order.ops.assigned_to {
+        entries.push(IndexEntry { pk: assignee_pk(&order.shop, assignee), sk: position.clone(), listing: true });
+    }
+    let flags = &order.ops.flags;
+    if order.cancelled_at.is_none() && !order.has_tracking() && flags.tracking_pending_since.is_none() {
+        let due = order.created_at + TRACKING_PENDING_AFTER;
+        entries.push(IndexEntry {
+            pk: watch_pk(&order.shop, Watch::Tracking),
+            sk: format!("{}#{}", sortable_millis(due), order.key()),
+            listing: false,
+        });
+    }
+    if let (Some(last_update), None) = (order.in_transit_since(), flags.delayed_since) {
+        entries.push(IndexEntry {
+            pk: watch_pk(&order.shop, Watch::Transit),
+            sk: format!("{}#{}", sortable_millis(last_update + DELAYED_AFTER), order.key()),
+            listing: false,
+        });
+    }
+    entries
+}
+
+/// Remembered page boundaries of one list.
+pub fn pages_pk(shop: &ShopDomain, fingerprint: &str) -> String {
+    format!("PAGES#{shop}#{fingerprint}")
+}
+
+pub fn page_sk(offset: u64) -> String {
+    format!("{offset:020}")
 }
 
 /// GSI2 partition for looking an order up by its name.
@@ -69,3 +142,18 @@ pub fn shop_alerts_gsi1sk(raised_at: DateTime<Utc>, id: &str) -> String {
 pub fn sortable_millis(at: DateTime<Utc>) -> String {
     format!("{:015}", at.timestamp_millis().max(0))
 }
+
+pub fn request_pk(shop: &ShopDomain, key: &str) -> String {
+    format!("REQUEST#{shop}#{key}")
+}
+
+pub const REQUEST_SK: &str = "REQUEST";
+
+/// Delivery records sort before `TL#`, so the order detail query (descending from `~ORDER`) reaches
+/// them only after every timeline event.
+pub fn delivery_sk(id: &str) -> String {
+    format!("DELIVERY#{id}")
+}
+
+/// Every shop that has orders, one item each, for the scheduled jobs.
+pub const SHOPS_PK: &str = "SHOPS";

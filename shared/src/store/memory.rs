@@ -8,7 +8,12 @@ use std::{
 
 use async_trait::async_trait;
 
-use super::{AlertStore, OrderPage, OrderStore, ReceiptStore, Recorded, WebhookReceipt, WriteOutcome, keys};
+use chrono::{DateTime, Utc};
+
+use super::{
+    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
+    WebhookReceipt, WriteOutcome, keys,
+};
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, TimelineEvent},
     error::StoreError,
@@ -24,6 +29,12 @@ struct State {
     receipts: HashMap<String, (WebhookReceipt, bool)>,
     /// By feed sort key, per shop.
     alerts: HashMap<ShopDomain, BTreeMap<String, Alert>>,
+    /// Remembered page boundaries, by list partition and offset.
+    pages: HashMap<(String, u64), String>,
+    /// Stored action responses, by request key.
+    requests: HashMap<String, String>,
+    /// Delivery records, by order partition then id.
+    deliveries: HashMap<String, BTreeMap<String, Delivery>>,
 }
 
 #[derive(Debug, Default)]
@@ -60,13 +71,13 @@ impl OrderStore for MemoryStore {
     async fn write_order(
         &self,
         order: &Order,
-        expected_version: Option<u64>,
+        previous: Option<&Order>,
         events: &[TimelineEvent],
     ) -> Result<WriteOutcome, StoreError> {
         let pk = keys::order_pk(&order.shop, &order.key());
         let mut state = self.state();
         let current = state.orders.get(&pk).map(|o| o.version);
-        if current != expected_version {
+        if current != previous.map(|p| p.version) {
             return Ok(WriteOutcome::VersionConflict);
         }
         state.orders.insert(pk.clone(), order.clone());
@@ -77,20 +88,46 @@ impl OrderStore for MemoryStore {
         Ok(WriteOutcome::Written)
     }
 
-    async fn list_orders(&self, shop: &ShopDomain, limit: usize, after: Option<&str>) -> Result<OrderPage, StoreError> {
+    async fn list_orders(
+        &self,
+        shop: &ShopDomain,
+        query: &OrderQuery,
+        seek: &Seek,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StoreError> {
         let state = self.state();
-        let mut sorted: Vec<(String, &Order)> = state
+        let mut listed: Vec<Listed> = state
             .orders
             .values()
-            .filter(|o| &o.shop == shop)
-            .map(|o| (keys::shop_orders_gsi1sk(o.created_at, &o.key()), o))
-            .filter(|(sk, _)| after.is_none_or(|after| sk.as_str() < after))
+            .filter(|o| &o.shop == shop && query.matches(o))
+            .map(|o| Listed { position: keys::order_position(o), order: o.clone() })
+            .filter(|l| match seek {
+                Seek::First => true,
+                Seek::From(position) => l.position <= *position,
+                Seek::Before(position) => l.position > *position,
+            })
             .collect();
-        sorted.sort_by(|a, b| b.0.cmp(&a.0));
-        let has_more = sorted.len() > limit;
-        sorted.truncate(limit);
-        let next = if has_more { sorted.last().map(|(sk, _)| sk.clone()) } else { None };
-        Ok(OrderPage { orders: sorted.into_iter().map(|(_, o)| o.clone()).collect(), next })
+        match seek {
+            Seek::Before(_) => listed.sort_by(|a, b| a.position.cmp(&b.position)),
+            _ => listed.sort_by(|a, b| b.position.cmp(&a.position)),
+        }
+        listed.truncate(limit);
+        Ok(listed)
+    }
+
+    async fn page_boundary(&self, shop: &ShopDomain, fingerprint: &str, offset: u64) -> Result<Option<String>, StoreError> {
+        Ok(self.state().pages.get(&(keys::pages_pk(shop, fingerprint), offset)).cloned())
+    }
+
+    async fn remember_page_boundary(
+        &self,
+        shop: &ShopDomain,
+        fingerprint: &str,
+        offset: u64,
+        position: &str,
+    ) -> Result<(), StoreError> {
+        self.state().pages.insert((keys::pages_pk(shop, fingerprint), offset), position.to_owned());
+        Ok(())
     }
 
     async fn find_by_name(&self, shop: &ShopDomain, name: &str) -> Result<Option<Order>, StoreError> {
@@ -98,15 +135,45 @@ impl OrderStore for MemoryStore {
         Ok(self.state().orders.values().find(|o| keys::order_name_gsi2pk(&o.shop, o.name.as_str()) == wanted).cloned())
     }
 
-    async fn timeline(
+    async fn order_detail(
         &self,
         shop: &ShopDomain,
         key: &OrderKey,
-        limit: usize,
-    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        events: usize,
+    ) -> Result<Option<(Order, Vec<TimelineEvent>)>, StoreError> {
         let state = self.state();
-        let events = state.timelines.get(&keys::order_pk(shop, key));
-        Ok(events.map(|t| t.values().rev().take(limit).cloned().collect()).unwrap_or_default())
+        let pk = keys::order_pk(shop, key);
+        let Some(order) = state.orders.get(&pk) else { return Ok(None) };
+        let timeline = state.timelines.get(&pk).map(|t| t.values().rev().take(events).cloned().collect());
+        Ok(Some((order.clone(), timeline.unwrap_or_default())))
+    }
+
+    async fn shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
+        let mut shops: Vec<ShopDomain> = self.state().orders.values().map(|o| o.shop.clone()).collect();
+        shops.sort();
+        shops.dedup();
+        Ok(shops)
+    }
+
+    async fn due_for_review(
+        &self,
+        shop: &ShopDomain,
+        watch: keys::Watch,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderKey>, StoreError> {
+        let pk = keys::watch_pk(shop, watch);
+        let until = format!("{}~", keys::sortable_millis(until));
+        let state = self.state();
+        let mut due: Vec<(String, OrderKey)> = state
+            .orders
+            .values()
+            .flat_map(|o| keys::order_index(o).into_iter().map(move |e| (e, o.key())))
+            .filter(|(e, _)| e.pk == pk && e.sk <= until)
+            .map(|(e, key)| (e.sk, key))
+            .collect();
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, key)| key).collect())
     }
 }
 
@@ -144,6 +211,20 @@ impl AlertStore for MemoryStore {
         Ok(Recorded::New)
     }
 
+    async fn clear_alert(&self, shop: &ShopDomain, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let Some(feed) = state.alerts.get_mut(shop) else { return Ok(()) };
+        let Some(position) = feed.iter().find(|(_, a)| a.id == id && a.cleared_at.is_none()).map(|(p, _)| p.clone())
+        else {
+            return Ok(());
+        };
+        if let Some(mut alert) = feed.remove(&position) {
+            alert.cleared_at = Some(at);
+            feed.insert(keys::shop_alerts_gsi1sk(at, id), alert);
+        }
+        Ok(())
+    }
+
     async fn alerts_since(
         &self,
         shop: &ShopDomain,
@@ -160,5 +241,31 @@ impl AlertStore for MemoryStore {
             .take(limit)
             .map(|(sk, a)| (sk.clone(), a.clone()))
             .collect())
+    }
+}
+
+#[async_trait]
+impl RequestStore for MemoryStore {
+    async fn stored_response(&self, shop: &ShopDomain, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().requests.get(&keys::request_pk(shop, key)).cloned())
+    }
+
+    async fn store_response(&self, shop: &ShopDomain, key: &str, response: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.state().requests.insert(keys::request_pk(shop, key), response.to_owned());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for MemoryStore {
+    async fn record_delivery(&self, shop: &ShopDomain, key: &OrderKey, delivery: &Delivery) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let records = state.deliveries.entry(keys::order_pk(shop, key)).or_default();
+        records.insert(delivery.id.clone(), delivery.clone());
+        Ok(())
+    }
+
+    async fn deliveries(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Vec<Delivery>, StoreError> {
+        Ok(self.state().deliveries.get(&keys::order_pk(shop, key)).map(|d| d.values().cloned().collect()).unwrap_or_default())
     }
 }

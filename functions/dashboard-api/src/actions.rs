@@ -1,0 +1,343 @@
+//! The four actions of the v1.2 envelope: every body carries `shop_domain`; every answer is
+//! `{ success, message?, updatedOrders }`. Each action changes the order only when it is not already so,
+//! and queues its outbound work only when it changed something; the response is stored under the
+//! request's `Idempotency-Key` (or a digest of the request), so a repeat gets the same answer.
+
+use std::collections::BTreeMap;
+
+use lambda_http::{Body, Request, Response, http::StatusCode};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use shared::{
+    domain::{
+        FulfillmentStatus, Order, ReturnAction, ReturnCase, StageMessage, TimelineEvent,
+        message::{Outbound, OutboundChange},
+        ops::{RecordedShipment, SupportThread},
+    },
+    error::ApiError,
+    http::{self as h, header},
+    orders::{self, ChangeError, Decision},
+    queue::Stage,
+};
+
+use crate::{Deps, authorize, resolve::resolve};
+
+/// Most orders one action may touch.
+const MAX_ORDERS: usize = 250;
+/// The assignee support escalations hand the order to.
+pub const ASSISTANT: &str = "assistant";
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    updated_orders: Vec<Value>,
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(code, message)
+}
+
+/// Parses the body, authorizes its `shop_domain`, and answers from the stored response of an earlier
+/// identical request when there is one.
+async fn begin<T: DeserializeOwned>(deps: &Deps, req: &Request, route: &str) -> Result<(T, Context), ApiError> {
+    let body = h::body_bytes(req);
+    let value: Value = serde_json::from_slice(body).map_err(|_| bad("INVALID_BODY", "body is not JSON"))?;
+    let shop = authorize(deps, req, value.get("shop_domain").and_then(Value::as_str))?;
+    let parsed: T = serde_json::from_value(value).map_err(|e| bad("INVALID_BODY", e.to_string()))?;
+    let key = match header(req, "idempotency-key") {
+        Some(key) if key.len() <= 200 => format!("key:{key}"),
+        Some(_) => return Err(bad("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key is longer than 200 characters")),
+        None => {
+            let digest = Sha256::digest([route.as_bytes(), b"\n", body].concat());
+            format!("body:{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+        }
+    };
+    let stored = deps.requests.stored_response(&shop, &key).await?;
+    Ok((parsed, Context { shop, key, stored }))
+}
+
+struct Context {
+    shop: shared::domain::ShopDomain,
+    key: String,
+    stored: Option<String>,
+}
+
+impl Context {
+    fn replay(&self) -> Option<Response<Body>> {
+        let stored = self.stored.as_ref()?;
+        let value: Value = serde_json::from_str(stored).ok()?;
+        Some(h::json(StatusCode::OK, &value))
+    }
+
+    async fn finish(self, deps: &Deps, envelope: Envelope) -> Result<Response<Body>, ApiError> {
+        let body = serde_json::to_string(&envelope).map_err(|e| ApiError::Internal(e.into()))?;
+        deps.requests.store_response(&self.shop, &self.key, &body, deps.clock.now()).await?;
+        Ok(h::json(StatusCode::OK, &envelope))
+    }
+}
+
+fn short_hash(parts: &[&str]) -> String {
+    let digest = Sha256::digest(parts.join("\u{1f}").as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Applies `change` to one order and queues `outbound` when it changed something.
+async fn apply(
+    deps: &Deps,
+    order: &Order,
+    change: impl Fn(&mut Order) -> Result<Decision, ApiError>,
+    outbound: impl Fn(&Order) -> Option<(String, OutboundChange)>,
+) -> Result<Order, ApiError> {
+    let changed = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &order.shop, &order.key(), deps.clock.now(), change)
+        .await
+        .map_err(|e| match e {
+            ChangeError::Refused(api) => api,
+            ChangeError::NotFound => ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"),
+            ChangeError::Store(e) => e.into(),
+            ChangeError::Contended => ApiError::Internal(anyhow::anyhow!("order kept changing")),
+        })?;
+    if changed.version != order.version
+        && let Some((id, change)) = outbound(&changed)
+    {
+        let message = StageMessage::Outbound(Outbound { shop: changed.shop.clone(), order: changed.key().to_string(), id, change });
+        deps.queue.send(Stage::Outbound, &message, 0).await?;
+    }
+    Ok(changed)
+}
+
+async fn resolve_all(deps: &Deps, shop: &shared::domain::ShopDomain, ids: &[String]) -> Result<Vec<(String, Order)>, ApiError> {
+    if ids.is_empty() || ids.len() > MAX_ORDERS {
+        return Err(bad("INVALID_ORDER_IDS", format!("orderIds must hold 1..={MAX_ORDERS} ids")));
+    }
+    // Resolve every id first, so an unknown one changes nothing.
+    let mut resolved = BTreeMap::new();
+    for id in ids {
+        let order = resolve(deps.orders.as_ref(), shop, id).await?;
+        resolved.entry(order.key()).or_insert((id.clone(), order));
+    }
+    Ok(resolved.into_values().collect())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignBody {
+    order_ids: Vec<String>,
+    assignee: String,
+}
+
+pub async fn assign(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (body, ctx) = begin::<AssignBody>(deps, req, crate::ASSIGN_ROUTE).await?;
+    if let Some(replay) = ctx.replay() {
+        return Ok(replay);
+    }
+    let assignee = body.assignee.trim().to_owned();
+    if assignee.is_empty() || assignee.len() > 100 {
+        return Err(bad("INVALID_ASSIGNEE", "assignee must be 1–100 characters"));
+    }
+    let mut updated = Vec::new();
+    for (_, order) in resolve_all(deps, &ctx.shop, &body.order_ids).await? {
+        let changed = apply(
+            deps,
+            &order,
+            |o| {
+                if o.ops.assigned_to.as_deref() == Some(assignee.as_str()) {
+                    return Ok(Decision::Keep);
+                }
+                o.ops.assigned_to = Some(assignee.clone());
+                Ok(Decision::Write(vec![TimelineEvent::new(deps.clock.now(), "assigned", format!("Assigned to {assignee}"))]))
+            },
+            |o| {
+                let id = short_hash(&["assign", &o.key().to_string(), &assignee, &o.version.to_string()]);
+                Some((id, OutboundChange::AssignmentSync { assignee: assignee.clone() }))
+            },
+        )
+        .await?;
+        updated.push(json!({ "id": changed.public_id(), "assignedTo": changed.ops.assigned_to }));
+    }
+    let message = format!("Assigned {} to {assignee}", orders_phrase(updated.len()));
+    ctx.finish(deps, Envelope { success: true, message: Some(message), updated_orders: updated }).await
+}
+
+#[derive(Deserialize)]
+struct Tracking {
+    number: String,
+    carrier: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FulfillBody {
+    order_ids: Vec<String>,
+    tracking: Option<Tracking>,
+}
+
+pub async fn fulfill(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (body, ctx) = begin::<FulfillBody>(deps, req, crate::FULFILL_ROUTE).await?;
+    if let Some(replay) = ctx.replay() {
+        return Ok(replay);
+    }
+    let tracking = body.tracking.as_ref().map(|t| (t.number.trim().to_owned(), t.carrier.trim().to_owned()));
+    if tracking.as_ref().is_some_and(|(number, _)| number.is_empty() || number.len() > 100) {
+        return Err(bad("INVALID_TRACKING", "tracking.number must be 1–100 characters"));
+    }
+    let mut updated = Vec::new();
+    for (_, order) in resolve_all(deps, &ctx.shop, &body.order_ids).await? {
+        let key = order.key().to_string();
+        let shipment_id = format!("dash-{}", short_hash(&[&key, tracking.as_ref().map_or("", |(n, _)| n.as_str())]));
+        let changed = apply(
+            deps,
+            &order,
+            |o| {
+                if o.ops.recorded_shipments.iter().any(|s| s.id == shipment_id) {
+                    return Ok(Decision::Keep);
+                }
+                let now = deps.clock.now();
+                o.ops.recorded_shipments.push(RecordedShipment {
+                    id: shipment_id.clone(),
+                    tracking_number: tracking.as_ref().map(|(n, _)| n.clone()),
+                    carrier: tracking.as_ref().map(|(_, c)| c.clone()).filter(|c| !c.is_empty()),
+                    recorded_at: now,
+                });
+                o.fulfillment_status = FulfillmentStatus::Fulfilled;
+                let details = match &tracking {
+                    Some((number, carrier)) => format!("Marked fulfilled with {carrier} tracking {number}"),
+                    None => "Marked fulfilled without tracking".to_owned(),
+                };
+                Ok(Decision::Write(vec![TimelineEvent::new(now, "fulfillment", details)]))
+            },
+            |_| {
+                Some((
+                    shipment_id.clone(),
+                    OutboundChange::FulfillmentCreate {
+                        shipment_id: shipment_id.clone(),
+                        tracking_number: tracking.as_ref().map(|(n, _)| n.clone()),
+                        carrier: tracking.as_ref().map(|(_, c)| c.clone()),
+                    },
+                ))
+            },
+        )
+        .await?;
+        let mut entry = json!({ "id": changed.public_id(), "fulfillmentStatus": changed.fulfillment_status.as_str() });
+        if let Some((number, carrier)) = &tracking {
+            entry["tracking"] = json!({ "number": number, "carrier": carrier });
+        }
+        updated.push(entry);
+    }
+    let message = format!("Marked {} as fulfilled", orders_phrase(updated.len()));
+    ctx.finish(deps, Envelope { success: true, message: Some(message), updated_orders: updated }).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SupportBody {
+    order_id: String,
+    conversation_id: Option<String>,
+    note: String,
+}
+
+pub async fn support(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (body, ctx) = begin::<SupportBody>(deps, req, crate::SUPPORT_ROUTE).await?;
+    if let Some(replay) = ctx.replay() {
+        return Ok(replay);
+    }
+    let note = body.note.trim().to_owned();
+    if note.is_empty() || note.len() > 4000 {
+        return Err(bad("INVALID_NOTE", "note must be 1–4000 characters"));
+    }
+    let order = resolve(deps.orders.as_ref(), &ctx.shop, &body.order_id).await?;
+    let conversation = body.conversation_id.clone().filter(|c| !c.trim().is_empty());
+    let thread_id = format!("sup_{}", short_hash(&[&order.key().to_string(), conversation.as_deref().unwrap_or(""), &note]));
+    let changed = apply(
+        deps,
+        &order,
+        |o| {
+            if o.ops.support.as_ref().is_some_and(|s| s.id == thread_id) {
+                return Ok(Decision::Keep);
+            }
+            let now = deps.clock.now();
+            o.ops.support = Some(SupportThread {
+                id: thread_id.clone(),
+                conversation_id: conversation.clone(),
+                note: note.clone(),
+                escalated_at: now,
+            });
+            o.ops.assigned_to = Some(ASSISTANT.to_owned());
+            Ok(Decision::Write(vec![TimelineEvent::new(now, "support_escalated", "Escalated to support; reassigned to the assistant".to_owned())]))
+        },
+        |_| {
+            Some((
+                thread_id.clone(),
+                OutboundChange::SupportEscalation {
+                    thread_id: thread_id.clone(),
+                    conversation_id: conversation.clone(),
+                    note: note.clone(),
+                },
+            ))
+        },
+    )
+    .await?;
+    let updated = vec![json!({ "id": changed.public_id(), "supportThread": thread_id })];
+    let message = format!("Support requested for order {}", changed.name.as_str());
+    ctx.finish(deps, Envelope { success: true, message: Some(message), updated_orders: updated }).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReturnsBody {
+    order_id: String,
+    action: String,
+    note: Option<String>,
+}
+
+pub async fn returns(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (body, ctx) = begin::<ReturnsBody>(deps, req, crate::RETURNS_ROUTE).await?;
+    if let Some(replay) = ctx.replay() {
+        return Ok(replay);
+    }
+    let action = ReturnAction::parse(&body.action).ok_or_else(|| {
+        bad("INVALID_ACTION", format!("action must be approve_refund, deny or request_inspection, not `{}`", body.action))
+    })?;
+    let order = resolve(deps.orders.as_ref(), &ctx.shop, &body.order_id).await?;
+    let note = body.note.clone().filter(|n| !n.trim().is_empty());
+    let changed = apply(
+        deps,
+        &order,
+        |o| {
+            let current = o
+                .ops
+                .return_case
+                .as_ref()
+                .ok_or_else(|| conflict("NO_RETURN", format!("order {} has no return", o.name.as_str())))?;
+            let next = action.apply(current.state).ok_or_else(|| {
+                conflict(
+                    "ILLEGAL_TRANSITION",
+                    format!("cannot {} a return that is {}", body.action, current.state.as_str()),
+                )
+            })?;
+            let now = deps.clock.now();
+            o.ops.return_case = Some(ReturnCase { state: next, updated_at: now, note: note.clone() });
+            Ok(Decision::Write(vec![TimelineEvent::new(now, "return", format!("Return {}", next.as_str()))]))
+        },
+        |o| {
+            let state = o.ops.return_case.as_ref().map(|r| r.state.as_str()).unwrap_or_default().to_owned();
+            let id = short_hash(&["return", &o.key().to_string(), &body.action, &o.version.to_string()]);
+            Some((id, OutboundChange::ReturnUpdate { action: body.action.clone(), state, note: note.clone() }))
+        },
+    )
+    .await?;
+    let state = changed.ops.return_case.as_ref().map(|r| r.state.as_str()).unwrap_or_default();
+    let message = format!("Return updated: {state}");
+    ctx.finish(deps, Envelope { success: true, message: Some(message), updated_orders: Vec::new() }).await
+}
+
+fn conflict(code: &'static str, message: String) -> ApiError {
+    ApiError::Client { status: StatusCode::CONFLICT, code, message }
+}
+
+fn orders_phrase(n: usize) -> String {
+    if n == 1 { "1 order".to_owned() } else { format!("{n} orders") }
+}

@@ -1,0 +1,96 @@
+//! The order as the dashboard sees it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use shared::domain::{Money, Order, ShipmentSummary, TimelineEvent};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub id: String,
+    pub name: String,
+    pub channel: String,
+    /// `cancelled`, or the fulfilment status.
+    pub status: String,
+    pub financial_status: String,
+    pub fulfillment_status: String,
+    pub priority: &'static str,
+    pub assigned_to: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub total: Money,
+    pub customer_name: Option<String>,
+    pub line_item_count: usize,
+    pub shipment: Option<ShipmentSummary>,
+    pub return_state: Option<&'static str>,
+    pub support_thread: Option<String>,
+    /// Open alerts on the order: `tracking_pending`, `delayed`.
+    pub alerts: Vec<&'static str>,
+    pub tabs: Vec<&'static str>,
+}
+
+impl From<&Order> for OrderView {
+    fn from(order: &Order) -> Self {
+        Self {
+            id: order.public_id(),
+            name: order.name.as_str().to_owned(),
+            channel: order.channel.to_string(),
+            status: order.status_label(),
+            financial_status: order.financial_status.to_string(),
+            fulfillment_status: order.fulfillment_status.to_string(),
+            priority: order.priority().as_str(),
+            assigned_to: order.ops.assigned_to.clone(),
+            created_at: order.created_at,
+            updated_at: order.updated_at,
+            cancelled_at: order.cancelled_at,
+            total: order.total.clone(),
+            customer_name: order.customer.as_ref().and_then(|c| c.name.clone()),
+            line_item_count: order.line_items.len(),
+            shipment: order.shipment(),
+            return_state: order.ops.return_case.as_ref().map(|r| r.state.as_str()),
+            support_thread: order.ops.support.as_ref().map(|s| s.id.clone()),
+            alerts: order.open_alerts(),
+            tabs: order.tabs().into_iter().map(|t| t.as_str()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItemView {
+    pub id: String,
+    pub title: String,
+    pub sku: Option<String>,
+    pub quantity: u32,
+    pub price: Money,
+}
+
+/// `GET /sync/orders/{id}`: the order, its line items and its last ten timeline events.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderDetail {
+    pub order: OrderView,
+    pub line_items: Vec<LineItemView>,
+    pub timeline: Vec<TimelineEvent>,
+}
+
+impl OrderDetail {
+    pub fn new(order: &Order, timeline: Vec<TimelineEvent>) -> Self {
+        Self {
+            order: OrderView::from(order),
+            line_items: order
+                .line_items
+                .iter()
+                .map(|l| LineItemView {
+                    id: l.id.clone(),
+                    title: l.title.clone(),
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                    price: l.price.clone(),
+                })
+                .collect(),
+            timeline,
+        }
+    }
+}

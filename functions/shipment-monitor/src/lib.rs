@@ -1,0 +1,86 @@
+//! Trigger: a schedule. Shipment flags depend on time alone (an order turns 2 hours old without
+//! tracking; a shipment goes 24 hours without a carrier update), so no webhook announces them. Each
+//! order that may change that way has a watch entry keyed by the instant it comes due; this monitor
+//! reads the due entries of every shop and rewrites those orders, which raises their alerts. Webhooks and
+//! dashboard actions recompute the same flags on every write, which clears them when the condition ends.
+
+use std::sync::Arc;
+
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use shared::{
+    clock::{Clock, SystemClock},
+    config::{ConfigError, Env, TableConfig},
+    orders::{self, ChangeError, Decision},
+    store::{AlertStore, OrderStore, dynamo::DynamoStore, keys::Watch},
+};
+
+/// Due orders read per shop, watch and round.
+const BATCH: usize = 100;
+/// Rounds per shop and watch in one run; what is left waits for the next tick.
+const MAX_ROUNDS: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: TableConfig,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::read(Env::from_process())
+    }
+
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
+        let config = Self { table: TableConfig::read(&mut env) };
+        env.finish().map(|()| config)
+    }
+}
+
+pub struct Deps {
+    pub orders: Arc<dyn OrderStore>,
+    pub alerts: Arc<dyn AlertStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Deps {
+    pub async fn connect(config: Config) -> Self {
+        let sdk = shared::aws::sdk_config().await;
+        let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+        Self { orders: store.clone(), alerts: store, clock: Arc::new(SystemClock) }
+    }
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Report {
+    pub shops: usize,
+    pub reviewed: usize,
+}
+
+/// Accepts any schedule envelope.
+pub async fn handle(deps: &Deps, _event: LambdaEvent<serde_json::Value>) -> Result<Report, lambda_runtime::Error> {
+    Ok(run(deps).await?)
+}
+
+pub async fn run(deps: &Deps) -> Result<Report, ChangeError<std::convert::Infallible>> {
+    let now = deps.clock.now();
+    let mut report = Report::default();
+    for shop in deps.orders.shops().await? {
+        report.shops += 1;
+        for watch in [Watch::Tracking, Watch::Transit] {
+            for _ in 0..MAX_ROUNDS {
+                let due = deps.orders.due_for_review(&shop, watch, now, BATCH).await?;
+                for key in &due {
+                    match orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &shop, key, now, |_| Ok(Decision::Keep)).await {
+                        Ok(_) | Err(ChangeError::NotFound) => report.reviewed += 1,
+                        Err(e) => return Err(e),
+                    }
+                }
+                if due.len() < BATCH {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!(shops = report.shops, reviewed = report.reviewed, "shipment flags reviewed");
+    Ok(report)
+}

@@ -1,0 +1,147 @@
+//! Order writes shared by every stage: read, change, refresh the shipment flags, write under the version
+//! read, and raise or clear the shipment alerts the change caused. A lost race re-reads and retries.
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    domain::{Alert, AlertKind, Order, OrderKey, ShopDomain, TimelineEvent, UpsertPlan, ops::ShipmentFlags},
+    error::StoreError,
+    store::{AlertStore, OrderStore, WriteOutcome},
+};
+
+/// Attempts at a read-decide-write cycle before giving up with [`ChangeError::Contended`].
+const MAX_ATTEMPTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError<E> {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The change itself refused (e.g. an illegal transition).
+    #[error("change refused")]
+    Refused(E),
+    #[error("the order kept changing under concurrent writers")]
+    Contended,
+    #[error("no such order")]
+    NotFound,
+}
+
+/// What a change decided.
+pub enum Decision {
+    /// Write the changed order with these timeline events.
+    Write(Vec<TimelineEvent>),
+    /// Nothing to change (already so): no write, no events.
+    Keep,
+}
+
+/// Applies `change` to the stored order `key` and writes it. `change` may run more than once (after a
+/// lost race), always on the freshly read order.
+pub async fn change<E>(
+    store: &dyn OrderStore,
+    alerts: &dyn AlertStore,
+    shop: &ShopDomain,
+    key: &OrderKey,
+    now: DateTime<Utc>,
+    change: impl Fn(&mut Order) -> Result<Decision, E>,
+) -> Result<Order, ChangeError<E>> {
+    for _ in 0..MAX_ATTEMPTS {
+        let previous = store.get_order(shop, key).await?.ok_or(ChangeError::NotFound)?;
+        let mut next = previous.clone();
+        let events = match change(&mut next).map_err(ChangeError::Refused)? {
+            Decision::Write(events) => events,
+            Decision::Keep => Vec::new(),
+        };
+        let flags_before = next.refresh_flags(now);
+        if next == previous {
+            return Ok(previous);
+        }
+        next.version = previous.version + 1;
+        if store.write_order(&next, Some(&previous), &events).await? == WriteOutcome::Written {
+            sync_alerts(alerts, &next, &flags_before, now).await?;
+            return Ok(next);
+        }
+    }
+    Err(ChangeError::Contended)
+}
+
+/// What [`apply_revision`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Written,
+    Stale,
+    Unchanged,
+}
+
+/// Upserts a channel revision of an order: an older or equal `updated_at` never replaces what is stored.
+#[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
+pub async fn apply_revision(
+    store: &dyn OrderStore,
+    alerts: &dyn AlertStore,
+    incoming: Order,
+    now: DateTime<Utc>,
+) -> Result<Applied, ChangeError<std::convert::Infallible>> {
+    for _ in 0..MAX_ATTEMPTS {
+        let previous = store.get_order(&incoming.shop, &incoming.key()).await?;
+        match UpsertPlan::decide(previous.as_ref(), incoming.clone()) {
+            UpsertPlan::Stale => {
+                tracing::info!("older revision ignored");
+                return Ok(Applied::Stale);
+            }
+            UpsertPlan::Unchanged => return Ok(Applied::Unchanged),
+            UpsertPlan::Write { mut order, events } => {
+                let flags_before = previous.as_ref().map(|p| p.ops.flags.clone()).unwrap_or_default();
+                order.refresh_flags(now);
+                if store.write_order(&order, previous.as_ref(), &events).await? == WriteOutcome::Written {
+                    tracing::info!(version = order.version, events = events.len(), "order stored");
+                    sync_alerts(alerts, &order, &flags_before, now).await?;
+                    return Ok(Applied::Written);
+                }
+            }
+        }
+    }
+    Err(ChangeError::Contended)
+}
+
+/// Raises the alert of every shipment flag that came up and clears the one of every flag that went
+/// down. Alert ids derive from the flag's start, so a replay raises nothing new.
+pub async fn sync_alerts(
+    alerts: &dyn AlertStore,
+    order: &Order,
+    before: &ShipmentFlags,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let after = &order.ops.flags;
+    let pairs = [
+        (AlertKind::TrackingPending, before.tracking_pending_since, after.tracking_pending_since),
+        (AlertKind::Delayed, before.delayed_since, after.delayed_since),
+    ];
+    for (kind, was, is) in pairs {
+        if let Some(since) = was.filter(|w| Some(*w) != is) {
+            alerts.clear_alert(&order.shop, &shipment_alert_id(kind, &order.key(), since), now).await?;
+        }
+        if let Some(since) = is.filter(|i| Some(*i) != was) {
+            let alert = Alert {
+                shop: order.shop.clone(),
+                id: shipment_alert_id(kind, &order.key(), since),
+                kind,
+                message: match kind {
+                    AlertKind::TrackingPending => format!("Order {} has no tracking number after 2 hours", order.name.as_str()),
+                    _ => format!("Order {} has had no carrier update for 24 hours", order.name.as_str()),
+                },
+                order: Some(order.key().to_string()),
+                raised_at: now,
+                cleared_at: None,
+            };
+            alerts.raise_alert(&alert).await?;
+        }
+    }
+    Ok(())
+}
+
+pub fn shipment_alert_id(kind: AlertKind, key: &OrderKey, since: DateTime<Utc>) -> String {
+    let kind = match kind {
+        AlertKind::TrackingPending => "tracking_pending",
+        AlertKind::Delayed => "delayed",
+        AlertKind::DeadLetter => "dead_letter",
+    };
+    format!("{kind}:{key}:{}", since.timestamp_millis())
+}
