@@ -124,7 +124,9 @@ pub async fn sync_alerts(
                 id: shipment_alert_id(kind, &order.key(), since),
                 kind,
                 message: match kind {
-                    AlertKind::TrackingPending => format!("Order {} has no tracking number after 2 hours", order.name.as_str()),
+                    AlertKind::TrackingPending => {
+                        format!("Order {} has no tracking number after 2 hours", order.name.as_str())
+                    }
                     _ => format!("Order {} has had no carrier update for 24 hours", order.name.as_str()),
                 },
                 order: Some(order.key().to_string()),

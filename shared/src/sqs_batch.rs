@@ -84,7 +84,7 @@ where
             ),
             order: None,
             raised_at: Utc::now(),
-                cleared_at: None,
+            cleared_at: None,
         };
         if let Err(e) = alerts.raise_alert(&alert).await {
             tracing::error!(error = %e, "could not raise the dead-letter alert");

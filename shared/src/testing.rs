@@ -11,14 +11,13 @@ use chrono::{Duration, TimeZone, Utc};
 
 use crate::{
     domain::{
-        Alert, AlertKind, Channel, ChannelOrderId, FinancialStatus, FulfillmentStatus, Money, Order, OrderName, Priority,
-        ShopDomain, StageMessage, Tab, UpsertPlan,
+        Alert, AlertKind, Channel, ChannelOrderId, FinancialStatus, FulfillmentStatus, Money, Order, OrderName,
+        Priority, ShopDomain, StageMessage, Tab, UpsertPlan,
     },
     queue::{MessageQueue, Stage},
     store::{
         AlertStore, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
-        WebhookReceipt, WriteOutcome,
-        keys::Watch,
+        WebhookReceipt, WriteOutcome, keys::Watch,
     },
 };
 
@@ -95,10 +94,18 @@ async fn orders_are_versioned_and_guarded<S: OrderStore>(store: &S) {
     newer.version = 2;
     let mut wrong = order.as_ref().clone();
     wrong.version = 7;
-    assert_eq!(store.write_order(&newer, Some(&wrong), &[]).await.unwrap(), WriteOutcome::VersionConflict, "stale version");
+    assert_eq!(
+        store.write_order(&newer, Some(&wrong), &[]).await.unwrap(),
+        WriteOutcome::VersionConflict,
+        "stale version"
+    );
     assert_eq!(store.write_order(&newer, Some(&order), &[]).await.unwrap(), WriteOutcome::Written);
     assert_eq!(store.get_order(&shop, &order.key()).await.unwrap().unwrap().version, 2);
-    assert_eq!(store.get_order(&unique_shop("contract-other"), &order.key()).await.unwrap(), None, "shops are isolated");
+    assert_eq!(
+        store.get_order(&unique_shop("contract-other"), &order.key()).await.unwrap(),
+        None,
+        "shops are isolated"
+    );
 }
 
 async fn timelines_are_newest_first_and_idempotent<S: OrderStore>(store: &S) {
@@ -165,10 +172,22 @@ async fn tabs_and_filters_follow_the_order<S: OrderStore>(store: &S) {
     assert_eq!(ids_of(store, &shop, OrderQuery { tab: Some(Tab::Unfulfilled), ..Default::default() }).await, ["1"]);
     assert_eq!(ids_of(store, &shop, OrderQuery { tab: Some(Tab::Assigned), ..Default::default() }).await, ["1"]);
     assert_eq!(ids_of(store, &shop, OrderQuery { assignee: Some("sam".into()), ..Default::default() }).await, ["1"]);
-    assert_eq!(ids_of(store, &shop, OrderQuery { assignee: Some("kim".into()), ..Default::default() }).await, Vec::<String>::new());
-    assert_eq!(ids_of(store, &shop, OrderQuery { status: Some("cancelled".into()), ..Default::default() }).await, ["2"]);
-    assert_eq!(ids_of(store, &shop, OrderQuery { status: Some("fulfilled".into()), ..Default::default() }).await, ["3"]);
-    assert_eq!(ids_of(store, &shop, OrderQuery { priority: Some(Priority::Low), ..Default::default() }).await, ["3", "2", "1"]);
+    assert_eq!(
+        ids_of(store, &shop, OrderQuery { assignee: Some("kim".into()), ..Default::default() }).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids_of(store, &shop, OrderQuery { status: Some("cancelled".into()), ..Default::default() }).await,
+        ["2"]
+    );
+    assert_eq!(
+        ids_of(store, &shop, OrderQuery { status: Some("fulfilled".into()), ..Default::default() }).await,
+        ["3"]
+    );
+    assert_eq!(
+        ids_of(store, &shop, OrderQuery { priority: Some(Priority::Low), ..Default::default() }).await,
+        ["3", "2", "1"]
+    );
     let created = order(&shop, "2", 0).created_at;
     let day = OrderQuery { created_from: Some(created), created_to: Some(created), ..Default::default() };
     assert_eq!(ids_of(store, &shop, day).await, ["2"], "date range is inclusive to the millisecond");
@@ -177,17 +196,23 @@ async fn tabs_and_filters_follow_the_order<S: OrderStore>(store: &S) {
     let mut unassigned = assigned.clone();
     unassigned.ops.assigned_to = None;
     save(store, unassigned).await;
-    assert_eq!(ids_of(store, &shop, OrderQuery { tab: Some(Tab::Assigned), ..Default::default() }).await, Vec::<String>::new());
-    assert_eq!(ids_of(store, &shop, OrderQuery { assignee: Some("sam".into()), ..Default::default() }).await, Vec::<String>::new());
+    assert_eq!(
+        ids_of(store, &shop, OrderQuery { tab: Some(Tab::Assigned), ..Default::default() }).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids_of(store, &shop, OrderQuery { assignee: Some("sam".into()), ..Default::default() }).await,
+        Vec::<String>::new()
+    );
     assert_eq!(ids_of(store, &shop, OrderQuery::default()).await, ["3", "2", "1"]);
 }
 
 async fn responses_and_deliveries_are_kept<S: RequestStore + DeliveryStore>(store: &S) {
     let shop = unique_shop("contract-requests");
-    assert_eq!(store.stored_response(&shop, "k1").await.unwrap(), None);
+    assert_eq!(store.stored_response(&shop, "k1", Utc::now()).await.unwrap(), None);
     store.store_response(&shop, "k1", r#"{"success":true}"#, Utc::now()).await.unwrap();
-    assert_eq!(store.stored_response(&shop, "k1").await.unwrap().as_deref(), Some(r#"{"success":true}"#));
-    assert_eq!(store.stored_response(&unique_shop("contract-requests-other"), "k1").await.unwrap(), None);
+    assert_eq!(store.stored_response(&shop, "k1", Utc::now()).await.unwrap().as_deref(), Some(r#"{"success":true}"#));
+    assert_eq!(store.stored_response(&unique_shop("contract-requests-other"), "k1", Utc::now()).await.unwrap(), None);
 
     let key = order(&shop, "1", 0).key();
     let delivery = crate::store::Delivery {
@@ -231,7 +256,10 @@ async fn watches_come_due_and_go_once_flagged<S: OrderStore>(store: &S) {
     flagged.refresh_flags(due + Duration::seconds(1));
     assert!(flagged.ops.flags.tracking_pending_since.is_some());
     save(store, flagged).await;
-    assert!(store.due_for_review(&shop, Watch::Tracking, due, 10).await.unwrap().is_empty(), "flagged: no longer watched");
+    assert!(
+        store.due_for_review(&shop, Watch::Tracking, due, 10).await.unwrap().is_empty(),
+        "flagged: no longer watched"
+    );
     let pending = OrderQuery { tab: Some(Tab::TrackingPending), ..Default::default() };
     assert_eq!(store.list_orders(&shop, &pending, &Seek::First, 10).await.unwrap().len(), 1);
 }

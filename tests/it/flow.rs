@@ -179,7 +179,11 @@ async fn the_dashboard_serves_only_the_token_shop_and_rejects_bad_parameters() {
         (env.get_as(&shop, &format!("{list}&cursor=abc")).await, StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
         (env.get_as(&shop, &format!("{list}&tab=archived")).await, StatusCode::BAD_REQUEST, "INVALID_TAB"),
         (env.get_as(&shop, &format!("{list}&date_start=yesterday")).await, StatusCode::BAD_REQUEST, "INVALID_DATE"),
-        (env.get_as(&shop, &format!("{list}&date_start=2026-02-01&date_end=2026-01-01")).await, StatusCode::BAD_REQUEST, "INVALID_DATE"),
+        (
+            env.get_as(&shop, &format!("{list}&date_start=2026-02-01&date_end=2026-01-01")).await,
+            StatusCode::BAD_REQUEST,
+            "INVALID_DATE",
+        ),
         (env.get_as(&shop, &format!("{list}&direction=sideways")).await, StatusCode::BAD_REQUEST, "INVALID_DIRECTION"),
         (env.get_as(&shop, &format!("{list}&status=lost")).await, StatusCode::BAD_REQUEST, "INVALID_STATUS"),
         (env.get_as(&shop, &format!("{list}&priority=urgent")).await, StatusCode::BAD_REQUEST, "INVALID_PRIORITY"),

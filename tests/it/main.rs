@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod contracts;
+mod dashboard;
 mod dead_letters;
 mod flow;
 mod samples;

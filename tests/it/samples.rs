@@ -54,7 +54,7 @@ async fn the_sample_events_work_with_their_handlers() {
         serde_json::from_str(&read(root().join("events/dlq-monitor/schedule.json"))).unwrap();
     let reports =
         dlq_monitor::handle(&stack.dlq_monitor, LambdaEvent::new(schedule, Context::default())).await.unwrap();
-    assert_eq!(reports[0].depth, 0);
+    assert!(reports.iter().all(|r| r.depth == 0));
 }
 
 #[tokio::test]

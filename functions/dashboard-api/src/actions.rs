@@ -56,7 +56,7 @@ async fn begin<T: DeserializeOwned>(deps: &Deps, req: &Request, route: &str) -> 
             format!("body:{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
         }
     };
-    let stored = deps.requests.stored_response(&shop, &key).await?;
+    let stored = deps.requests.stored_response(&shop, &key, deps.clock.now()).await?;
     Ok((parsed, Context { shop, key, stored }))
 }
 
@@ -92,24 +92,34 @@ async fn apply(
     change: impl Fn(&mut Order) -> Result<Decision, ApiError>,
     outbound: impl Fn(&Order) -> Option<(String, OutboundChange)>,
 ) -> Result<Order, ApiError> {
-    let changed = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &order.shop, &order.key(), deps.clock.now(), change)
-        .await
-        .map_err(|e| match e {
-            ChangeError::Refused(api) => api,
-            ChangeError::NotFound => ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"),
-            ChangeError::Store(e) => e.into(),
-            ChangeError::Contended => ApiError::Internal(anyhow::anyhow!("order kept changing")),
-        })?;
+    let changed =
+        orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &order.shop, &order.key(), deps.clock.now(), change)
+            .await
+            .map_err(|e| match e {
+                ChangeError::Refused(api) => api,
+                ChangeError::NotFound => ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"),
+                ChangeError::Store(e) => e.into(),
+                ChangeError::Contended => ApiError::Internal(anyhow::anyhow!("order kept changing")),
+            })?;
     if changed.version != order.version
         && let Some((id, change)) = outbound(&changed)
     {
-        let message = StageMessage::Outbound(Outbound { shop: changed.shop.clone(), order: changed.key().to_string(), id, change });
+        let message = StageMessage::Outbound(Outbound {
+            shop: changed.shop.clone(),
+            order: changed.key().to_string(),
+            id,
+            change,
+        });
         deps.queue.send(Stage::Outbound, &message, 0).await?;
     }
     Ok(changed)
 }
 
-async fn resolve_all(deps: &Deps, shop: &shared::domain::ShopDomain, ids: &[String]) -> Result<Vec<(String, Order)>, ApiError> {
+async fn resolve_all(
+    deps: &Deps,
+    shop: &shared::domain::ShopDomain,
+    ids: &[String],
+) -> Result<Vec<(String, Order)>, ApiError> {
     if ids.is_empty() || ids.len() > MAX_ORDERS {
         return Err(bad("INVALID_ORDER_IDS", format!("orderIds must hold 1..={MAX_ORDERS} ids")));
     }
@@ -148,7 +158,11 @@ pub async fn assign(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiErr
                     return Ok(Decision::Keep);
                 }
                 o.ops.assigned_to = Some(assignee.clone());
-                Ok(Decision::Write(vec![TimelineEvent::new(deps.clock.now(), "assigned", format!("Assigned to {assignee}"))]))
+                Ok(Decision::Write(vec![TimelineEvent::new(
+                    deps.clock.now(),
+                    "assigned",
+                    format!("Assigned to {assignee}"),
+                )]))
             },
             |o| {
                 let id = short_hash(&["assign", &o.key().to_string(), &assignee, &o.version.to_string()]);
@@ -250,7 +264,8 @@ pub async fn support(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiEr
     }
     let order = resolve(deps.orders.as_ref(), &ctx.shop, &body.order_id).await?;
     let conversation = body.conversation_id.clone().filter(|c| !c.trim().is_empty());
-    let thread_id = format!("sup_{}", short_hash(&[&order.key().to_string(), conversation.as_deref().unwrap_or(""), &note]));
+    let thread_id =
+        format!("sup_{}", short_hash(&[&order.key().to_string(), conversation.as_deref().unwrap_or(""), &note]));
     let changed = apply(
         deps,
         &order,
@@ -266,7 +281,11 @@ pub async fn support(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiEr
                 escalated_at: now,
             });
             o.ops.assigned_to = Some(ASSISTANT.to_owned());
-            Ok(Decision::Write(vec![TimelineEvent::new(now, "support_escalated", "Escalated to support; reassigned to the assistant".to_owned())]))
+            Ok(Decision::Write(vec![TimelineEvent::new(
+                now,
+                "support_escalated",
+                "Escalated to support; reassigned to the assistant".to_owned(),
+            )]))
         },
         |_| {
             Some((
@@ -299,7 +318,10 @@ pub async fn returns(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiEr
         return Ok(replay);
     }
     let action = ReturnAction::parse(&body.action).ok_or_else(|| {
-        bad("INVALID_ACTION", format!("action must be approve_refund, deny or request_inspection, not `{}`", body.action))
+        bad(
+            "INVALID_ACTION",
+            format!("action must be approve_refund, deny or request_inspection, not `{}`", body.action),
+        )
     })?;
     let order = resolve(deps.orders.as_ref(), &ctx.shop, &body.order_id).await?;
     let note = body.note.clone().filter(|n| !n.trim().is_empty());

@@ -55,7 +55,13 @@ fn parse_query(req: &Request) -> Result<OrderQuery, ApiError> {
         .map(|t| Tab::parse(&t).ok_or_else(|| bad("INVALID_TAB", format!("unknown tab `{t}`"))))
         .transpose()?;
     let status = query_param(req, "status")
-        .map(|s| if STATUSES.contains(&s.as_str()) { Ok(s) } else { Err(bad("INVALID_STATUS", format!("unknown status `{s}`"))) })
+        .map(|s| {
+            if STATUSES.contains(&s.as_str()) {
+                Ok(s)
+            } else {
+                Err(bad("INVALID_STATUS", format!("unknown status `{s}`")))
+            }
+        })
         .transpose()?;
     let priority = query_param(req, "priority")
         .map(|p| Priority::parse(&p).ok_or_else(|| bad("INVALID_PRIORITY", format!("unknown priority `{p}`"))))
@@ -63,7 +69,11 @@ fn parse_query(req: &Request) -> Result<OrderQuery, ApiError> {
     let assignee = query_param(req, "assigned_to")
         .map(|a| {
             let a = a.trim().to_owned();
-            if a.is_empty() || a.len() > 100 { Err(bad("INVALID_ASSIGNEE", "assigned_to must be 1–100 characters")) } else { Ok(a) }
+            if a.is_empty() || a.len() > 100 {
+                Err(bad("INVALID_ASSIGNEE", "assigned_to must be 1–100 characters"))
+            } else {
+                Ok(a)
+            }
         })
         .transpose()?;
     let created_from = query_param(req, "date_start").map(|d| parse_date(&d, false)).transpose()?;
@@ -124,7 +134,9 @@ pub async fn list_orders(deps: &Deps, req: &Request) -> Result<Response<Body>, A
     let direction = match query_param(req, "direction").as_deref() {
         None | Some("forward") => Direction::Forward,
         Some("backward") => Direction::Backward,
-        Some(other) => return Err(bad("INVALID_DIRECTION", format!("direction must be forward or backward, not `{other}`"))),
+        Some(other) => {
+            return Err(bad("INVALID_DIRECTION", format!("direction must be forward or backward, not `{other}`")));
+        }
     };
     let page = match direction {
         Direction::Forward => forward(deps, &shop, &query, offset, page_size).await?,
@@ -135,7 +147,12 @@ pub async fn list_orders(deps: &Deps, req: &Request) -> Result<Response<Body>, A
 
 /// The position of the order at `offset`, from a remembered boundary or, for a hand-made offset, by
 /// counting from the top. `None` when the list is shorter.
-async fn position_at(deps: &Deps, shop: &ShopDomain, query: &OrderQuery, offset: u64) -> Result<Option<String>, ApiError> {
+async fn position_at(
+    deps: &Deps,
+    shop: &ShopDomain,
+    query: &OrderQuery,
+    offset: u64,
+) -> Result<Option<String>, ApiError> {
     let fingerprint = query.fingerprint();
     if let Some(position) = deps.orders.page_boundary(shop, &fingerprint, offset).await? {
         return Ok(Some(position));
@@ -149,7 +166,13 @@ async fn position_at(deps: &Deps, shop: &ShopDomain, query: &OrderQuery, offset:
     Ok(position)
 }
 
-async fn forward(deps: &Deps, shop: &ShopDomain, query: &OrderQuery, offset: u64, size: usize) -> Result<OrderList, ApiError> {
+async fn forward(
+    deps: &Deps,
+    shop: &ShopDomain,
+    query: &OrderQuery,
+    offset: u64,
+    size: usize,
+) -> Result<OrderList, ApiError> {
     let seek = match offset {
         0 => Some(Seek::First),
         _ => position_at(deps, shop, query, offset).await?.map(Seek::From),
@@ -170,7 +193,13 @@ async fn forward(deps: &Deps, shop: &ShopDomain, query: &OrderQuery, offset: u64
     Ok(page(query, size, offset, &listed, next, (offset > 0).then(|| cursor(offset))))
 }
 
-async fn backward(deps: &Deps, shop: &ShopDomain, query: &OrderQuery, end: u64, size: usize) -> Result<OrderList, ApiError> {
+async fn backward(
+    deps: &Deps,
+    shop: &ShopDomain,
+    query: &OrderQuery,
+    end: u64,
+    size: usize,
+) -> Result<OrderList, ApiError> {
     if end == 0 {
         return Ok(page(query, size, 0, &[], Some(cursor(0)), None));
     }
@@ -178,7 +207,8 @@ async fn backward(deps: &Deps, shop: &ShopDomain, query: &OrderQuery, end: u64, 
         Some(position) => deps.orders.list_orders(shop, query, &Seek::Before(position), size).await?,
         // Past the end: the page before it is the list's tail.
         None => {
-            let all = deps.orders.list_orders(shop, query, &Seek::First, usize::try_from(end).unwrap_or(usize::MAX)).await?;
+            let all =
+                deps.orders.list_orders(shop, query, &Seek::First, usize::try_from(end).unwrap_or(usize::MAX)).await?;
             all.into_iter().rev().take(size).collect()
         }
     };
@@ -191,7 +221,14 @@ async fn backward(deps: &Deps, shop: &ShopDomain, query: &OrderQuery, end: u64, 
     Ok(page(query, size, start, &listed, next, (start > 0).then(|| cursor(start))))
 }
 
-fn page(query: &OrderQuery, size: usize, offset: u64, listed: &[Listed], next: Option<String>, previous: Option<String>) -> OrderList {
+fn page(
+    query: &OrderQuery,
+    size: usize,
+    offset: u64,
+    listed: &[Listed],
+    next: Option<String>,
+    previous: Option<String>,
+) -> OrderList {
     OrderList {
         orders: listed.iter().map(|l| OrderView::from(&l.order)).collect(),
         tab: query.tab().as_str(),

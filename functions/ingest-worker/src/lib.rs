@@ -59,7 +59,9 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
 pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError> {
     match message {
         StageMessage::ShopifyWebhook(webhook) => shopify_webhook(deps, webhook).await,
-        StageMessage::Outbound(_) => Err(WorkerError::Permanent(anyhow::anyhow!("an outbound message on the ingest queue"))),
+        StageMessage::Outbound(_) => {
+            Err(WorkerError::Permanent(anyhow::anyhow!("an outbound message on the ingest queue")))
+        }
     }
 }
 
@@ -68,7 +70,8 @@ async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), Wor
         "orders/create" | "orders/updated" => {
             let order =
                 ShopifyOrder::parse(&webhook.payload, webhook.shop).map_err(|e| WorkerError::Permanent(e.into()))?;
-            let applied = orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order, deps.clock.now()).await;
+            let applied =
+                orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order, deps.clock.now()).await;
             applied.map(drop).map_err(|e| match e {
                 ChangeError::Store(e) => e.into(),
                 other => WorkerError::Retryable(other.into()),
@@ -80,4 +83,3 @@ async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), Wor
         }
     }
 }
-

@@ -73,8 +73,13 @@ pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError>
         OutboundChange::FulfillmentCreate { .. } => ("deferred", "the Shopify fulfilment push is not configured"),
         OutboundChange::ReturnUpdate { .. } => ("deferred", "no ERP or Shopify returns integration is configured"),
     };
-    let delivery =
-        Delivery { id, kind: change.kind().to_owned(), outcome: outcome.to_owned(), detail: detail.to_owned(), at: deps.clock.now() };
+    let delivery = Delivery {
+        id,
+        kind: change.kind().to_owned(),
+        outcome: outcome.to_owned(),
+        detail: detail.to_owned(),
+        at: deps.clock.now(),
+    };
     deps.deliveries.record_delivery(&shop, &key, &delivery).await?;
     tracing::info!(shop = %shop, order = %key, kind = change.kind(), outcome, "outbound change recorded");
     Ok(())

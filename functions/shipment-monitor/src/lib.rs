@@ -70,7 +70,11 @@ pub async fn run(deps: &Deps) -> Result<Report, ChangeError<std::convert::Infall
             for _ in 0..MAX_ROUNDS {
                 let due = deps.orders.due_for_review(&shop, watch, now, BATCH).await?;
                 for key in &due {
-                    match orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &shop, key, now, |_| Ok(Decision::Keep)).await {
+                    match orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &shop, key, now, |_| {
+                        Ok(Decision::Keep)
+                    })
+                    .await
+                    {
                         Ok(_) | Err(ChangeError::NotFound) => report.reviewed += 1,
                         Err(e) => return Err(e),
                     }

@@ -89,7 +89,9 @@ impl Order {
             matches!(self.fulfillment_status, FulfillmentStatus::Unfulfilled | FulfillmentStatus::PartiallyFulfilled);
         let member = |tab: Tab| match tab {
             Tab::All => true,
-            Tab::Unfulfilled => self.cancelled_at.is_none() && open_fulfilment && self.ops.recorded_shipments.is_empty(),
+            Tab::Unfulfilled => {
+                self.cancelled_at.is_none() && open_fulfilment && self.ops.recorded_shipments.is_empty()
+            }
             Tab::TrackingPending => self.ops.flags.tracking_pending_since.is_some(),
             Tab::Delayed => self.ops.flags.delayed_since.is_some(),
             Tab::Returns => self.ops.return_case.as_ref().is_some_and(|r| !r.state.is_terminal()),

@@ -19,8 +19,9 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS, RECEIPT_TTL_SECONDS,
-    REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Seek, WebhookReceipt, WriteOutcome, keys,
+    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS,
+    RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Seek, WebhookReceipt, WriteOutcome,
+    keys,
 };
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, Tab, TimelineEvent},
@@ -142,7 +143,11 @@ fn timeline_item(pk: &str, event: &TimelineEvent) -> Result<Item, StoreError> {
 }
 
 fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder().table_name(table).set_item(Some(item)).build().map_err(|e| StoreError::unavailable("build put", e))?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::unavailable("build put", e))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
@@ -168,6 +173,46 @@ fn key_range(query: &OrderQuery, seek: &Seek) -> (Option<String>, Option<String>
         Seek::Before(position) => lower = Some(lower.map_or(position.clone(), |l| l.max(position.clone()))),
     }
     (lower, upper)
+}
+
+/// Test seeding: writes new orders with exactly the items [`OrderStore::write_order`] writes, through
+/// BatchWriteItem. moto copies the whole table for every transaction, so seeding a thousand orders
+/// through transactions takes minutes there. Unconditional, so never for production paths.
+#[cfg(feature = "testing")]
+impl DynamoStore {
+    pub async fn seed_orders(&self, orders: &[Order]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut requests = Vec::new();
+        for order in orders {
+            let data = to_json(order)?;
+            requests.push(order_item(order)?);
+            requests.extend(keys::order_index(order).iter().map(|entry| index_item(order, entry, &data)));
+        }
+        for chunk in requests.chunks(25) {
+            let writes = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(|e| StoreError::unavailable("build put", e))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut pending = Some(HashMap::from([(self.table.clone(), writes)]));
+            while let Some(batch) = pending.take().filter(|b| b.values().any(|w| !w.is_empty())) {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(batch))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::unavailable("seed orders", e))?;
+                pending = output.unprocessed_items;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -240,7 +285,11 @@ impl OrderStore for DynamoStore {
                         .any(|r| matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))),
                     _ => false,
                 };
-                if lost_race { Ok(WriteOutcome::VersionConflict) } else { Err(StoreError::unavailable("write order", e)) }
+                if lost_race {
+                    Ok(WriteOutcome::VersionConflict)
+                } else {
+                    Err(StoreError::unavailable("write order", e))
+                }
             }
         }
     }
@@ -271,7 +320,9 @@ impl OrderStore for DynamoStore {
         match (lower, upper) {
             (Some(lower), Some(upper)) => {
                 condition.push_str(" AND #sk BETWEEN :lower AND :upper");
-                request = request.expression_attribute_values(":lower", s(lower)).expression_attribute_values(":upper", s(upper));
+                request = request
+                    .expression_attribute_values(":lower", s(lower))
+                    .expression_attribute_values(":upper", s(upper));
             }
             (Some(lower), None) => {
                 condition.push_str(" AND #sk >= :lower");
@@ -286,11 +337,15 @@ impl OrderStore for DynamoStore {
         let mut filters = Vec::new();
         if let Some(tab) = tab_filter.filter(|t| !matches!(t, Tab::All | Tab::Assigned)) {
             filters.push("contains(#tabs, :tab)");
-            request = request.expression_attribute_names("#tabs", "tabs").expression_attribute_values(":tab", s(tab.as_str()));
+            request = request
+                .expression_attribute_names("#tabs", "tabs")
+                .expression_attribute_values(":tab", s(tab.as_str()));
         }
         if let Some(status) = &query.status {
             filters.push("#status = :status");
-            request = request.expression_attribute_names("#status", "status").expression_attribute_values(":status", s(status));
+            request = request
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status));
         }
         if let Some(priority) = query.priority {
             filters.push("#priority = :priority");
@@ -319,7 +374,12 @@ impl OrderStore for DynamoStore {
         Ok(listed)
     }
 
-    async fn page_boundary(&self, shop: &ShopDomain, fingerprint: &str, offset: u64) -> Result<Option<String>, StoreError> {
+    async fn page_boundary(
+        &self,
+        shop: &ShopDomain,
+        fingerprint: &str,
+        offset: u64,
+    ) -> Result<Option<String>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -431,7 +491,9 @@ impl OrderStore for DynamoStore {
         self.query(query, limit)
             .await?
             .iter()
-            .map(|item| OrderKey::parse(string_attr(item, "order_key")?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|item| {
+                OrderKey::parse(string_attr(item, "order_key")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
             .collect()
     }
 }
@@ -548,7 +610,7 @@ impl AlertStore for DynamoStore {
             .expression_attribute_names("#data", "data")
             .expression_attribute_names("#sk", keys::GSI1SK)
             .expression_attribute_values(":data", to_json(&alert)?)
-            .expression_attribute_values(":sk", s(keys::shop_alerts_gsi1sk(at, id)))
+            .expression_attribute_values(":sk", s(keys::shop_alerts_gsi1sk(keys::clear_position(&alert, at), id)))
             .expression_attribute_values(":before", item.get("data").cloned().unwrap_or(s("")))
             .send()
             .await;
@@ -587,7 +649,12 @@ impl AlertStore for DynamoStore {
 
 #[async_trait]
 impl RequestStore for DynamoStore {
-    async fn stored_response(&self, shop: &ShopDomain, key: &str) -> Result<Option<String>, StoreError> {
+    async fn stored_response(
+        &self,
+        shop: &ShopDomain,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -598,14 +665,20 @@ impl RequestStore for DynamoStore {
             .send()
             .await
             .map_err(|e| StoreError::unavailable("get stored response", e))?;
-        let now = Utc::now().timestamp();
+        let now = now.timestamp();
         let live = output.item.filter(|item| {
             item.get(keys::TTL).and_then(|t| t.as_n().ok()).and_then(|t| t.parse::<i64>().ok()).is_none_or(|t| t > now)
         });
         live.as_ref().map(|item| string_attr(item, "response").map(str::to_owned)).transpose()
     }
 
-    async fn store_response(&self, shop: &ShopDomain, key: &str, response: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn store_response(
+        &self,
+        shop: &ShopDomain,
+        key: &str,
+        response: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)

@@ -138,6 +138,12 @@ pub fn shop_alerts_gsi1sk(raised_at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", sortable_millis(raised_at))
 }
 
+/// Where a cleared alert moves in the feed: its clearing time, but always past where it was raised, so a
+/// reader who saw the raise sees the clear too.
+pub fn clear_position(alert: &crate::domain::Alert, at: DateTime<Utc>) -> DateTime<Utc> {
+    at.max(alert.raised_at + chrono::Duration::milliseconds(1))
+}
+
 /// Milliseconds since the epoch, zero-padded so that string order is time order.
 pub fn sortable_millis(at: DateTime<Utc>) -> String {
     format!("{:015}", at.timestamp_millis().max(0))

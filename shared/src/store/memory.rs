@@ -115,7 +115,12 @@ impl OrderStore for MemoryStore {
         Ok(listed)
     }
 
-    async fn page_boundary(&self, shop: &ShopDomain, fingerprint: &str, offset: u64) -> Result<Option<String>, StoreError> {
+    async fn page_boundary(
+        &self,
+        shop: &ShopDomain,
+        fingerprint: &str,
+        offset: u64,
+    ) -> Result<Option<String>, StoreError> {
         Ok(self.state().pages.get(&(keys::pages_pk(shop, fingerprint), offset)).cloned())
     }
 
@@ -220,7 +225,7 @@ impl AlertStore for MemoryStore {
         };
         if let Some(mut alert) = feed.remove(&position) {
             alert.cleared_at = Some(at);
-            feed.insert(keys::shop_alerts_gsi1sk(at, id), alert);
+            feed.insert(keys::shop_alerts_gsi1sk(keys::clear_position(&alert, at), id), alert);
         }
         Ok(())
     }
@@ -246,11 +251,22 @@ impl AlertStore for MemoryStore {
 
 #[async_trait]
 impl RequestStore for MemoryStore {
-    async fn stored_response(&self, shop: &ShopDomain, key: &str) -> Result<Option<String>, StoreError> {
+    async fn stored_response(
+        &self,
+        shop: &ShopDomain,
+        key: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
         Ok(self.state().requests.get(&keys::request_pk(shop, key)).cloned())
     }
 
-    async fn store_response(&self, shop: &ShopDomain, key: &str, response: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn store_response(
+        &self,
+        shop: &ShopDomain,
+        key: &str,
+        response: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.state().requests.insert(keys::request_pk(shop, key), response.to_owned());
         Ok(())
     }
@@ -266,6 +282,11 @@ impl DeliveryStore for MemoryStore {
     }
 
     async fn deliveries(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Vec<Delivery>, StoreError> {
-        Ok(self.state().deliveries.get(&keys::order_pk(shop, key)).map(|d| d.values().cloned().collect()).unwrap_or_default())
+        Ok(self
+            .state()
+            .deliveries
+            .get(&keys::order_pk(shop, key))
+            .map(|d| d.values().cloned().collect())
+            .unwrap_or_default())
     }
 }

@@ -125,7 +125,12 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<Vec<Listed>, StoreError>;
 
     /// The position at `offset` of the list named by `fingerprint`, if a page boundary was remembered there.
-    async fn page_boundary(&self, shop: &ShopDomain, fingerprint: &str, offset: u64) -> Result<Option<String>, StoreError>;
+    async fn page_boundary(
+        &self,
+        shop: &ShopDomain,
+        fingerprint: &str,
+        offset: u64,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Remembers that `position` is at `offset` of the list named by `fingerprint` (kept a day).
     async fn remember_page_boundary(
@@ -165,8 +170,20 @@ pub trait OrderStore: Send + Sync {
 /// request gets the same answer and causes nothing new.
 #[async_trait]
 pub trait RequestStore: Send + Sync {
-    async fn stored_response(&self, shop: &ShopDomain, key: &str) -> Result<Option<String>, StoreError>;
-    async fn store_response(&self, shop: &ShopDomain, key: &str, response: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The response stored under `key`, unless it expired before `now`.
+    async fn stored_response(
+        &self,
+        shop: &ShopDomain,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+    async fn store_response(
+        &self,
+        shop: &ShopDomain,
+        key: &str,
+        response: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// The outcome of handing an order's change to a partner (Shopify metafields, fulfilment, ERP), kept
