@@ -406,4 +406,7 @@ async fn alerts_are_polled_with_a_cursor_that_misses_nothing() {
     let (status, _) =
         call(&deps, &unique_shop("x"), "GET", &format!("/sync/orders/alerts?shop_domain={shop}"), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let garbage = format!("/sync/orders/alerts?shop_domain={shop}&since=yesterday");
+    let (status, error) = call(&deps, &shop, "GET", &garbage, None).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_CURSOR")));
 }

@@ -50,6 +50,23 @@ async fn the_sample_events_work_with_their_handlers() {
     names.sort();
     assert_eq!(names, ["#1001", "#1002", "#1003"]);
 
+    let outbound: SqsEvent = serde_json::from_str(&read(root().join("events/outbound-worker/sqs-batch.json"))).unwrap();
+    let result =
+        outbound_worker::handle(&stack.outbound_worker, LambdaEvent::new(outbound, Context::default())).await.unwrap();
+    assert!(result.batch_item_failures.is_empty());
+    let store =
+        DynamoStore::new(shared::aws::dynamodb(&shared::aws::sdk_config().await), stack.settings.table_name.clone());
+    let first = store.find_by_name(&demo_shop(), "#1001").await.unwrap().unwrap();
+    let deliveries = shared::store::DeliveryStore::deliveries(&store, &demo_shop(), &first.key()).await.unwrap();
+    assert_eq!(deliveries.iter().map(|d| d.outcome.as_str()).collect::<Vec<_>>(), ["skipped"]);
+
+    let schedule: serde_json::Value =
+        serde_json::from_str(&read(root().join("events/shipment-monitor/schedule.json"))).unwrap();
+    let report = shipment_monitor::handle(&stack.shipment_monitor, LambdaEvent::new(schedule, Context::default()))
+        .await
+        .unwrap();
+    assert!(report.shops >= 1);
+
     let schedule: serde_json::Value =
         serde_json::from_str(&read(root().join("events/dlq-monitor/schedule.json"))).unwrap();
     let reports =

@@ -33,9 +33,13 @@ struct AlertPage {
 pub async fn poll(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let shop = authorize(deps, req, query_param(req, "shop_domain").as_deref())?;
     let since = query_param(req, "since").or_else(|| shared::http::header(req, "last-event-id").map(str::to_owned));
-    if let Some(since) = &since
-        && (since.len() > 300 || !since.chars().all(|c| c.is_ascii_digit()) && !since.contains('#'))
-    {
+    let valid = |cursor: &str| {
+        cursor.len() <= 300
+            && cursor
+                .split_once('#')
+                .is_some_and(|(millis, _)| millis.len() == 15 && millis.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if since.as_deref().is_some_and(|s| !valid(s)) {
         return Err(ApiError::bad_request("INVALID_CURSOR", "since is not an alert cursor"));
     }
     let alerts = deps.alerts.alerts_since(&shop, since.as_deref(), PAGE).await?;
