@@ -38,6 +38,10 @@ pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", dashboard_api::RETURNS_ROUTE, "dashboard-api"),
 ];
 
+/// Streaming routes (a Function URL with `InvokeMode: RESPONSE_STREAM` in AWS), taken when the client
+/// asks for `text/event-stream`.
+pub const STREAMING_ROUTES: &[(&str, &str, &str)] = &[("GET", alerts_stream::ROUTE, "alerts-stream")];
+
 /// Queue workers: the stage whose queue feeds each.
 pub const QUEUE_WORKERS: &[(Stage, &str)] = &[(Stage::Ingest, "ingest-worker"), (Stage::Outbound, "outbound-worker")];
 
@@ -121,6 +125,7 @@ pub struct Stack {
     pub dlq_monitor: dlq_monitor::Deps,
     pub outbound_worker: outbound_worker::Deps,
     pub shipment_monitor: shipment_monitor::Deps,
+    pub alerts_stream: alerts_stream::Deps,
 }
 
 impl Stack {
@@ -157,6 +162,7 @@ impl Stack {
             dlq_monitor: dlq_monitor::Deps::connect(dlq_monitor::Config::read(env())?).await,
             outbound_worker: outbound_worker::Deps::connect(outbound_worker::Config::read(env())?).await,
             shipment_monitor: shipment_monitor::Deps::connect(shipment_monitor::Config::read(env())?).await,
+            alerts_stream: alerts_stream::Deps::connect(alerts_stream::Config::read(env())?).await,
             settings,
             queues,
             sqs,
@@ -313,10 +319,12 @@ pub fn to_lambda_request(
     Ok(lambda_http::request::from_str(&event.to_string())?)
 }
 
+type HttpBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
 async fn serve_connection(
     stack: Arc<Stack>,
     request: hyper::Request<hyper::body::Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+) -> Result<hyper::Response<HttpBody>, Infallible> {
     let method = request.method().as_str().to_owned();
     let target = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
     let headers: Vec<(String, String)> = request
@@ -325,13 +333,34 @@ async fn serve_connection(
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
         .collect();
     let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let response = match to_lambda_request(&method, &target, &headers, &body) {
-        Ok(lambda_request) => stack.dispatch(lambda_request).await,
-        Err(e) => shared::http::json(
-            lambda_http::http::StatusCode::BAD_REQUEST,
-            &serde_json::json!({ "error": format!("unparseable request: {e}"), "code": "BAD_REQUEST" }),
-        ),
+    let lambda_request = match to_lambda_request(&method, &target, &headers, &body) {
+        Ok(lambda_request) => lambda_request,
+        Err(e) => {
+            let response = shared::http::json(
+                lambda_http::http::StatusCode::BAD_REQUEST,
+                &serde_json::json!({ "error": format!("unparseable request: {e}"), "code": "BAD_REQUEST" }),
+            );
+            return Ok(buffered(response));
+        }
     };
+    let streaming = shared::http::wants_event_stream(&lambda_request)
+        && STREAMING_ROUTES.iter().any(|(m, p, _)| *m == method && lambda_request.uri().path() == *p);
+    if streaming {
+        return Ok(match alerts_stream::handle(&stack.alerts_stream, lambda_request).await {
+            Ok(response) => response.map(|body| body.boxed()),
+            Err(e) => {
+                tracing::error!(error = %e, "stream handler failed");
+                buffered(shared::http::json(
+                    lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    &serde_json::json!({ "error": "internal error", "code": "INTERNAL" }),
+                ))
+            }
+        });
+    }
+    Ok(buffered(stack.dispatch(lambda_request).await))
+}
+
+fn buffered(response: lambda_http::Response<lambda_http::Body>) -> hyper::Response<HttpBody> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         lambda_http::Body::Empty => Bytes::new(),
@@ -339,7 +368,7 @@ async fn serve_connection(
         lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
         _ => Bytes::new(),
     };
-    Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
+    hyper::Response::from_parts(parts, Full::new(bytes).boxed())
 }
 
 /// Serves the HTTP routes on `listener` until the task is dropped.
@@ -423,13 +452,27 @@ pub async fn seed_demo(base_url: &str, settings: &Settings) -> anyhow::Result<us
 
 /// A session token for the demo shop, valid for `hours`, and the `curl` that lists its orders.
 pub fn demo_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
-    let claims = session::claims_for(&settings.demo_shop, &settings.shopify.api_key, "1", Utc::now(), hours * 3600);
-    let token = session::sign(&claims, &settings.shopify.api_secret);
     format!(
-        "curl -s -H 'Authorization: Bearer {token}' '{base_url}{}?shop_domain={}'",
+        "curl -s -H 'Authorization: Bearer {}' '{base_url}{}?shop_domain={}'",
+        demo_token(settings, hours),
         dashboard_api::ORDERS_ROUTE,
         settings.demo_shop
     )
+}
+
+/// The `curl` that follows the demo shop's alerts as Server-Sent Events.
+pub fn demo_alerts_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
+    format!(
+        "curl -sN -H 'Accept: text/event-stream' -H 'Authorization: Bearer {}' '{base_url}{}?shop_domain={}'",
+        demo_token(settings, hours),
+        alerts_stream::ROUTE,
+        settings.demo_shop
+    )
+}
+
+fn demo_token(settings: &Settings, hours: i64) -> String {
+    let claims = session::claims_for(&settings.demo_shop, &settings.shopify.api_key, "1", Utc::now(), hours * 3600);
+    session::sign(&claims, &settings.shopify.api_secret)
 }
 
 /// Runs the stack until Ctrl-C.
@@ -446,10 +489,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::info!(seeded, "demo webhooks delivered");
     }
     let banner = format!(
-        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nCtrl-C stops everything.\n",
+        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nCtrl-C stops everything.\n",
         HTTP_ROUTES.iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
         stack.settings.demo_shop,
         demo_curl(&stack.settings, &base_url, 12),
+        demo_alerts_curl(&stack.settings, &base_url, 12),
     );
     // The banner is for the person at the terminal, so it goes to stderr next to the logs.
     eprintln!("{banner}");

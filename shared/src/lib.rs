@@ -13,6 +13,7 @@ pub mod orders;
 pub mod queue;
 pub mod shopify;
 pub mod sqs_batch;
+pub mod sse;
 pub mod store;
 pub mod telemetry;
 

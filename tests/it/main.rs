@@ -6,4 +6,5 @@ mod dashboard;
 mod dead_letters;
 mod flow;
 mod samples;
+mod sse;
 mod template;

@@ -170,3 +170,15 @@ fn functions_log_json_and_the_template_holds_no_secret_values() {
         assert!(parameter["Default"].as_str().unwrap_or_default().is_empty(), "{name} has no default secret");
     }
 }
+
+#[test]
+fn streaming_routes_have_a_streaming_function_url() {
+    let template = template();
+    let streaming: BTreeSet<String> = functions(&template)
+        .into_iter()
+        .filter(|f| f.properties["FunctionUrlConfig"]["InvokeMode"] == "RESPONSE_STREAM")
+        .map(|f| f.binary)
+        .collect();
+    let local: BTreeSet<String> = local_stack::STREAMING_ROUTES.iter().map(|(_, _, f)| f.to_string()).collect();
+    assert_eq!(streaming, local);
+}

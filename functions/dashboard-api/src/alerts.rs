@@ -1,5 +1,9 @@
 //! `GET /sync/orders/alerts?since=<cursor>`: the JSON polling side of the alert channel. Each alert
 //! carries the cursor to pass next; a cleared alert reappears once, with `clearedAt` set.
+//!
+//! With `Accept: text/event-stream` the same route answers Server-Sent Events: through API Gateway
+//! (which buffers) the events since `Last-Event-ID`, after which the browser reconnects on its own;
+//! the `alerts-stream` function serves the same events live through a streaming Function URL.
 
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde::Serialize;
@@ -33,14 +37,17 @@ struct AlertPage {
 pub async fn poll(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let shop = authorize(deps, req, query_param(req, "shop_domain").as_deref())?;
     let since = query_param(req, "since").or_else(|| shared::http::header(req, "last-event-id").map(str::to_owned));
-    let valid = |cursor: &str| {
-        cursor.len() <= 300
-            && cursor
-                .split_once('#')
-                .is_some_and(|(millis, _)| millis.len() == 15 && millis.bytes().all(|b| b.is_ascii_digit()))
-    };
-    if since.as_deref().is_some_and(|s| !valid(s)) {
+    if since.as_deref().is_some_and(|s| !shared::store::keys::is_alert_cursor(s)) {
         return Err(ApiError::bad_request("INVALID_CURSOR", "since is not an alert cursor"));
+    }
+    if h::wants_event_stream(req) {
+        let (events, _) = shared::sse::alerts_after(deps.alerts.as_ref(), &shop, since.as_deref()).await?;
+        let mut response = Response::new(Body::from(format!("retry: 5000\n\n{events}")));
+        response.headers_mut().insert(
+            lambda_http::http::header::CONTENT_TYPE,
+            lambda_http::http::HeaderValue::from_static("text/event-stream"),
+        );
+        return Ok(response);
     }
     let alerts = deps.alerts.alerts_since(&shop, since.as_deref(), PAGE).await?;
     let cursor = alerts.last().map(|(c, _)| c.clone()).or(since);

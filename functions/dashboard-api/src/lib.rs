@@ -15,9 +15,8 @@ use shared::{
     config::{ConfigError, Env, ShopifyAppConfig, TableConfig},
     domain::ShopDomain,
     error::ApiError,
-    http::{self as h, header},
+    http as h,
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    shopify::session::{self, Session},
     store::{AlertStore, OrderStore, RequestStore, dynamo::DynamoStore},
 };
 
@@ -105,20 +104,9 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// Verifies the bearer session token and that `shop_domain` names the token's shop.
+/// Verifies the session token and that `shop_domain` names its shop.
 fn authorize(deps: &Deps, req: &Request, shop_domain: Option<&str>) -> Result<ShopDomain, ApiError> {
-    let token = header(req, "authorization")
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(|| ApiError::unauthorized("TOKEN_MISSING", "a Shopify session token is required"))?;
-    let Session { shop, .. } = session::verify(token.trim(), &deps.shopify, deps.clock.now())
-        .map_err(|e| ApiError::unauthorized("TOKEN_INVALID", e.to_string()))?;
-    let requested =
-        shop_domain.ok_or_else(|| ApiError::bad_request("SHOP_DOMAIN_REQUIRED", "shop_domain is required"))?;
-    let requested = ShopDomain::parse(requested)
-        .map_err(|_| ApiError::bad_request("INVALID_SHOP_DOMAIN", "shop_domain is not a shop domain"))?;
-    if requested != shop {
-        return Err(ApiError::forbidden("SHOP_MISMATCH", "the session token belongs to another shop"));
-    }
+    let shop = h::authorize_shop(req, &deps.shopify, deps.clock.now(), shop_domain)?;
     tracing::Span::current().record("shop", shop.as_str());
     Ok(shop)
 }

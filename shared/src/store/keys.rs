@@ -134,6 +134,14 @@ pub fn shop_alerts_gsi1pk(shop: &ShopDomain) -> String {
     format!("SHOP#{shop}#ALERTS")
 }
 
+/// Whether `cursor` has the shape of an alert feed cursor (`{15-digit millis}#{id}`).
+pub fn is_alert_cursor(cursor: &str) -> bool {
+    cursor.len() <= 300
+        && cursor
+            .split_once('#')
+            .is_some_and(|(millis, _)| millis.len() == 15 && millis.bytes().all(|b| b.is_ascii_digit()))
+}
+
 pub fn shop_alerts_gsi1sk(raised_at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", sortable_millis(raised_at))
 }

@@ -1,0 +1,112 @@
+//! Trigger: the alert channel as live Server-Sent Events. API Gateway HTTP APIs buffer responses, so the
+//! live stream is served by this function behind a Function URL with `InvokeMode: RESPONSE_STREAM`.
+//! Events carry their feed cursor as `id`; a client that reconnects with `Last-Event-ID` (or
+//! `?since=`) resumes right after the last event it saw. A stream lasts at most `max_duration`.
+
+use std::{sync::Arc, time::Duration};
+
+use lambda_http::{
+    Request, Response,
+    http::{HeaderValue, StatusCode, header::CONTENT_TYPE},
+};
+use shared::{
+    clock::{Clock, SystemClock},
+    config::{ConfigError, Env, ShopifyAppConfig, TableConfig},
+    error::ApiError,
+    http::{self as h, header, query_param},
+    sse::{self, SseBody, StreamSettings},
+    store::{AlertStore, dynamo::DynamoStore},
+};
+
+pub const ROUTE: &str = "/sync/orders/alerts";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: TableConfig,
+    pub shopify: ShopifyAppConfig,
+    pub stream: StreamSettings,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::read(Env::from_process())
+    }
+
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
+        let seconds = |env: &mut Env, name: &str, default: u64| {
+            Duration::from_secs(env.parsed(name, default, |v| v.parse().ok().filter(|s| *s > 0)))
+        };
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            shopify: ShopifyAppConfig::read(&mut env),
+            stream: StreamSettings {
+                poll_every: seconds(&mut env, "ALERT_STREAM_POLL_SECONDS", 2),
+                heartbeat_every: seconds(&mut env, "ALERT_STREAM_HEARTBEAT_SECONDS", 15),
+                max_duration: seconds(&mut env, "ALERT_STREAM_MAX_SECONDS", 600),
+            },
+        };
+        env.finish().map(|()| config)
+    }
+}
+
+pub struct Deps {
+    pub shopify: ShopifyAppConfig,
+    pub alerts: Arc<dyn AlertStore>,
+    pub clock: Arc<dyn Clock>,
+    pub stream: StreamSettings,
+}
+
+impl Deps {
+    pub async fn connect(config: Config) -> Self {
+        let sdk = shared::aws::sdk_config().await;
+        Self {
+            shopify: config.shopify,
+            alerts: Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name)),
+            clock: Arc::new(SystemClock),
+            stream: config.stream,
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(stage = "alerts-stream", shop = tracing::field::Empty))]
+pub async fn handle(deps: &Deps, req: Request) -> Result<Response<SseBody>, lambda_http::Error> {
+    Ok(match open(deps, &req) {
+        Ok(body) => {
+            let mut response = Response::new(body);
+            response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            response.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(error) => {
+            // The same `{ error, code }` body as every other route, just through the streaming body type.
+            let buffered = h::respond(Err(error));
+            let (parts, body) = buffered.into_parts();
+            let bytes = match body {
+                lambda_http::Body::Text(text) => text.into_bytes(),
+                lambda_http::Body::Binary(bytes) => bytes,
+                _ => Vec::new(),
+            };
+            Response::from_parts(parts, SseBody::once(bytes))
+        }
+    })
+}
+
+fn open(deps: &Deps, req: &Request) -> Result<SseBody, ApiError> {
+    if h::path(req) != ROUTE {
+        return Err(ApiError::not_found("NOT_FOUND", "no such route"));
+    }
+    if req.method() != lambda_http::http::Method::GET {
+        return Err(ApiError::method_not_allowed());
+    }
+    let shop = h::authorize_shop(req, &deps.shopify, deps.clock.now(), query_param(req, "shop_domain").as_deref())?;
+    tracing::Span::current().record("shop", shop.as_str());
+    let since = header(req, "last-event-id").map(str::to_owned).or_else(|| query_param(req, "since"));
+    if since.as_deref().is_some_and(|s| !shared::store::keys::is_alert_cursor(s)) {
+        return Err(ApiError::Client {
+            status: StatusCode::BAD_REQUEST,
+            code: "INVALID_CURSOR",
+            message: "Last-Event-ID is not an alert cursor".into(),
+        });
+    }
+    Ok(sse::alert_stream(deps.alerts.clone(), shop, since, deps.stream))
+}

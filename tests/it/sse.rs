@@ -1,0 +1,109 @@
+//! The alert channel as Server-Sent Events: live through the local stack over real HTTP, resumed with
+//! `Last-Event-ID`, and the buffered fallback of the dashboard route.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use integration_tests::{TestEnv, token_for};
+use shared::{
+    domain::{Alert, AlertKind, ShopDomain},
+    store::{AlertStore, dynamo::DynamoStore},
+};
+
+fn alert(shop: &ShopDomain, id: &str) -> Alert {
+    Alert {
+        shop: shop.clone(),
+        id: id.into(),
+        kind: AlertKind::DeadLetter,
+        message: format!("alert {id}"),
+        order: None,
+        raised_at: Utc::now(),
+        cleared_at: None,
+    }
+}
+
+/// Reads the stream until an event mentioning `wanted` arrives; returns everything read.
+async fn read_until(response: &mut reqwest::Response, wanted: &str) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !text.contains(wanted) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk()).await.expect("event in time").unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("stream still open")));
+    }
+    text
+}
+
+fn last_id(text: &str) -> String {
+    text.lines().rev().find_map(|l| l.strip_prefix("id: ")).unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_live_stream_delivers_new_alerts_and_resumes_after_last_event_id() {
+    let env = TestEnv::new().await;
+    let sdk = shared::aws::sdk_config().await;
+    let store = DynamoStore::new(shared::aws::dynamodb(&sdk), env.stack.settings.table_name.clone());
+    let stack = Arc::new(env.stack);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop = shared::testing::unique_shop("sse");
+    let url = format!("http://{}/sync/orders/alerts?shop_domain={shop}", listener.local_addr().unwrap());
+    let server = tokio::spawn(local_stack::serve(stack.clone(), listener));
+    let client = reqwest::Client::new();
+    let open = |last_event_id: Option<String>| {
+        let mut request = client.get(&url).header("accept", "text/event-stream").bearer_auth(token_for(&shop));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        request.send()
+    };
+
+    store.raise_alert(&alert(&shop, "first")).await.unwrap();
+    let mut stream = open(None).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let seen = read_until(&mut stream, "alert first").await;
+    assert!(seen.contains("event: raised"));
+    let resume_from = last_id(&seen);
+
+    // Live: an alert raised while connected arrives on the open stream.
+    store.raise_alert(&alert(&shop, "second")).await.unwrap();
+    let seen = read_until(&mut stream, "alert second").await;
+    let resume_from_second = last_id(&seen);
+    drop(stream);
+
+    // Offline: raised while disconnected, delivered on reconnect; nothing seen before is repeated.
+    store.raise_alert(&alert(&shop, "third")).await.unwrap();
+    let mut resumed = open(Some(resume_from_second)).await.unwrap();
+    let seen = read_until(&mut resumed, "alert third").await;
+    assert!(!seen.contains("alert first") && !seen.contains("alert second"), "{seen}");
+    drop(resumed);
+
+    let mut from_first = open(Some(resume_from)).await.unwrap();
+    let seen = read_until(&mut from_first, "alert third").await;
+    assert!(seen.contains("alert second") && !seen.contains("alert first"), "{seen}");
+
+    let refused = client.get(&url).header("accept", "text/event-stream").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    server.abort();
+}
+
+#[tokio::test]
+async fn the_buffered_route_answers_events_since_last_event_id() {
+    let env = TestEnv::new().await;
+    let sdk = shared::aws::sdk_config().await;
+    let store = DynamoStore::new(shared::aws::dynamodb(&sdk), env.stack.settings.table_name.clone());
+    let shop = shared::testing::unique_shop("sse-buffered");
+    store.raise_alert(&alert(&shop, "one")).await.unwrap();
+    let auth = format!("Bearer {}", token_for(&shop));
+    let target = format!("/sync/orders/alerts?shop_domain={shop}");
+    let headers = [("Authorization", auth.as_str()), ("Accept", "text/event-stream")];
+    let response = env.request("GET", &target, &headers, b"").await;
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let text = String::from_utf8(response.body().to_vec()).unwrap();
+    assert!(text.starts_with("retry: ") && text.contains("alert one"), "{text}");
+    let last = last_id(&text);
+
+    store.raise_alert(&alert(&shop, "two")).await.unwrap();
+    let headers = [("Authorization", auth.as_str()), ("Accept", "text/event-stream"), ("Last-Event-ID", last.as_str())];
+    let text = String::from_utf8(env.request("GET", &target, &headers, b"").await.body().to_vec()).unwrap();
+    assert!(text.contains("alert two") && !text.contains("alert one"), "{text}");
+}
