@@ -22,6 +22,9 @@ start_moto
 echo "==> cargo test (unit and integration, against moto)"
 cargo test --workspace
 
+echo "==> schemathesis against the local stack's /openapi.json"
+scripts/schemathesis.sh
+
 if [ "${SKIP_LAMBDA_BUILD:-}" != "1" ]; then
   echo "==> cargo lambda build --release --arm64"
   build_lambdas

@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 /// A test checks this table against `infra/template.yaml`.
 pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", shopify_webhook::ROUTE, "shopify-webhook"),
+    ("GET", dashboard_api::OPENAPI_ROUTE, "dashboard-api"),
     ("GET", dashboard_api::ORDERS_ROUTE, "dashboard-api"),
     ("GET", dashboard_api::ALERTS_ROUTE, "dashboard-api"),
     ("GET", "/sync/orders/{id}", "dashboard-api"),

@@ -5,6 +5,7 @@ mod contracts;
 mod dashboard;
 mod dead_letters;
 mod flow;
+mod openapi;
 mod samples;
 mod sse;
 mod template;

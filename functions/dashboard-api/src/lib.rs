@@ -23,6 +23,9 @@ use shared::{
 pub use list::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 pub const ORDERS_ROUTE: &str = "/sync/orders";
+pub const OPENAPI_ROUTE: &str = "/openapi.json";
+/// The OpenAPI 3.1 document of every HTTP route (a test checks real responses against it).
+pub const OPENAPI: &str = include_str!("../openapi.json");
 pub const ALERTS_ROUTE: &str = "/sync/orders/alerts";
 pub const ASSIGN_ROUTE: &str = "/sync/orders/assign";
 pub const FULFILL_ROUTE: &str = "/sync/orders/fulfill";
@@ -88,6 +91,14 @@ pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, lambda_
 async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
     let path = h::path(&req);
     match (req.method(), path.as_str()) {
+        (&Method::GET, OPENAPI_ROUTE) => {
+            let mut response = Response::new(Body::from(OPENAPI));
+            response.headers_mut().insert(
+                lambda_http::http::header::CONTENT_TYPE,
+                lambda_http::http::HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
         (&Method::GET, ORDERS_ROUTE) => list::list_orders(deps, &req).await,
         (&Method::GET, ALERTS_ROUTE) => alerts::poll(deps, &req).await,
         (&Method::POST, ASSIGN_ROUTE) => actions::assign(deps, &req).await,
