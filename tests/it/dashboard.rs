@@ -410,3 +410,30 @@ async fn alerts_are_polled_with_a_cursor_that_misses_nothing() {
     let (status, error) = call(&deps, &shop, "GET", &garbage, None).await;
     assert_eq!((status, error["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_CURSOR")));
 }
+
+#[tokio::test]
+async fn no_action_accepts_another_shops_token_or_touches_its_orders() {
+    let env = TestEnv::new().await;
+    let (deps, queue, store) = dynamo_dashboard(&env, Arc::new(FixedClock::new(now()))).await;
+    let shop = unique_shop("victim");
+    let intruder = unique_shop("intruder");
+    let stored = save(store.as_ref(), order(&shop, "5001", 0)).await;
+    let s = shop.as_str();
+    let actions = [
+        ("/sync/orders/assign", serde_json::json!({ "shop_domain": s, "orderIds": ["5001"], "assignee": "x" })),
+        ("/sync/orders/fulfill", serde_json::json!({ "shop_domain": s, "orderIds": ["5001"] })),
+        ("/sync/orders/support", serde_json::json!({ "shop_domain": s, "orderId": "5001", "note": "x" })),
+        ("/sync/orders/returns", serde_json::json!({ "shop_domain": s, "orderId": "5001", "action": "deny" })),
+    ];
+    for (path, body) in &actions {
+        let (status, error) = call(&deps, &intruder, "POST", path, Some(body.clone())).await;
+        assert_eq!((status, error["code"].as_str()), (StatusCode::FORBIDDEN, Some("SHOP_MISMATCH")), "{path}");
+        // Naming its own shop does not reach the other shop's order either.
+        let mut own = body.clone();
+        own["shop_domain"] = serde_json::json!(intruder.as_str());
+        let (status, error) = call(&deps, &intruder, "POST", path, Some(own)).await;
+        assert_eq!((status, error["code"].as_str()), (StatusCode::NOT_FOUND, Some("ORDER_NOT_FOUND")), "{path}");
+    }
+    assert!(queue.sent().is_empty());
+    assert_eq!(store.get_order(&shop, &stored.key()).await.unwrap().unwrap().version, stored.version);
+}

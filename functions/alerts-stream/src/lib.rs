@@ -58,10 +58,9 @@ pub struct Deps {
 
 impl Deps {
     pub async fn connect(config: Config) -> Self {
-        let sdk = shared::aws::sdk_config().await;
         Self {
             shopify: config.shopify,
-            alerts: Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name)),
+            alerts: Arc::new(DynamoStore::connect(config.table.table_name).await),
             clock: Arc::new(SystemClock),
             stream: config.stream,
         }

@@ -49,8 +49,7 @@ pub struct Deps {
 
 impl Deps {
     pub async fn connect(config: Config) -> Self {
-        let sdk = shared::aws::sdk_config().await;
-        let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+        let store = Arc::new(DynamoStore::connect(config.table.table_name).await);
         Self { deliveries: store.clone(), alerts: store, clock: Arc::new(SystemClock) }
     }
 }

@@ -43,6 +43,11 @@ impl DynamoStore {
         Self { client, table: table.into(), reads: Arc::default() }
     }
 
+    /// A store on `table` with the SDK's default configuration, for functions that need only DynamoDB.
+    pub async fn connect(table: impl Into<String>) -> Self {
+        Self::new(crate::aws::dynamodb(&crate::aws::sdk_config().await), table)
+    }
+
     /// Items read so far (DynamoDB's `ScannedCount` for queries, 1 per item found by GetItem): what
     /// reads cost, for tests and metrics.
     pub fn items_read(&self) -> u64 {
