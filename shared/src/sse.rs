@@ -21,6 +21,11 @@ use crate::{
 /// Alerts read per store query.
 const BATCH: usize = 100;
 
+/// How far behind its newest event a live stream keeps re-reading the feed. A feed position is its
+/// writer's clock at the write, and the GSI shows it a moment later, so an alert can appear just
+/// behind one already sent; re-reading this window (and skipping what was sent) delivers it anyway.
+pub const LATE_WINDOW_MS: i64 = 5_000;
+
 /// One SSE event for an alert: `raised`, or `cleared` once it has been cleared.
 pub fn alert_event(cursor: &str, alert: &Alert) -> String {
     let kind = if alert.cleared_at.is_some() { "cleared" } else { "raised" };
@@ -84,25 +89,43 @@ pub fn alert_stream(
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let started = tokio::time::Instant::now();
+        // The client's resume point is exact: it has seen everything up to `since`, never again.
+        let resumed_after = since.clone();
         let mut cursor = since;
+        let mut sent_recently: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         let mut quiet_since = tokio::time::Instant::now();
         let retry = format!("retry: {}\n\n", settings.poll_every.as_millis().max(1000));
         if tx.send(Bytes::from(retry)).await.is_err() {
             return;
         }
         while started.elapsed() < settings.max_duration {
-            match alerts.alerts_since(&shop, cursor.as_deref(), BATCH).await {
-                Ok(found) if !found.is_empty() => {
-                    for (next, alert) in found {
-                        if tx.send(Bytes::from(alert_event(&next, &alert))).await.is_err() {
+            let read_from = cursor.as_deref().map(|c| window_start(c, &sent_recently));
+            match alerts.alerts_since(&shop, read_from.as_deref(), BATCH).await {
+                Ok(found) => {
+                    let mut delivered = false;
+                    for (position, alert) in found {
+                        let seen_before = resumed_after.as_ref().is_some_and(|r| position <= *r);
+                        let behind = cursor.as_ref().is_some_and(|c| position <= *c && !late(c, &position));
+                        if seen_before || behind || sent_recently.contains(&position) {
+                            continue;
+                        }
+                        if tx.send(Bytes::from(alert_event(&position, &alert))).await.is_err() {
                             return;
                         }
-                        cursor = Some(next);
+                        delivered = true;
+                        if cursor.as_ref().is_none_or(|c| position > *c) {
+                            cursor = Some(position.clone());
+                        }
+                        sent_recently.insert(position);
                     }
-                    quiet_since = tokio::time::Instant::now();
-                    continue;
+                    if let Some(c) = &cursor {
+                        let oldest = window_floor(c);
+                        sent_recently.retain(|p| *p >= oldest);
+                    }
+                    if delivered {
+                        quiet_since = tokio::time::Instant::now();
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(shop = %shop, error = %e, "alert stream read failed; closing");
                     return;
@@ -118,4 +141,24 @@ pub fn alert_stream(
         }
     });
     SseBody { rx }
+}
+
+fn millis(position: &str) -> i64 {
+    position.split_once('#').and_then(|(ms, _)| ms.parse().ok()).unwrap_or(0)
+}
+
+/// The feed position `LATE_WINDOW_MS` before `cursor`.
+fn window_floor(cursor: &str) -> String {
+    format!("{:015}", (millis(cursor) - LATE_WINDOW_MS).max(0))
+}
+
+/// Where the next read starts: inside the late window once this stream has sent something there,
+/// else right after the client's resume point.
+fn window_start(cursor: &str, sent_recently: &std::collections::BTreeSet<String>) -> String {
+    if sent_recently.is_empty() { cursor.to_owned() } else { window_floor(cursor) }
+}
+
+/// Whether `position` lies in the late window behind `cursor`.
+fn late(cursor: &str, position: &str) -> bool {
+    position >= window_floor(cursor).as_str()
 }

@@ -107,3 +107,30 @@ async fn the_buffered_route_answers_events_since_last_event_id() {
     let text = String::from_utf8(env.request("GET", &target, &headers, b"").await.body().to_vec()).unwrap();
     assert!(text.contains("alert two") && !text.contains("alert one"), "{text}");
 }
+
+#[tokio::test]
+async fn a_live_stream_delivers_an_alert_that_lands_behind_one_already_sent_exactly_once() {
+    use http_body_util::BodyExt;
+    let store = Arc::new(shared::store::memory::MemoryStore::new());
+    let shop = shared::testing::unique_shop("late");
+    let settings = shared::sse::StreamSettings {
+        poll_every: Duration::from_millis(20),
+        heartbeat_every: Duration::from_secs(60),
+        max_duration: Duration::from_millis(600),
+    };
+    let at = |ms: i64| Utc::now() + chrono::Duration::milliseconds(ms);
+    store.raise_alert(&Alert { raised_at: at(0), ..alert(&shop, "on-time") }).await.unwrap();
+    let mut body = shared::sse::alert_stream(store.clone(), shop.clone(), None, settings);
+    let mut text = String::new();
+    while !text.contains("alert on-time") {
+        let frame = body.frame().await.unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap()));
+    }
+    // Written after, but stamped 2 s earlier (a slow writer): it sorts behind what was already sent.
+    store.raise_alert(&Alert { raised_at: at(-2000), ..alert(&shop, "late") }).await.unwrap();
+    while let Some(frame) = body.frame().await {
+        text.push_str(&String::from_utf8_lossy(&frame.unwrap().into_data().unwrap()));
+    }
+    assert_eq!(text.matches("alert late").count(), 1, "{text}");
+    assert_eq!(text.matches("alert on-time").count(), 1, "{text}");
+}
