@@ -51,7 +51,7 @@ pub async fn change<E>(
             Decision::Keep => Vec::new(),
         };
         let flags_before = next.refresh_flags(now);
-        if next == previous {
+        if next == previous && events.is_empty() {
             return Ok(previous);
         }
         next.version = previous.version + 1;

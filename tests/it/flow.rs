@@ -293,3 +293,67 @@ async fn the_published_hmac_vectors_verify() {
         assert!(!webhook::verify_hmac(body, expected, [&shared::config::Secret::new("other")]));
     }
 }
+
+#[tokio::test]
+async fn fulfilment_refund_and_edit_webhooks_land_on_the_order_once_each() {
+    let Some(dir) = fixture("shopify/webhooks") else { return };
+    let env = TestEnv::new().await;
+    let shop = unique_shop("topics");
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    env.deliver(&shop, "orders/create", "create", &read("orders_create.json")).await;
+    assert_eq!(env.drain_ingest().await, 1);
+    for round in 0..2 {
+        for (topic, file) in [
+            ("fulfillments/create", "fulfillments_create.json"),
+            ("refunds/create", "refunds_create.json"),
+            ("orders/edited", "orders_edited.json"),
+        ] {
+            // Each round is a new delivery id: the worker, not the receipt, must make it idempotent.
+            let response = env.deliver(&shop, topic, &format!("{topic}-{round}"), &read(file)).await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+    let unknown = env.deliver(&shop, "collections/create", "unknown", b"{\"id\":1}").await;
+    assert_eq!(unknown.status(), StatusCode::OK, "an unknown topic is acknowledged, never retried");
+    assert_eq!(env.drain_ingest().await, 7);
+
+    let store = store(&env).await;
+    let (order, events) = store.order_detail(&shop, &key("820982911946154508"), 10).await.unwrap().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    for kind in ["fulfillment", "refund", "order_edited"] {
+        assert_eq!(kinds.iter().filter(|k| **k == kind).count(), 1, "{kind} once: {kinds:?}");
+    }
+    let shipment = order.shipment().unwrap();
+    assert_eq!(shipment.tracking_number.as_deref(), Some("1z827wk74630"));
+    assert_eq!(shipment.carrier.as_deref(), Some("UPS"));
+    let refund = events.iter().find(|e| e.event == "refund").unwrap();
+    assert_eq!(refund.details, "Refund issued (75.00, 10.00)");
+}
+
+#[tokio::test]
+async fn every_whole_order_topic_goes_through_the_ordering_guard() {
+    let env = TestEnv::new().await;
+    let shop = unique_shop("order-topics");
+    for (i, topic) in
+        ["orders/paid", "orders/cancelled", "orders/fulfilled", "orders/partially_fulfilled"].iter().enumerate()
+    {
+        env.deliver(&shop, topic, &format!("t{i}"), &demo_event("orders-create-1002.json")).await;
+    }
+    env.deliver(&shop, "orders/updated", "newer", &demo_event("orders-updated-1001.json")).await;
+    env.deliver(&shop, "orders/paid", "older", &demo_event("orders-create-1001.json")).await;
+    env.drain_ingest().await;
+    let store = store(&env).await;
+    let orders = all_orders(&store, &shop).await;
+    assert_eq!(orders.len(), 2);
+    let first = store.find_by_name(&shop, "#1001").await.unwrap().unwrap();
+    assert_eq!(
+        (first.financial_status.as_str(), first.version),
+        ("paid", 1),
+        "the older paid revision changed nothing"
+    );
+    assert_eq!(
+        timeline(&store, &shop, &key("5601234560002")).await.len(),
+        3,
+        "one revision: created, payment, fulfillment"
+    );
+}

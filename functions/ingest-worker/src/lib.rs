@@ -4,15 +4,17 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
 use lambda_runtime::LambdaEvent;
+use serde::Deserialize;
 use shared::{
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
-    domain::{StageMessage, message::ShopifyWebhook},
+    domain::{ChannelOrderId, Fulfillment, OrderKey, ShopDomain, StageMessage, TimelineEvent, message::ShopifyWebhook},
     error::WorkerError,
-    orders::{self, ChangeError},
+    orders::{self, ChangeError, Decision},
     queue::{Stage, schema},
-    shopify::model::ShopifyOrder,
+    shopify::model::{ShopifyFulfillmentEvent, ShopifyOrder, ShopifyOrderEdited, ShopifyRefund},
     sqs_batch,
     store::{AlertStore, OrderStore, dynamo::DynamoStore},
 };
@@ -64,21 +66,123 @@ pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError>
     }
 }
 
+/// The `orders/*` topics whose body is the whole order.
+const ORDER_TOPICS: &[&str] = &[
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/partially_fulfilled",
+    "orders/paid",
+];
+
 async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), WorkerError> {
-    match webhook.topic.as_str() {
-        "orders/create" | "orders/updated" => {
-            let order =
-                ShopifyOrder::parse(&webhook.payload, webhook.shop).map_err(|e| WorkerError::Permanent(e.into()))?;
-            let applied =
-                orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order, deps.clock.now()).await;
-            applied.map(drop).map_err(|e| match e {
-                ChangeError::Store(e) => e.into(),
-                other => WorkerError::Retryable(other.into()),
-            })
+    let permanent = |e: serde_json::Error| WorkerError::Permanent(e.into());
+    let topic = webhook.topic.as_str();
+    if ORDER_TOPICS.contains(&topic) {
+        let order =
+            ShopifyOrder::parse(&webhook.payload, webhook.shop).map_err(|e| WorkerError::Permanent(e.into()))?;
+        let applied = orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order, deps.clock.now()).await;
+        return applied.map(drop).map_err(change_error);
+    }
+    match topic {
+        "fulfillments/create" | "fulfillments/update" => {
+            let event = ShopifyFulfillmentEvent::deserialize(&webhook.payload).map_err(permanent)?;
+            fulfillment(deps, &webhook.shop, event).await
+        }
+        "refunds/create" => {
+            let refund = ShopifyRefund::deserialize(&webhook.payload).map_err(permanent)?;
+            let refunded: Vec<&str> = refund
+                .transactions
+                .iter()
+                .filter(|t| t.kind.as_deref() == Some("refund") && t.status.as_deref() != Some("failure"))
+                .map(|t| t.amount.as_str())
+                .collect();
+            let details = format!("Refund issued ({})", refunded.join(", "));
+            let event = TimelineEvent::new(refund.created_at.with_timezone(&Utc), "refund", details);
+            timeline_only(deps, &webhook.shop, &refund.order_id, event).await
+        }
+        "orders/edited" => {
+            let edited = ShopifyOrderEdited::deserialize(&webhook.payload).map_err(permanent)?.order_edit;
+            let (added, removed) = edited.line_items.map(|l| (l.additions.len(), l.removals.len())).unwrap_or_default();
+            let at = edited.committed_at.unwrap_or(edited.created_at).with_timezone(&Utc);
+            let details = format!("Order edited: {added} line item change(s) added, {removed} removed");
+            timeline_only(deps, &webhook.shop, &edited.order_id, TimelineEvent::new(at, "order_edited", details)).await
         }
         topic => {
             tracing::info!(topic, "topic not handled by this version; dropped");
             Ok(())
         }
+    }
+}
+
+fn change_error(e: ChangeError<std::convert::Infallible>) -> WorkerError {
+    match e {
+        ChangeError::Store(e) => e.into(),
+        other => WorkerError::Retryable(other.into()),
+    }
+}
+
+fn order_key(id: &str) -> Result<OrderKey, WorkerError> {
+    ChannelOrderId::parse(id).map(OrderKey::shopify).map_err(|e| WorkerError::Permanent(e.into()))
+}
+
+/// Upserts a fulfilment into its order: a fulfilment revision older than the stored one is ignored.
+async fn fulfillment(deps: &Deps, shop: &ShopDomain, event: ShopifyFulfillmentEvent) -> Result<(), WorkerError> {
+    let key = order_key(&event.order_id)?;
+    let incoming = Fulfillment::from(event.fulfillment);
+    let label = event.name.unwrap_or_else(|| incoming.id.clone());
+    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, deps.clock.now(), |order| {
+        let current = order.fulfillments.iter().position(|f| f.id == incoming.id);
+        if let Some(i) = current
+            && order.fulfillments[i].updated_at >= incoming.updated_at
+        {
+            return Ok::<_, std::convert::Infallible>(Decision::Keep);
+        }
+        let status = incoming.shipment_status.clone().unwrap_or_else(|| incoming.status.clone());
+        let tracking = incoming
+            .tracking_numbers
+            .first()
+            .map(|n| format!(" ({} {n})", incoming.tracking_company.clone().unwrap_or_default()));
+        let ts = incoming.updated_at.or(incoming.created_at).unwrap_or(order.updated_at);
+        match current {
+            Some(i) => order.fulfillments[i] = incoming.clone(),
+            None => order.fulfillments.push(incoming.clone()),
+        }
+        let details = format!("Fulfillment {label} {status}{}", tracking.unwrap_or_default());
+        Ok(Decision::Write(vec![TimelineEvent::new(ts, "fulfillment", details)]))
+    })
+    .await;
+    not_found_is_fine(result, "fulfillment")
+}
+
+/// Appends `event` to the order's timeline (keyed by time and kind, so a redelivery adds nothing).
+async fn timeline_only(
+    deps: &Deps,
+    shop: &ShopDomain,
+    order_id: &str,
+    event: TimelineEvent,
+) -> Result<(), WorkerError> {
+    let key = order_key(order_id)?;
+    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, deps.clock.now(), |_| {
+        Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]))
+    })
+    .await;
+    not_found_is_fine(result, &event.event)
+}
+
+/// An event for an order we have not stored yet is dropped: the order arrives with its own webhook or
+/// the reconciliation poll, carrying the same state.
+fn not_found_is_fine(
+    result: Result<shared::domain::Order, ChangeError<std::convert::Infallible>>,
+    what: &str,
+) -> Result<(), WorkerError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(ChangeError::NotFound) => {
+            tracing::info!(what, "event for an order not stored yet; dropped");
+            Ok(())
+        }
+        Err(e) => Err(change_error(e)),
     }
 }

@@ -82,6 +82,58 @@ pub struct ShopifyFulfillment {
     pub updated_at: Option<DateTime<FixedOffset>>,
 }
 
+/// A `fulfillments/*` webhook body: a fulfilment of order `order_id`.
+#[derive(Debug, Deserialize)]
+pub struct ShopifyFulfillmentEvent {
+    #[serde(deserialize_with = "id_string")]
+    pub order_id: String,
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub fulfillment: ShopifyFulfillment,
+}
+
+/// A `refunds/create` webhook body.
+#[derive(Debug, Deserialize)]
+pub struct ShopifyRefund {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    #[serde(deserialize_with = "id_string")]
+    pub order_id: String,
+    pub created_at: DateTime<FixedOffset>,
+    #[serde(default)]
+    pub transactions: Vec<ShopifyTransaction>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyTransaction {
+    pub amount: String,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+}
+
+/// An `orders/edited` webhook body.
+#[derive(Debug, Deserialize)]
+pub struct ShopifyOrderEdited {
+    pub order_edit: ShopifyOrderEdit,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyOrderEdit {
+    #[serde(deserialize_with = "id_string")]
+    pub order_id: String,
+    pub created_at: DateTime<FixedOffset>,
+    pub committed_at: Option<DateTime<FixedOffset>>,
+    pub line_items: Option<ShopifyEditChanges>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyEditChanges {
+    #[serde(default)]
+    pub additions: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub removals: Vec<serde_json::Value>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MapError {
     #[error("order payload is not valid: {0}")]
