@@ -17,7 +17,7 @@ use crate::{
     queue::{MessageQueue, Stage},
     store::{
         AlertStore, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
-        WebhookReceipt, WriteOutcome, keys::Watch,
+        ShopStatus, ShopStore, WebhookReceipt, WriteOutcome, keys::Watch,
     },
 };
 
@@ -60,8 +60,12 @@ pub fn order(shop: &ShopDomain, id: &str, updated_minute: u32) -> Order {
 }
 
 /// The contract every store adapter must meet. Run it against each adapter.
-pub async fn store_contract<S: OrderStore + ReceiptStore + AlertStore + RequestStore + DeliveryStore>(store: &S) {
+pub async fn store_contract<S>(store: &S)
+where
+    S: OrderStore + ReceiptStore + AlertStore + RequestStore + DeliveryStore + ShopStore,
+{
     responses_and_deliveries_are_kept(store).await;
+    a_shop_is_erased_whole_and_alone(store).await;
     orders_are_versioned_and_guarded(store).await;
     timelines_are_newest_first_and_idempotent(store).await;
     orders_list_newest_first_in_pages_both_ways(store).await;
@@ -225,6 +229,51 @@ async fn responses_and_deliveries_are_kept<S: RequestStore + DeliveryStore>(stor
     store.record_delivery(&shop, &key, &delivery).await.unwrap();
     store.record_delivery(&shop, &key, &delivery).await.unwrap();
     assert_eq!(store.deliveries(&shop, &key).await.unwrap(), [delivery]);
+}
+
+async fn a_shop_is_erased_whole_and_alone<S: OrderStore + AlertStore + ShopStore + DeliveryStore>(store: &S) {
+    let shop = unique_shop("contract-erase");
+    let bystander = unique_shop("contract-erase-bystander");
+    for target in [&shop, &bystander] {
+        let mut assigned = order(target, "1", 0);
+        assigned.ops.assigned_to = Some("sam".into());
+        save(store, assigned).await;
+        let UpsertPlan::Write { order: timed, events } = UpsertPlan::decide(None, order(target, "2", 0)) else {
+            panic!()
+        };
+        store.write_order(&timed, None, &events).await.unwrap();
+        store.set_shop_status(target, ShopStatus::Active, Utc::now()).await.unwrap();
+        store.record_data_export(target, "r1", "{}").await.unwrap();
+        let alert = Alert {
+            shop: target.clone(),
+            id: "a1".into(),
+            kind: AlertKind::DeadLetter,
+            message: "m".into(),
+            order: None,
+            raised_at: Utc::now(),
+            cleared_at: None,
+        };
+        store.raise_alert(&alert).await.unwrap();
+    }
+    assert_eq!(store.shop_status(&shop).await.unwrap(), Some(ShopStatus::Active));
+    store.set_shop_status(&shop, ShopStatus::Uninstalled, Utc::now()).await.unwrap();
+    assert_eq!(store.shop_status(&shop).await.unwrap(), Some(ShopStatus::Uninstalled));
+    assert_eq!(store.data_export(&shop, "r1").await.unwrap().as_deref(), Some("{}"));
+
+    assert!(store.erase_shop(&shop).await.unwrap() > 0);
+    assert_eq!(store.get_order(&shop, &order(&shop, "1", 0).key()).await.unwrap(), None);
+    assert_eq!(store.order_detail(&shop, &order(&shop, "2", 0).key(), 10).await.unwrap(), None);
+    assert!(ids_of(store, &shop, OrderQuery::default()).await.is_empty());
+    assert!(ids_of(store, &shop, OrderQuery { assignee: Some("sam".into()), ..Default::default() }).await.is_empty());
+    assert!(store.alerts_since(&shop, None, 10).await.unwrap().is_empty());
+    assert_eq!(store.shop_status(&shop).await.unwrap(), None);
+    assert_eq!(store.data_export(&shop, "r1").await.unwrap(), None);
+    assert!(!store.shops().await.unwrap().contains(&shop));
+    store.erase_shop(&shop).await.unwrap();
+
+    assert_eq!(ids_of(store, &bystander, OrderQuery::default()).await, ["2", "1"], "another shop keeps everything");
+    assert_eq!(store.alerts_since(&bystander, None, 10).await.unwrap().len(), 1);
+    assert_eq!(store.shop_status(&bystander).await.unwrap(), Some(ShopStatus::Active));
 }
 
 async fn ids_of<S: OrderStore>(store: &S, shop: &ShopDomain, query: OrderQuery) -> Vec<String> {

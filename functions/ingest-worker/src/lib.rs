@@ -16,7 +16,7 @@ use shared::{
     queue::{Stage, schema},
     shopify::model::{ShopifyFulfillmentEvent, ShopifyOrder, ShopifyOrderEdited, ShopifyRefund},
     sqs_batch,
-    store::{AlertStore, OrderStore, dynamo::DynamoStore},
+    store::{AlertStore, OrderStore, ShopStatus, ShopStore, dynamo::DynamoStore},
 };
 
 const STAGE: &str = "ingest";
@@ -40,13 +40,14 @@ impl Config {
 pub struct Deps {
     pub orders: Arc<dyn OrderStore>,
     pub alerts: Arc<dyn AlertStore>,
+    pub shops: Arc<dyn ShopStore>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
     pub async fn connect(config: Config) -> Self {
         let store = Arc::new(DynamoStore::connect(config.table.table_name).await);
-        Self { orders: store.clone(), alerts: store, clock: Arc::new(SystemClock) }
+        Self { orders: store.clone(), alerts: store.clone(), shops: store, clock: Arc::new(SystemClock) }
     }
 }
 
@@ -109,11 +110,106 @@ async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), Wor
             let details = format!("Order edited: {added} line item change(s) added, {removed} removed");
             timeline_only(deps, &webhook.shop, &edited.order_id, TimelineEvent::new(at, "order_edited", details)).await
         }
+        "app/uninstalled" => {
+            // Polls stop for an uninstalled shop; its data stays until `shop/redact` (48 h later).
+            deps.shops.set_shop_status(&webhook.shop, ShopStatus::Uninstalled, deps.clock.now()).await?;
+            tracing::info!("app uninstalled; shop marked inactive");
+            Ok(())
+        }
+        "shop/redact" => {
+            let erased = deps.shops.erase_shop(&webhook.shop).await?;
+            tracing::info!(erased, "shop data erased");
+            Ok(())
+        }
+        "customers/redact" => {
+            let request = CustomerRequest::deserialize(&webhook.payload).map_err(permanent)?;
+            for id in &request.orders {
+                redact_customer(deps, &webhook.shop, id).await?;
+            }
+            tracing::info!(orders = request.orders.len(), "customer data redacted");
+            Ok(())
+        }
+        "customers/data_request" => {
+            let request = CustomerRequest::deserialize(&webhook.payload).map_err(permanent)?;
+            export_customer_data(deps, &webhook.shop, &request).await
+        }
         topic => {
             tracing::info!(topic, "topic not handled by this version; dropped");
             Ok(())
         }
     }
+}
+
+/// The body of `customers/redact` and `customers/data_request`.
+#[derive(Debug, Deserialize)]
+struct CustomerRequest {
+    customer: Option<serde_json::Value>,
+    #[serde(default, alias = "orders_to_redact", alias = "orders_requested", deserialize_with = "ids")]
+    orders: Vec<String>,
+    data_request: Option<DataRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DataRequest {
+    id: serde_json::Value,
+}
+
+fn ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let values = Vec::<serde_json::Value>::deserialize(d)?;
+    Ok(values.into_iter().map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).collect())
+}
+
+/// Erases the customer's personal data from one order and keeps the order's facts.
+async fn redact_customer(deps: &Deps, shop: &ShopDomain, order_id: &str) -> Result<(), WorkerError> {
+    let key = order_key(order_id)?;
+    let now = deps.clock.now();
+    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, now, |order| {
+        if order.customer.is_none() && order.shipping_address.is_none() {
+            return Ok::<_, std::convert::Infallible>(Decision::Keep);
+        }
+        order.customer = None;
+        order.shipping_address = None;
+        Ok(Decision::Write(vec![TimelineEvent::new(
+            now,
+            "customer_redacted",
+            "Customer data erased on request".to_owned(),
+        )]))
+    })
+    .await;
+    not_found_is_fine(result, "customer_redacted")
+}
+
+/// Stores, under the request id, everything we hold about the customer in the requested orders.
+async fn export_customer_data(deps: &Deps, shop: &ShopDomain, request: &CustomerRequest) -> Result<(), WorkerError> {
+    let request_id = match request.data_request.as_ref().map(|r| &r.id) {
+        Some(serde_json::Value::String(id)) => id.clone(),
+        Some(other) => other.to_string(),
+        None => return Err(WorkerError::Permanent(anyhow::anyhow!("data request without an id"))),
+    };
+    let mut orders = Vec::new();
+    for id in &request.orders {
+        if let Some(order) = deps.orders.get_order(shop, &order_key(id)?).await? {
+            orders.push(serde_json::json!({
+                "id": order.public_id(),
+                "name": order.name.as_str(),
+                "created_at": order.created_at,
+                "customer": order.customer,
+                "shipping_address": order.shipping_address,
+                "line_items": order.line_items,
+                "total": order.total,
+            }));
+        }
+    }
+    let export = serde_json::json!({
+        "data_request_id": request_id,
+        "shop": shop,
+        "customer": request.customer,
+        "orders": orders,
+        "exported_at": deps.clock.now(),
+    });
+    deps.shops.record_data_export(shop, &request_id, &export.to_string()).await?;
+    tracing::info!(orders = orders.len(), "customer data export stored");
+    Ok(())
 }
 
 fn change_error(e: ChangeError<std::convert::Infallible>) -> WorkerError {

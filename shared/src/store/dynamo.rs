@@ -20,8 +20,8 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS,
-    RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Seek, WebhookReceipt, WriteOutcome,
-    keys,
+    RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Seek, ShopStatus, ShopStore,
+    WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, Tab, TimelineEvent},
@@ -726,5 +726,151 @@ impl DeliveryStore for DynamoStore {
             .expression_attribute_values(":pk", s(keys::order_pk(shop, key)))
             .expression_attribute_values(":prefix", s(keys::delivery_sk("")));
         self.query(query, 1000).await?.iter().map(from_data).collect()
+    }
+}
+
+impl DynamoStore {
+    /// Deletes `keys` (PK, SK) in batches of 25, retrying what DynamoDB leaves unprocessed.
+    async fn delete_keys(&self, keys: Vec<(String, String)>) -> Result<u64, StoreError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        let count = keys.len() as u64;
+        for chunk in keys.chunks(25) {
+            let writes = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    let delete = DeleteRequest::builder()
+                        .key(keys::PK, s(pk))
+                        .key(keys::SK, s(sk))
+                        .build()
+                        .map_err(|e| StoreError::unavailable("build delete", e))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut pending = Some(HashMap::from([(self.table.clone(), writes)]));
+            while let Some(batch) = pending.take().filter(|b| b.values().any(|w| !w.is_empty())) {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(batch))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::unavailable("delete items", e))?;
+                pending = output.unprocessed_items;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Every (PK, SK) of a base-table partition.
+    async fn partition_keys(&self, pk: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .projection_expression("#pk, #sk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(pk));
+        self.query(query, usize::MAX)
+            .await?
+            .iter()
+            .map(|item| Ok((string_attr(item, keys::PK)?.to_owned(), string_attr(item, keys::SK)?.to_owned())))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ShopStore for DynamoStore {
+    async fn set_shop_status(
+        &self,
+        shop: &ShopDomain,
+        status: ShopStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::SHOP_SK))
+            .update_expression("SET #status = :status, #at = :at, #entity = :entity")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#at", "status_changed_at")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_values(":status", s(status))
+            .expression_attribute_values(":at", s(at.to_rfc3339()))
+            .expression_attribute_values(":entity", s("shop"))
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("set shop status", e))?;
+        Ok(())
+    }
+
+    async fn shop_status(&self, shop: &ShopDomain) -> Result<Option<ShopStatus>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::SHOP_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get shop", e))?;
+        output
+            .item
+            .as_ref()
+            .map(|item| {
+                let raw = string_attr(item, "status")?;
+                serde_json::from_value(serde_json::Value::String(raw.to_owned()))
+                    .map_err(|e| StoreError::Corrupt(format!("shop status `{raw}`: {e}")))
+            })
+            .transpose()
+    }
+
+    async fn erase_shop(&self, shop: &ShopDomain) -> Result<u64, StoreError> {
+        let mut doomed: Vec<(String, String)> = Vec::new();
+        let all = OrderQuery::default();
+        for listed in self.list_orders(shop, &all, &Seek::First, usize::MAX - 1).await? {
+            let order = listed.order;
+            doomed.extend(self.partition_keys(&keys::order_pk(shop, &order.key())).await?);
+            doomed.extend(keys::order_index(&order).into_iter().map(|e| (e.pk, e.sk)));
+        }
+        let alerts = self.alerts_since(shop, None, usize::MAX).await?;
+        doomed.extend(alerts.iter().map(|(_, alert)| (keys::alert_pk(shop, &alert.id), keys::ALERT_SK.to_owned())));
+        doomed.extend(self.partition_keys(&keys::shop_pk(shop)).await?);
+        doomed.push((keys::SHOPS_PK.to_owned(), shop.as_str().to_owned()));
+        doomed.sort();
+        doomed.dedup();
+        self.delete_keys(doomed).await
+    }
+
+    async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, s(keys::shop_pk(shop)))
+            .item(keys::SK, s(keys::export_sk(request_id)))
+            .item("entity", s("data_export"))
+            .item("data", s(export))
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("record data export", e))?;
+        Ok(())
+    }
+
+    async fn data_export(&self, shop: &ShopDomain, request_id: &str) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::export_sk(request_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get data export", e))?;
+        output.item.as_ref().map(|item| string_attr(item, "data").map(str::to_owned)).transpose()
     }
 }

@@ -171,3 +171,14 @@ pub fn delivery_sk(id: &str) -> String {
 
 /// Every shop that has orders, one item each, for the scheduled jobs.
 pub const SHOPS_PK: &str = "SHOPS";
+
+/// The shop's own partition: its record and its compliance exports.
+pub fn shop_pk(shop: &ShopDomain) -> String {
+    format!("SHOP#{shop}")
+}
+
+pub const SHOP_SK: &str = "SHOP";
+
+pub fn export_sk(request_id: &str) -> String {
+    format!("EXPORT#{request_id}")
+}

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
-    WebhookReceipt, WriteOutcome, keys,
+    ShopStatus, ShopStore, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, TimelineEvent},
@@ -35,6 +35,8 @@ struct State {
     requests: HashMap<String, String>,
     /// Delivery records, by order partition then id.
     deliveries: HashMap<String, BTreeMap<String, Delivery>>,
+    shops: HashMap<ShopDomain, ShopStatus>,
+    exports: HashMap<(ShopDomain, String), String>,
 }
 
 #[derive(Debug, Default)]
@@ -288,5 +290,44 @@ impl DeliveryStore for MemoryStore {
             .get(&keys::order_pk(shop, key))
             .map(|d| d.values().cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl ShopStore for MemoryStore {
+    async fn set_shop_status(
+        &self,
+        shop: &ShopDomain,
+        status: ShopStatus,
+        _at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.state().shops.insert(shop.clone(), status);
+        Ok(())
+    }
+
+    async fn shop_status(&self, shop: &ShopDomain) -> Result<Option<ShopStatus>, StoreError> {
+        Ok(self.state().shops.get(shop).copied())
+    }
+
+    async fn erase_shop(&self, shop: &ShopDomain) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let prefix = format!("ORDER#{shop}#");
+        let before = state.orders.len() + state.alerts.get(shop).map_or(0, |a| a.len());
+        state.orders.retain(|pk, _| !pk.starts_with(&prefix));
+        state.timelines.retain(|pk, _| !pk.starts_with(&prefix));
+        state.deliveries.retain(|pk, _| !pk.starts_with(&prefix));
+        state.alerts.remove(shop);
+        state.shops.remove(shop);
+        state.exports.retain(|(s, _), _| s != shop);
+        Ok(before as u64)
+    }
+
+    async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError> {
+        self.state().exports.insert((shop.clone(), request_id.to_owned()), export.to_owned());
+        Ok(())
+    }
+
+    async fn data_export(&self, shop: &ShopDomain, request_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().exports.get(&(shop.clone(), request_id.to_owned())).cloned())
     }
 }

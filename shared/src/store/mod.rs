@@ -205,6 +205,32 @@ pub trait DeliveryStore: Send + Sync {
     async fn deliveries(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Vec<Delivery>, StoreError>;
 }
 
+/// Whether the app is installed on a shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShopStatus {
+    Active,
+    Uninstalled,
+}
+
+/// The shop (tenant) itself: its install status, its compliance exports, and erasure of all its data.
+#[async_trait]
+pub trait ShopStore: Send + Sync {
+    async fn set_shop_status(&self, shop: &ShopDomain, status: ShopStatus, at: DateTime<Utc>)
+    -> Result<(), StoreError>;
+    async fn shop_status(&self, shop: &ShopDomain) -> Result<Option<ShopStatus>, StoreError>;
+
+    /// Deletes every item of the shop that a query can reach: orders with their timelines, deliveries
+    /// and index items, alerts, the shop record and its exports. Returns how many items went. Webhook
+    /// receipts, stored action responses and page boundaries hold no customer data and expire by TTL
+    /// within 7 days. Safe to repeat.
+    async fn erase_shop(&self, shop: &ShopDomain) -> Result<u64, StoreError>;
+
+    /// Keeps a `customers/data_request` export (JSON) under the request id.
+    async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError>;
+    async fn data_export(&self, shop: &ShopDomain, request_id: &str) -> Result<Option<String>, StoreError>;
+}
+
 /// How long stored action responses are kept.
 pub const REQUEST_TTL_SECONDS: i64 = 24 * 3600;
 
