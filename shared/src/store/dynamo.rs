@@ -187,36 +187,21 @@ fn key_range(query: &OrderQuery, seek: &Seek) -> (Option<String>, Option<String>
 impl DynamoStore {
     pub async fn seed_orders(&self, orders: &[Order]) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        let mut requests = Vec::new();
+        let mut writes = Vec::new();
         for order in orders {
             let data = to_json(order)?;
-            requests.push(order_item(order)?);
-            requests.extend(keys::order_index(order).iter().map(|entry| index_item(order, entry, &data)));
-        }
-        for chunk in requests.chunks(25) {
-            let writes = chunk
-                .iter()
-                .map(|item| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map_err(|e| StoreError::unavailable("build put", e))?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut pending = Some(HashMap::from([(self.table.clone(), writes)]));
-            while let Some(batch) = pending.take().filter(|b| b.values().any(|w| !w.is_empty())) {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(batch))
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::unavailable("seed orders", e))?;
-                pending = output.unprocessed_items;
+            let entries = keys::order_index(order);
+            let items =
+                std::iter::once(order_item(order)?).chain(entries.iter().map(|entry| index_item(order, entry, &data)));
+            for item in items {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::unavailable("build put", e))?;
+                writes.push(WriteRequest::builder().put_request(put).build());
             }
         }
-        Ok(())
+        self.batch_write(writes, "seed orders").await
     }
 }
 
@@ -730,23 +715,33 @@ impl DeliveryStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Deletes `keys` (PK, SK) in batches of 25, retrying what DynamoDB leaves unprocessed.
+    /// Deletes `keys` (PK, SK).
     async fn delete_keys(&self, keys: Vec<(String, String)>) -> Result<u64, StoreError> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
         let count = keys.len() as u64;
-        for chunk in keys.chunks(25) {
-            let writes = chunk
-                .iter()
-                .map(|(pk, sk)| {
-                    let delete = DeleteRequest::builder()
-                        .key(keys::PK, s(pk))
-                        .key(keys::SK, s(sk))
-                        .build()
-                        .map_err(|e| StoreError::unavailable("build delete", e))?;
-                    Ok(WriteRequest::builder().delete_request(delete).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut pending = Some(HashMap::from([(self.table.clone(), writes)]));
+        let writes = keys
+            .iter()
+            .map(|(pk, sk)| {
+                let delete = DeleteRequest::builder()
+                    .key(keys::PK, s(pk))
+                    .key(keys::SK, s(sk))
+                    .build()
+                    .map_err(|e| StoreError::unavailable("build delete", e))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(writes, "delete items").await?;
+        Ok(count)
+    }
+
+    /// Sends `writes` in BatchWriteItem calls of 25, resending whatever DynamoDB leaves unprocessed.
+    async fn batch_write(
+        &self,
+        writes: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+        context: &'static str,
+    ) -> Result<(), StoreError> {
+        for chunk in writes.chunks(25) {
+            let mut pending = Some(HashMap::from([(self.table.clone(), chunk.to_vec())]));
             while let Some(batch) = pending.take().filter(|b| b.values().any(|w| !w.is_empty())) {
                 let output = self
                     .client
@@ -754,11 +749,15 @@ impl DynamoStore {
                     .set_request_items(Some(batch))
                     .send()
                     .await
-                    .map_err(|e| StoreError::unavailable("delete items", e))?;
+                    .map_err(|e| StoreError::unavailable(context, e))?;
                 pending = output.unprocessed_items;
+                if pending.as_ref().is_some_and(|p| p.values().any(|w| !w.is_empty())) {
+                    // Throttled: give the partition a moment before resending the rest.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
             }
         }
-        Ok(count)
+        Ok(())
     }
 
     /// Every (PK, SK) of a base-table partition.
