@@ -19,6 +19,9 @@ echo "==> cfn-lint infra/template.yaml"
 cfn-lint infra/template.yaml
 
 start_moto
+if [ ! -d "$ROOT/../shared/fixtures" ]; then
+  echo "NOTE: ../shared/fixtures is absent: the conformance tests on published payloads will be SKIPPED"
+fi
 echo "==> cargo test (unit and integration, against moto)"
 cargo test --workspace
 
