@@ -127,7 +127,15 @@ pub struct Stack {
     pub outbound_worker: outbound_worker::Deps,
     pub shipment_monitor: shipment_monitor::Deps,
     pub alerts_stream: alerts_stream::Deps,
+    /// Local-only shop installs (`POST /local/shops`): the store and the KMS key they use.
+    pub shops: shared::store::dynamo::DynamoStore,
+    pub sealer: shared::secrets::KmsSealer,
 }
+
+/// The local-only route that installs a shop, standing in for the OAuth install flow.
+pub const LOCAL_INSTALL_ROUTE: &str = "/local/shops";
+/// The KMS key alias of the local stack.
+pub const LOCAL_KEY_ALIAS: &str = "alias/order-sync-local";
 
 impl Stack {
     /// Creates the table and queues (from the same definitions the code uses) and builds each function
@@ -156,7 +164,11 @@ impl Stack {
             }
         }
         let env = || Env::from_map(vars.clone());
+        let kms = shared::aws::kms(&sdk);
+        let key_id = shared::secrets::ensure_key(&kms, LOCAL_KEY_ALIAS).await.context("creating the local KMS key")?;
         Ok(Self {
+            shops: shared::store::dynamo::DynamoStore::new(dynamodb.clone(), settings.table_name.clone()),
+            sealer: shared::secrets::KmsSealer::new(kms, key_id),
             shopify_webhook: shopify_webhook::Deps::connect(shopify_webhook::Config::read(env())?).await,
             ingest_worker: ingest_worker::Deps::connect(ingest_worker::Config::read(env())?).await,
             dashboard_api: dashboard_api::Deps::connect(dashboard_api::Config::read(env())?).await,
@@ -344,6 +356,9 @@ async fn serve_connection(
             return Ok(buffered(response));
         }
     };
+    if method == "POST" && lambda_request.uri().path() == LOCAL_INSTALL_ROUTE {
+        return Ok(buffered(install_shop(&stack, &body).await));
+    }
     let streaming = shared::http::wants_event_stream(&lambda_request)
         && STREAMING_ROUTES.iter().any(|(m, p, _)| *m == method && lambda_request.uri().path() == *p);
     if streaming {
@@ -359,6 +374,44 @@ async fn serve_connection(
         });
     }
     Ok(buffered(stack.dispatch(lambda_request).await))
+}
+
+/// `POST /local/shops {"shop", "access_token", "scopes": [..]}`: installs a shop locally.
+/// The answer never contains the token.
+async fn install_shop(stack: &Stack, body: &[u8]) -> lambda_http::Response<lambda_http::Body> {
+    use lambda_http::http::StatusCode;
+    #[derive(serde::Deserialize)]
+    struct Install {
+        shop: String,
+        access_token: String,
+        #[serde(default)]
+        scopes: Vec<String>,
+    }
+    let bad = |message: &str| {
+        shared::http::json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": message, "code": "INVALID_BODY" }))
+    };
+    let Ok(install) = serde_json::from_slice::<Install>(body) else {
+        return bad("expected {\"shop\", \"access_token\", \"scopes\"}");
+    };
+    let Ok(shop) = ShopDomain::parse(&install.shop) else { return bad("shop is not a shop domain") };
+    if install.access_token.trim().is_empty() {
+        return bad("access_token is empty");
+    }
+    let token = shared::config::Secret::new(install.access_token);
+    match shared::tenants::install(&stack.shops, &stack.sealer, &shop, &token, install.scopes, Utc::now()).await {
+        Ok(record) => shared::http::json(
+            StatusCode::CREATED,
+            &serde_json::json!({ "shop": record.shop, "status": record.status, "scopes": record.scopes,
+                                 "readAllOrders": record.read_all_orders() }),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "install failed");
+            shared::http::json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({ "error": "internal error", "code": "INTERNAL" }),
+            )
+        }
+    }
 }
 
 fn buffered(response: lambda_http::Response<lambda_http::Body>) -> hyper::Response<HttpBody> {

@@ -11,11 +11,13 @@ pub mod error;
 pub mod http;
 pub mod orders;
 pub mod queue;
+pub mod secrets;
 pub mod shopify;
 pub mod sqs_batch;
 pub mod sse;
 pub mod store;
 pub mod telemetry;
+pub mod tenants;
 
 #[cfg(feature = "testing")]
 pub mod testing;

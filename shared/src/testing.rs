@@ -17,7 +17,7 @@ use crate::{
     queue::{MessageQueue, Stage},
     store::{
         AlertStore, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
-        ShopStatus, ShopStore, WebhookReceipt, WriteOutcome, keys::Watch,
+        ShopRecord, ShopStatus, ShopStore, WebhookReceipt, WriteOutcome, keys::Watch,
     },
 };
 
@@ -256,7 +256,19 @@ async fn a_shop_is_erased_whole_and_alone<S: OrderStore + AlertStore + ShopStore
         store.raise_alert(&alert).await.unwrap();
     }
     assert_eq!(store.shop_status(&shop).await.unwrap(), Some(ShopStatus::Active));
+    let record = ShopRecord {
+        shop: shop.clone(),
+        status: ShopStatus::Active,
+        scopes: vec!["read_orders".into(), "read_all_orders".into()],
+        sealed_token: "c2VhbGVk".into(),
+        installed_at: Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap(),
+        metafields_sync: false,
+    };
+    store.install_shop(&record).await.unwrap();
+    assert_eq!(store.shop(&shop).await.unwrap(), Some(record.clone()));
+    assert!(!format!("{record:?}").contains("c2VhbGVk"), "Debug hides even the sealed token");
     store.set_shop_status(&shop, ShopStatus::Uninstalled, Utc::now()).await.unwrap();
+    assert_eq!(store.shop(&shop).await.unwrap().map(|r| r.status), Some(ShopStatus::Uninstalled));
     assert_eq!(store.shop_status(&shop).await.unwrap(), Some(ShopStatus::Uninstalled));
     assert_eq!(store.data_export(&shop, "r1").await.unwrap().as_deref(), Some("{}"));
 
@@ -267,6 +279,7 @@ async fn a_shop_is_erased_whole_and_alone<S: OrderStore + AlertStore + ShopStore
     assert!(ids_of(store, &shop, OrderQuery { assignee: Some("sam".into()), ..Default::default() }).await.is_empty());
     assert!(store.alerts_since(&shop, None, 10).await.unwrap().is_empty());
     assert_eq!(store.shop_status(&shop).await.unwrap(), None);
+    assert_eq!(store.shop(&shop).await.unwrap(), None);
     assert_eq!(store.data_export(&shop, "r1").await.unwrap(), None);
     assert!(!store.shops().await.unwrap().contains(&shop));
     store.erase_shop(&shop).await.unwrap();

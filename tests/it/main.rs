@@ -10,3 +10,4 @@ mod openapi;
 mod samples;
 mod sse;
 mod template;
+mod tenants;

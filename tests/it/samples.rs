@@ -1,8 +1,6 @@
 //! The sample events in `events/` and the real Lambda envelopes in `../shared/fixtures/lambda` drive the
 //! real handlers, and the local stack serves the demo over real HTTP.
 
-use std::sync::Arc;
-
 use aws_lambda_events::sqs::SqsEvent;
 use integration_tests::{TestEnv, fixture, json_body, root};
 use lambda_http::http::StatusCode;
@@ -113,7 +111,7 @@ async fn the_handlers_accept_the_real_lambda_envelopes() {
 #[tokio::test]
 async fn the_local_stack_seeds_the_demo_over_http_and_lists_it_with_the_printed_token() {
     let env = TestEnv::new().await;
-    let stack = Arc::new(env.stack);
+    let stack = env.stack.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(local_stack::serve(stack.clone(), listener));

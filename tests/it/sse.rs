@@ -42,7 +42,7 @@ async fn the_live_stream_delivers_new_alerts_and_resumes_after_last_event_id() {
     let env = TestEnv::new().await;
     let sdk = shared::aws::sdk_config().await;
     let store = DynamoStore::new(shared::aws::dynamodb(&sdk), env.stack.settings.table_name.clone());
-    let stack = Arc::new(env.stack);
+    let stack = env.stack.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shop = shared::testing::unique_shop("sse");
     let url = format!("http://{}/sync/orders/alerts?shop_domain={shop}", listener.local_addr().unwrap());

@@ -26,7 +26,7 @@ pub const API_KEY: &str = "dev-api-key";
 pub const API_SECRET: &str = "dev-api-secret";
 
 pub struct TestEnv {
-    pub stack: Stack,
+    pub stack: std::sync::Arc<Stack>,
 }
 
 impl TestEnv {
@@ -52,7 +52,7 @@ impl TestEnv {
             events_dir: root().join("events"),
             seed: false,
         };
-        Self { stack: Stack::bootstrap(settings, Some(1)).await.unwrap() }
+        Self { stack: std::sync::Arc::new(Stack::bootstrap(settings, Some(1)).await.unwrap()) }
     }
 
     /// POSTs `body` to the webhook endpoint as Shopify would, signed with the app secret.

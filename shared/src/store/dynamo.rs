@@ -20,8 +20,8 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS,
-    RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Seek, ShopStatus, ShopStore,
-    WebhookReceipt, WriteOutcome, keys,
+    RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Seek, ShopRecord, ShopStatus,
+    ShopStore, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, Tab, TimelineEvent},
@@ -781,6 +781,46 @@ impl DynamoStore {
 
 #[async_trait]
 impl ShopStore for DynamoStore {
+    async fn install_shop(&self, record: &ShopRecord) -> Result<(), StoreError> {
+        let status =
+            serde_json::to_value(record.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, s(keys::shop_pk(&record.shop)))
+            .item(keys::SK, s(keys::SHOP_SK))
+            .item("entity", s("shop"))
+            .item("status", s(status))
+            .item("status_changed_at", s(record.installed_at.to_rfc3339()))
+            .item("data", to_json(record)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("install shop", e))?;
+        Ok(())
+    }
+
+    async fn shop(&self, shop: &ShopDomain) -> Result<Option<ShopRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::SHOP_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get shop", e))?;
+        let Some(item) = output.item.filter(|item| item.contains_key("data")) else { return Ok(None) };
+        let mut record: ShopRecord = from_data(&item)?;
+        // `set_shop_status` changes only the attribute; it is the truth.
+        if let Ok(raw) = string_attr(&item, "status")
+            && let Ok(status) = serde_json::from_value(serde_json::Value::String(raw.to_owned()))
+        {
+            record.status = status;
+        }
+        Ok(Some(record))
+    }
+
     async fn set_shop_status(
         &self,
         shop: &ShopDomain,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
-    ShopStatus, ShopStore, WebhookReceipt, WriteOutcome, keys,
+    ShopRecord, ShopStatus, ShopStore, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, TimelineEvent},
@@ -36,6 +36,7 @@ struct State {
     /// Delivery records, by order partition then id.
     deliveries: HashMap<String, BTreeMap<String, Delivery>>,
     shops: HashMap<ShopDomain, ShopStatus>,
+    shop_records: HashMap<ShopDomain, ShopRecord>,
     exports: HashMap<(ShopDomain, String), String>,
 }
 
@@ -295,6 +296,21 @@ impl DeliveryStore for MemoryStore {
 
 #[async_trait]
 impl ShopStore for MemoryStore {
+    async fn install_shop(&self, record: &ShopRecord) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.shops.insert(record.shop.clone(), record.status);
+        state.shop_records.insert(record.shop.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn shop(&self, shop: &ShopDomain) -> Result<Option<ShopRecord>, StoreError> {
+        let state = self.state();
+        Ok(state.shop_records.get(shop).cloned().map(|mut r| {
+            r.status = state.shops.get(shop).copied().unwrap_or(r.status);
+            r
+        }))
+    }
+
     async fn set_shop_status(
         &self,
         shop: &ShopDomain,
@@ -318,6 +334,7 @@ impl ShopStore for MemoryStore {
         state.deliveries.retain(|pk, _| !pk.starts_with(&prefix));
         state.alerts.remove(shop);
         state.shops.remove(shop);
+        state.shop_records.remove(shop);
         state.exports.retain(|(s, _), _| s != shop);
         Ok(before as u64)
     }

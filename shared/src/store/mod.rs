@@ -213,9 +213,48 @@ pub enum ShopStatus {
     Uninstalled,
 }
 
-/// The shop (tenant) itself: its install status, its compliance exports, and erasure of all its data.
+/// An installed shop (tenant). The offline Admin API token is stored only sealed (see
+/// [`crate::secrets`]); `Debug` does not show even the ciphertext.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShopRecord {
+    pub shop: ShopDomain,
+    pub status: ShopStatus,
+    pub scopes: Vec<String>,
+    pub sealed_token: String,
+    pub installed_at: DateTime<Utc>,
+    /// Whether assignments are mirrored into Shopify metafields (off by default: the contract keeps
+    /// metafields read-only for now).
+    #[serde(default)]
+    pub metafields_sync: bool,
+}
+
+impl ShopRecord {
+    /// Without `read_all_orders`, Shopify silently hides orders older than 60 days.
+    pub fn read_all_orders(&self) -> bool {
+        self.scopes.iter().any(|s| s == "read_all_orders")
+    }
+}
+
+impl std::fmt::Debug for ShopRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopRecord")
+            .field("shop", &self.shop)
+            .field("status", &self.status)
+            .field("scopes", &self.scopes)
+            .field("sealed_token", &"***")
+            .field("installed_at", &self.installed_at)
+            .field("metafields_sync", &self.metafields_sync)
+            .finish()
+    }
+}
+
+/// The shop (tenant) itself: its record and status, its compliance exports, and erasure of all its data.
 #[async_trait]
 pub trait ShopStore: Send + Sync {
+    /// Writes the shop's record (a re-install replaces it and makes the shop active again).
+    async fn install_shop(&self, record: &ShopRecord) -> Result<(), StoreError>;
+    async fn shop(&self, shop: &ShopDomain) -> Result<Option<ShopRecord>, StoreError>;
+
     async fn set_shop_status(&self, shop: &ShopDomain, status: ShopStatus, at: DateTime<Utc>)
     -> Result<(), StoreError>;
     async fn shop_status(&self, shop: &ShopDomain) -> Result<Option<ShopStatus>, StoreError>;
