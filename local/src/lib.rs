@@ -97,22 +97,22 @@ impl Settings {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
+        let demo_shop = env.required("DEMO_SHOP");
         let settings = Self {
             port: env.parsed("PORT", 3000, |v| v.parse().ok()),
             table_name: env.required("TABLE_NAME"),
             queue_prefix: env.required("QUEUE_PREFIX"),
             shopify: ShopifyAppConfig::read(&mut env),
-            demo_shop: env.parsed("DEMO_SHOP", None, |v| ShopDomain::parse(v).ok().map(Some)).unwrap_or_else(demo_shop),
+            demo_shop: ShopDomain::parse(&demo_shop).map_err(|_| ConfigError {
+                missing: Vec::new(),
+                invalid: vec![("DEMO_SHOP".into(), format!("`{demo_shop}` is not a shop domain"))],
+            })?,
             schedule_interval: Duration::from_secs(env.parsed("SCHEDULE_INTERVAL_SECONDS", 60, |v| v.parse().ok())),
             events_dir: PathBuf::from(env.required("EVENTS_DIR")),
             seed: env.parsed("SEED_DEMO", true, |v| v.parse().ok()),
         };
         env.finish().map(|()| settings)
     }
-}
-
-fn demo_shop() -> ShopDomain {
-    ShopDomain::parse("demo-shop.myshopify.com").unwrap_or_else(|_| unreachable!("a valid literal"))
 }
 
 /// Every function, wired to the local table and queues.
