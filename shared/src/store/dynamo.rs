@@ -335,7 +335,7 @@ impl OrderStore for DynamoStore {
             filters.push("#status = :status");
             request = request
                 .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", s(status));
+                .expression_attribute_values(":status", s(status.as_str()));
         }
         if let Some(priority) = query.priority {
             filters.push("#priority = :priority");
@@ -760,6 +760,21 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The shop's record item, read consistently.
+    async fn shop_item(&self, shop: &ShopDomain) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::SHOP_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get shop", e))?;
+        Ok(output.item)
+    }
+
     /// Every (PK, SK) of a base-table partition.
     async fn partition_keys(&self, pk: &str) -> Result<Vec<(String, String)>, StoreError> {
         let query = self
@@ -779,18 +794,21 @@ impl DynamoStore {
     }
 }
 
+fn item_status(item: &Item) -> Result<ShopStatus, StoreError> {
+    let raw = string_attr(item, "status")?;
+    ShopStatus::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("shop status `{raw}`")))
+}
+
 #[async_trait]
 impl ShopStore for DynamoStore {
     async fn install_shop(&self, record: &ShopRecord) -> Result<(), StoreError> {
-        let status =
-            serde_json::to_value(record.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         self.client
             .put_item()
             .table_name(&self.table)
             .item(keys::PK, s(keys::shop_pk(&record.shop)))
             .item(keys::SK, s(keys::SHOP_SK))
             .item("entity", s("shop"))
-            .item("status", s(status))
+            .item("status", s(record.status.as_str()))
             .item("status_changed_at", s(record.installed_at.to_rfc3339()))
             .item("data", to_json(record)?)
             .send()
@@ -800,24 +818,10 @@ impl ShopStore for DynamoStore {
     }
 
     async fn shop(&self, shop: &ShopDomain) -> Result<Option<ShopRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::shop_pk(shop)))
-            .key(keys::SK, s(keys::SHOP_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::unavailable("get shop", e))?;
-        let Some(item) = output.item.filter(|item| item.contains_key("data")) else { return Ok(None) };
+        let Some(item) = self.shop_item(shop).await?.filter(|item| item.contains_key("data")) else { return Ok(None) };
         let mut record: ShopRecord = from_data(&item)?;
         // `set_shop_status` changes only the attribute; it is the truth.
-        if let Ok(raw) = string_attr(&item, "status")
-            && let Ok(status) = serde_json::from_value(serde_json::Value::String(raw.to_owned()))
-        {
-            record.status = status;
-        }
+        record.status = item_status(&item)?;
         Ok(Some(record))
     }
 
@@ -827,7 +831,6 @@ impl ShopStore for DynamoStore {
         status: ShopStatus,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         self.client
             .update_item()
             .table_name(&self.table)
@@ -837,7 +840,7 @@ impl ShopStore for DynamoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#at", "status_changed_at")
             .expression_attribute_names("#entity", "entity")
-            .expression_attribute_values(":status", s(status))
+            .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":at", s(at.to_rfc3339()))
             .expression_attribute_values(":entity", s("shop"))
             .send()
@@ -847,25 +850,7 @@ impl ShopStore for DynamoStore {
     }
 
     async fn shop_status(&self, shop: &ShopDomain) -> Result<Option<ShopStatus>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::shop_pk(shop)))
-            .key(keys::SK, s(keys::SHOP_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::unavailable("get shop", e))?;
-        output
-            .item
-            .as_ref()
-            .map(|item| {
-                let raw = string_attr(item, "status")?;
-                serde_json::from_value(serde_json::Value::String(raw.to_owned()))
-                    .map_err(|e| StoreError::Corrupt(format!("shop status `{raw}`: {e}")))
-            })
-            .transpose()
+        self.shop_item(shop).await?.as_ref().map(item_status).transpose()
     }
 
     async fn erase_shop(&self, shop: &ShopDomain) -> Result<u64, StoreError> {

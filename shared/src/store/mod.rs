@@ -213,6 +213,19 @@ pub enum ShopStatus {
     Uninstalled,
 }
 
+impl ShopStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShopStatus::Active => "active",
+            ShopStatus::Uninstalled => "uninstalled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [ShopStatus::Active, ShopStatus::Uninstalled].into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
 /// An installed shop (tenant). The offline Admin API token is stored only sealed (see
 /// [`crate::secrets`]); `Debug` does not show even the ciphertext.
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
