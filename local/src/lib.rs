@@ -25,6 +25,8 @@ use shared::{
 };
 use tokio::net::TcpListener;
 
+pub mod simulator;
+
 /// HTTP routes of the bundle: method, path (a trailing `*` matches a prefix) and the function serving it.
 /// A test checks this table against `infra/template.yaml`.
 pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
@@ -44,10 +46,14 @@ pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
 pub const STREAMING_ROUTES: &[(&str, &str, &str)] = &[("GET", alerts_stream::ROUTE, "alerts-stream")];
 
 /// Queue workers: the stage whose queue feeds each.
-pub const QUEUE_WORKERS: &[(Stage, &str)] = &[(Stage::Ingest, "ingest-worker"), (Stage::Outbound, "outbound-worker")];
+pub const QUEUE_WORKERS: &[(Stage, &str)] = &[
+    (Stage::Ingest, "ingest-worker"),
+    (Stage::Outbound, "outbound-worker"),
+    (Stage::ShopifyPoll, "shopify-poller"),
+];
 
 /// Scheduled functions.
-pub const SCHEDULED: &[&str] = &["dlq-monitor", "shipment-monitor"];
+pub const SCHEDULED: &[&str] = &["dlq-monitor", "shipment-monitor", "shopify-scheduler"];
 
 /// The function serving `method path`: exact routes first, then `{param}` segments.
 pub fn route(method: &str, path: &str) -> Option<&'static str> {
@@ -76,6 +82,8 @@ pub struct Settings {
     pub schedule_interval: Duration,
     pub events_dir: PathBuf,
     pub seed: bool,
+    /// The Shopify Admin API base (`{shop}` stands for the shop): the built-in simulator by default.
+    pub shopify_admin_url: String,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -110,6 +118,13 @@ impl Settings {
             schedule_interval: Duration::from_secs(env.parsed("SCHEDULE_INTERVAL_SECONDS", 60, |v| v.parse().ok())),
             events_dir: PathBuf::from(env.required("EVENTS_DIR")),
             seed: env.parsed("SEED_DEMO", true, |v| v.parse().ok()),
+            shopify_admin_url: String::new(),
+        };
+        let settings = Settings {
+            shopify_admin_url: env.optional("SHOPIFY_ADMIN_URL").unwrap_or_else(|| {
+                format!("http://127.0.0.1:{}{}/{{shop}}", settings.port, simulator::ROUTE_PREFIX)
+            }),
+            ..settings
         };
         env.finish().map(|()| settings)
     }
@@ -127,6 +142,10 @@ pub struct Stack {
     pub outbound_worker: outbound_worker::Deps,
     pub shipment_monitor: shipment_monitor::Deps,
     pub alerts_stream: alerts_stream::Deps,
+    pub shopify_poller: shopify_poller::Deps,
+    pub shopify_scheduler: shopify_scheduler::Deps,
+    /// The built-in Shopify Admin API simulator the local stack points the poller at.
+    pub simulator: simulator::Simulator,
     /// Local-only shop installs (`POST /local/shops`): the store and the KMS key they use.
     pub shops: shared::store::dynamo::DynamoStore,
     pub sealer: shared::secrets::KmsSealer,
@@ -149,8 +168,14 @@ impl Stack {
             .await
             .context("creating the queues")?;
 
+        let kms = shared::aws::kms(&sdk);
+        let key_id = shared::secrets::ensure_key(&kms, LOCAL_KEY_ALIAS).await.context("creating the local KMS key")?;
         let mut vars = vec![
             ("TABLE_NAME".to_owned(), settings.table_name.clone()),
+            ("SECRETS_KEY_ID".to_owned(), key_id.clone()),
+            ("SHOPIFY_ADMIN_URL".to_owned(), settings.shopify_admin_url.clone()),
+            ("SHOPIFY_API_VERSION".to_owned(), simulator::API_VERSION.to_owned()),
+            ("SHOPIFY_WEBHOOK_CALLBACK_URL".to_owned(), format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE)),
             ("SHOPIFY_API_KEY".to_owned(), settings.shopify.api_key.clone()),
             ("SHOPIFY_API_SECRET".to_owned(), settings.shopify.api_secret.expose().to_owned()),
         ];
@@ -164,8 +189,6 @@ impl Stack {
             }
         }
         let env = || Env::from_map(vars.clone());
-        let kms = shared::aws::kms(&sdk);
-        let key_id = shared::secrets::ensure_key(&kms, LOCAL_KEY_ALIAS).await.context("creating the local KMS key")?;
         Ok(Self {
             shops: shared::store::dynamo::DynamoStore::new(dynamodb.clone(), settings.table_name.clone()),
             sealer: shared::secrets::KmsSealer::new(kms, key_id),
@@ -173,9 +196,12 @@ impl Stack {
             ingest_worker: ingest_worker::Deps::connect(ingest_worker::Config::read(env())?).await,
             dashboard_api: dashboard_api::Deps::connect(dashboard_api::Config::read(env())?).await,
             dlq_monitor: dlq_monitor::Deps::connect(dlq_monitor::Config::read(env())?).await,
-            outbound_worker: outbound_worker::Deps::connect(outbound_worker::Config::read(env())?).await,
+            outbound_worker: outbound_worker::Deps::connect(outbound_worker::Config::read(env())?).await?,
             shipment_monitor: shipment_monitor::Deps::connect(shipment_monitor::Config::read(env())?).await,
             alerts_stream: alerts_stream::Deps::connect(alerts_stream::Config::read(env())?).await,
+            shopify_poller: shopify_poller::Deps::connect(shopify_poller::Config::read(env())?).await?,
+            shopify_scheduler: shopify_scheduler::Deps::connect(shopify_scheduler::Config::read(env())?).await,
+            simulator: simulator::Simulator::load(&settings.events_dir)?,
             settings,
             queues,
             sqs,
@@ -246,6 +272,7 @@ impl Stack {
         let response = match stage {
             Stage::Ingest => ingest_worker::handle(&self.ingest_worker, invocation).await,
             Stage::Outbound => outbound_worker::handle(&self.outbound_worker, invocation).await,
+            Stage::ShopifyPoll => shopify_poller::handle(&self.shopify_poller, invocation).await,
         }
         .map_err(|e| anyhow::anyhow!("worker failed: {e}"))?;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
@@ -278,10 +305,14 @@ impl Stack {
             .await
             .map_err(|e| anyhow::anyhow!("dlq-monitor failed: {e}"))?;
         tracing::debug!(?reports, "dlq-monitor ticked");
-        let report = shipment_monitor::handle(&self.shipment_monitor, LambdaEvent::new(event, Context::default()))
+        let report = shipment_monitor::handle(&self.shipment_monitor, LambdaEvent::new(event.clone(), Context::default()))
             .await
             .map_err(|e| anyhow::anyhow!("shipment-monitor failed: {e}"))?;
         tracing::debug!(?report, "shipment-monitor ticked");
+        let report = shopify_scheduler::handle(&self.shopify_scheduler, LambdaEvent::new(event, Context::default()))
+            .await
+            .map_err(|e| anyhow::anyhow!("shopify-scheduler failed: {e}"))?;
+        tracing::debug!(?report, "shopify-scheduler ticked");
         Ok(())
     }
 }
@@ -358,6 +389,9 @@ async fn serve_connection(
     };
     if method == "POST" && lambda_request.uri().path() == LOCAL_INSTALL_ROUTE {
         return Ok(buffered(install_shop(&stack, &body).await));
+    }
+    if let Some(rest) = lambda_request.uri().path().strip_prefix(simulator::ROUTE_PREFIX) {
+        return Ok(buffered(stack.simulator.handle(&method, rest, &headers, &body)));
     }
     let streaming = shared::http::wants_event_stream(&lambda_request)
         && STREAMING_ROUTES.iter().any(|(m, p, _)| *m == method && lambda_request.uri().path() == *p);
@@ -504,6 +538,20 @@ pub async fn seed_demo(base_url: &str, settings: &Settings) -> anyhow::Result<us
     Ok(files.len())
 }
 
+/// Installs the demo shop with a made-up token and subscribes it, in the simulator, to every topic the
+/// app needs, so the scheduled poll runs against the simulator from the first tick.
+pub async fn install_demo_shop(stack: &Stack) -> anyhow::Result<()> {
+    let settings = &stack.settings;
+    let scopes = ["read_orders", "read_all_orders", "write_fulfillments", "read_products"].map(String::from).to_vec();
+    let token = shared::config::Secret::new("local-demo-token");
+    shared::tenants::install(&stack.shops, &stack.sealer, &settings.demo_shop, &token, scopes, Utc::now()).await?;
+    let callback = format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE);
+    for topic in shopify_poller::SUBSCRIBED_TOPICS {
+        stack.simulator.subscribe(&shopify_poller::graphql_topic(topic), &callback);
+    }
+    Ok(())
+}
+
 /// A session token for the demo shop, valid for `hours`, and the `curl` that lists its orders.
 pub fn demo_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
     format!(
@@ -539,6 +587,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let pollers = tokio::spawn(poll_forever(stack.clone()));
     let ticker = tokio::spawn(tick_forever(stack.clone()));
     if stack.settings.seed {
+        install_demo_shop(&stack).await?;
         let seeded = seed_demo(&base_url, &stack.settings).await?;
         tracing::info!(seeded, "demo webhooks delivered");
     }

@@ -163,3 +163,15 @@ mod tests {
         assert_eq!(e.finish().unwrap_err().invalid[0].0, "N");
     }
 }
+
+/// The KMS key that seals secrets at rest (shop tokens, partner credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsConfig {
+    pub key_id: String,
+}
+
+impl SecretsConfig {
+    pub fn read(env: &mut Env) -> Self {
+        Self { key_id: env.required("SECRETS_KEY_ID") }
+    }
+}

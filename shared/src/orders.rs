@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     domain::{Alert, AlertKind, Order, OrderKey, ShopDomain, TimelineEvent, UpsertPlan, ops::ShipmentFlags},
     error::StoreError,
-    store::{AlertStore, OrderStore, WriteOutcome},
+    store::{AlertStore, OrderStore, WriteOutcome, keys::Watch},
 };
 
 /// Attempts at a read-decide-write cycle before giving up with [`ChangeError::Contended`].
@@ -139,11 +139,38 @@ pub async fn sync_alerts(
     Ok(())
 }
 
+/// Due orders read per watch and round.
+const REVIEW_BATCH: usize = 100;
+/// Rounds per watch in one review; what is left waits for the next one.
+const REVIEW_ROUNDS: usize = 20;
+
+/// Rewrites the shop's orders whose shipment flags came due by `now` (an order turning 2 hours old
+/// without tracking, a shipment 24 hours without a carrier update), which raises their alerts.
+/// Returns how many orders were reviewed.
+pub async fn review_due(
+    store: &dyn OrderStore,
+    alerts: &dyn AlertStore,
+    shop: &ShopDomain,
+    now: DateTime<Utc>,
+) -> Result<usize, ChangeError<std::convert::Infallible>> {
+    let mut reviewed = 0;
+    for watch in [Watch::Tracking, Watch::Transit] {
+        for _ in 0..REVIEW_ROUNDS {
+            let due = store.due_for_review(shop, watch, now, REVIEW_BATCH).await?;
+            for key in &due {
+                match change(store, alerts, shop, key, now, |_| Ok(Decision::Keep)).await {
+                    Ok(_) | Err(ChangeError::NotFound) => reviewed += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+            if due.len() < REVIEW_BATCH {
+                break;
+            }
+        }
+    }
+    Ok(reviewed)
+}
+
 pub fn shipment_alert_id(kind: AlertKind, key: &OrderKey, since: DateTime<Utc>) -> String {
-    let kind = match kind {
-        AlertKind::TrackingPending => "tracking_pending",
-        AlertKind::Delayed => "delayed",
-        AlertKind::DeadLetter => "dead_letter",
-    };
-    format!("{kind}:{key}:{}", since.timestamp_millis())
+    format!("{}:{key}:{}", kind.as_str(), since.timestamp_millis())
 }

@@ -59,3 +59,13 @@ pub async fn access_token(
     let Some(record) = store.shop(shop).await?.filter(|r| r.status == ShopStatus::Active) else { return Ok(None) };
     Ok(Some(sealer.open(&record.sealed_token, &context(shop)).await?))
 }
+
+impl From<TenantError> for crate::error::WorkerError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::Store(e) => e.into(),
+            TenantError::Seal(SealError::Invalid) => Self::Permanent(e.into()),
+            TenantError::Seal(_) => Self::Retryable(e.into()),
+        }
+    }
+}

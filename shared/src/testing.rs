@@ -16,8 +16,8 @@ use crate::{
     },
     queue::{MessageQueue, Stage},
     store::{
-        AlertStore, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
-        ShopRecord, ShopStatus, ShopStore, WebhookReceipt, WriteOutcome, keys::Watch,
+        AlertStore, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Resource,
+        Seek, ShopRecord, ShopStatus, ShopStore, SyncState, SyncStore, WebhookReceipt, WriteOutcome, keys::Watch,
     },
 };
 
@@ -62,8 +62,9 @@ pub fn order(shop: &ShopDomain, id: &str, updated_minute: u32) -> Order {
 /// The contract every store adapter must meet. Run it against each adapter.
 pub async fn store_contract<S>(store: &S)
 where
-    S: OrderStore + ReceiptStore + AlertStore + RequestStore + DeliveryStore + ShopStore,
+    S: OrderStore + ReceiptStore + AlertStore + RequestStore + DeliveryStore + ShopStore + SyncStore,
 {
+    sync_state_only_moves_forward(store).await;
     responses_and_deliveries_are_kept(store).await;
     a_shop_is_erased_whole_and_alone(store).await;
     orders_are_versioned_and_guarded(store).await;
@@ -231,7 +232,29 @@ async fn responses_and_deliveries_are_kept<S: RequestStore + DeliveryStore>(stor
     assert_eq!(store.deliveries(&shop, &key).await.unwrap(), [delivery]);
 }
 
-async fn a_shop_is_erased_whole_and_alone<S: OrderStore + AlertStore + ShopStore + DeliveryStore>(store: &S) {
+async fn sync_state_only_moves_forward<S: SyncStore>(store: &S) {
+    let shop = unique_shop("contract-sync");
+    let at = |minute| Utc.with_ymd_and_hms(2026, 5, 1, 0, minute, 0).unwrap();
+    assert_eq!(store.sync_state(&shop).await.unwrap(), SyncState::default());
+    assert!(store.advance_watermark(&shop, Resource::Orders, at(10), Some("c10")).await.unwrap());
+    assert!(!store.advance_watermark(&shop, Resource::Orders, at(5), Some("c5")).await.unwrap(), "never back");
+    assert!(!store.advance_watermark(&shop, Resource::Orders, at(10), Some("c10b")).await.unwrap(), "nor in place");
+    assert!(store.advance_watermark(&shop, Resource::Products, at(3), None).await.unwrap());
+    store.record_webhook(&shop, at(7)).await.unwrap();
+    store.record_webhook(&shop, at(6)).await.unwrap();
+    let state = store.sync_state(&shop).await.unwrap();
+    assert_eq!(state.orders_watermark, Some(at(10)));
+    assert_eq!(state.orders_cursor.as_deref(), Some("c10"));
+    assert_eq!(state.products_watermark, Some(at(3)));
+    assert_eq!(state.last_webhook_at, Some(at(7)));
+    assert_eq!(state.refreshed_at, Some(at(7)), "the last accepted write pinged");
+    store.ping_refresh(&shop, at(20)).await.unwrap();
+    assert_eq!(store.sync_state(&shop).await.unwrap().refreshed_at, Some(at(20)));
+}
+
+async fn a_shop_is_erased_whole_and_alone<S: OrderStore + AlertStore + ShopStore + DeliveryStore + SyncStore>(
+    store: &S,
+) {
     let shop = unique_shop("contract-erase");
     let bystander = unique_shop("contract-erase-bystander");
     for target in [&shop, &bystander] {
@@ -265,11 +288,14 @@ async fn a_shop_is_erased_whole_and_alone<S: OrderStore + AlertStore + ShopStore
         metafields_sync: false,
     };
     store.install_shop(&record).await.unwrap();
+    store.advance_watermark(&shop, Resource::Orders, Utc::now(), Some("cursor")).await.unwrap();
     assert_eq!(store.shop(&shop).await.unwrap(), Some(record.clone()));
+    assert!(store.active_shops().await.unwrap().contains(&shop));
     assert!(!format!("{record:?}").contains("c2VhbGVk"), "Debug hides even the sealed token");
     store.set_shop_status(&shop, ShopStatus::Uninstalled, Utc::now()).await.unwrap();
     assert_eq!(store.shop(&shop).await.unwrap().map(|r| r.status), Some(ShopStatus::Uninstalled));
     assert_eq!(store.shop_status(&shop).await.unwrap(), Some(ShopStatus::Uninstalled));
+    assert!(!store.active_shops().await.unwrap().contains(&shop), "an uninstalled shop is not polled");
     assert_eq!(store.data_export(&shop, "r1").await.unwrap().as_deref(), Some("{}"));
 
     assert!(store.erase_shop(&shop).await.unwrap() > 0);
@@ -282,6 +308,7 @@ async fn a_shop_is_erased_whole_and_alone<S: OrderStore + AlertStore + ShopStore
     assert_eq!(store.shop(&shop).await.unwrap(), None);
     assert_eq!(store.data_export(&shop, "r1").await.unwrap(), None);
     assert!(!store.shops().await.unwrap().contains(&shop));
+    assert_eq!(store.sync_state(&shop).await.unwrap(), SyncState::default());
     store.erase_shop(&shop).await.unwrap();
 
     assert_eq!(ids_of(store, &bystander, OrderQuery::default()).await, ["2", "1"], "another shop keeps everything");
@@ -410,6 +437,7 @@ where
     got.sort_by_key(|m| match m {
         StageMessage::ShopifyWebhook(w) => w.webhook_id.clone(),
         StageMessage::Outbound(o) => o.id.clone(),
+        StageMessage::ShopifyPoll(p) => p.origin.clone(),
     });
     assert_eq!(got, [message("w1"), message("w2")], "messages survive the trip unchanged");
 }

@@ -32,6 +32,12 @@ pub struct TestEnv {
 impl TestEnv {
     /// A stack on a fresh table and fresh queues (visibility timeout 1 s, so retries come quickly).
     pub async fn new() -> Self {
+        Self::with_shopify("http://127.0.0.1:9/no-shopify/{shop}").await
+    }
+
+    /// A stack whose Shopify Admin API calls go to `admin_url` (`{shop}` stands for the shop), such as
+    /// a wiremock server.
+    pub async fn with_shopify(admin_url: &str) -> Self {
         assert!(
             std::env::var("AWS_ENDPOINT_URL").is_ok(),
             "AWS_ENDPOINT_URL is not set: run the tests through `make test`, which starts the moto server"
@@ -51,6 +57,7 @@ impl TestEnv {
             schedule_interval: std::time::Duration::from_secs(3600),
             events_dir: root().join("events"),
             seed: false,
+            shopify_admin_url: admin_url.to_owned(),
         };
         Self { stack: std::sync::Arc::new(Stack::bootstrap(settings, Some(1)).await.unwrap()) }
     }

@@ -16,7 +16,7 @@ use shared::{
     queue::{Stage, schema},
     shopify::model::{ShopifyFulfillmentEvent, ShopifyOrder, ShopifyOrderEdited, ShopifyRefund},
     sqs_batch,
-    store::{AlertStore, OrderStore, ShopStatus, ShopStore, dynamo::DynamoStore},
+    store::{AlertStore, OrderStore, ShopStatus, ShopStore, SyncStore, dynamo::DynamoStore},
 };
 
 const STAGE: &str = "ingest";
@@ -41,13 +41,20 @@ pub struct Deps {
     pub orders: Arc<dyn OrderStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub shops: Arc<dyn ShopStore>,
+    pub sync: Arc<dyn SyncStore>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
     pub async fn connect(config: Config) -> Self {
         let store = Arc::new(DynamoStore::connect(config.table.table_name).await);
-        Self { orders: store.clone(), alerts: store.clone(), shops: store, clock: Arc::new(SystemClock) }
+        Self {
+            orders: store.clone(),
+            alerts: store.clone(),
+            shops: store.clone(),
+            sync: store,
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -60,10 +67,18 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
 /// Handles one message.
 pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError> {
     match message {
-        StageMessage::ShopifyWebhook(webhook) => shopify_webhook(deps, webhook).await,
-        StageMessage::Outbound(_) => {
-            Err(WorkerError::Permanent(anyhow::anyhow!("an outbound message on the ingest queue")))
+        StageMessage::ShopifyWebhook(webhook) => {
+            let shop = webhook.shop.clone();
+            let erasing = webhook.topic == "shop/redact";
+            shopify_webhook(deps, webhook).await?;
+            if !erasing {
+                // The subscription health check polls from here when events go missing; the dashboard
+                // refetches on the ping.
+                deps.sync.record_webhook(&shop, deps.clock.now()).await?;
+            }
+            Ok(())
         }
+        other => Err(WorkerError::Permanent(anyhow::anyhow!("a {} message on the ingest queue", other.kind()))),
     }
 }
 

@@ -1,10 +1,17 @@
 //! Trigger: the outbound queue. Hands dashboard changes to their partners and records each outcome on
 //! the order, keyed by the message id, so a redelivery records nothing new.
 //!
-//! What is wired today: Shopify metafields stay read-only (the contract's current stance), so an
-//! assignment sync is recorded as `skipped`; support escalations are recorded as `delivered` to the
-//! assistant's queue; the Shopify `fulfillmentCreate` push and the ERP return fan-out are recorded as
-//! `deferred` until those integrations are configured, and can be replayed from these records.
+//! - **Tracking back to Shopify**: `fulfillmentCreate` on the order's open fulfillment orders with the
+//!   tracking info, exactly once per shipment: a shipment already recorded as delivered is not pushed
+//!   again, and before pushing, the order's fulfilments in Shopify are checked for the tracking number
+//!   (a crash after the push but before the record would otherwise push twice). `userErrors` become a
+//!   `push_rejected` alert and a `rejected` record, never a silent drop; transport errors retry and end
+//!   in the DLQ.
+//! - **Assignments**: mirrored into the order's `order_sync.assigned_to` metafield with `metafieldsSet`
+//!   when the shop enabled it (`metafields_sync`); otherwise `skipped` (the contract keeps metafields
+//!   read-only by default).
+//! - Support escalations are recorded as `delivered` to the assistant's queue; the ERP return fan-out
+//!   is `deferred` until an ERP integration is configured, and can be replayed from these records.
 
 use std::sync::Arc;
 
@@ -12,15 +19,24 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::{
     clock::{Clock, SystemClock},
-    config::{ConfigError, Env, TableConfig},
+    config::{ConfigError, Env, Secret, SecretsConfig, TableConfig},
     domain::{
-        OrderKey, StageMessage,
+        Alert, AlertKind, Channel, OrderKey, ShopDomain, StageMessage,
         message::{Outbound, OutboundChange},
     },
     error::WorkerError,
     queue::{Stage, schema},
+    secrets::{KmsSealer, Sealer},
+    shopify::{
+        admin::{AdminClient, AdminConfig, AdminError, UserError, describe},
+        graphql::{
+            FULFILLMENT_CREATE, FulfillmentCreateData, METAFIELDS_SET, MetafieldsSetData, ORDER_FULFILLMENT_ORDERS,
+            OrderFulfillmentOrdersData,
+        },
+    },
     sqs_batch,
-    store::{AlertStore, Delivery, DeliveryStore, dynamo::DynamoStore},
+    store::{AlertStore, Delivery, DeliveryStore, ShopStore, dynamo::DynamoStore},
+    tenants,
 };
 
 const STAGE: &str = "outbound";
@@ -28,6 +44,8 @@ const STAGE: &str = "outbound";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: TableConfig,
+    pub admin: AdminConfig,
+    pub secrets: SecretsConfig,
 }
 
 impl Config {
@@ -36,7 +54,11 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self { table: TableConfig::read(&mut env) };
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            admin: AdminConfig::read(&mut env),
+            secrets: SecretsConfig::read(&mut env),
+        };
         env.finish().map(|()| config)
     }
 }
@@ -44,13 +66,24 @@ impl Config {
 pub struct Deps {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub alerts: Arc<dyn AlertStore>,
+    pub shops: Arc<dyn ShopStore>,
+    pub sealer: Arc<dyn Sealer>,
+    pub admin: AdminClient,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
-    pub async fn connect(config: Config) -> Self {
-        let store = Arc::new(DynamoStore::connect(config.table.table_name).await);
-        Self { deliveries: store.clone(), alerts: store, clock: Arc::new(SystemClock) }
+    pub async fn connect(config: Config) -> Result<Self, AdminError> {
+        let sdk = shared::aws::sdk_config().await;
+        let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+        Ok(Self {
+            deliveries: store.clone(),
+            alerts: store.clone(),
+            shops: store,
+            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
+            admin: AdminClient::new(config.admin)?,
+            clock: Arc::new(SystemClock),
+        })
     }
 }
 
@@ -66,20 +99,137 @@ pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError>
     };
     let Outbound { shop, order, id, change } = outbound;
     let key = OrderKey::parse(&order).map_err(|e| WorkerError::Permanent(e.into()))?;
+    let recorded = deps.deliveries.deliveries(&shop, &key).await?;
+    if recorded.iter().any(|d| d.id == id && d.outcome != "deferred") {
+        tracing::info!(shop = %shop, order = %key, kind = change.kind(), "already handed on; redelivery ignored");
+        return Ok(());
+    }
     let (outcome, detail) = match &change {
-        OutboundChange::AssignmentSync { .. } => ("skipped", "Shopify metafields are read-only for this shop"),
-        OutboundChange::SupportEscalation { .. } => ("delivered", "escalation queued for the support assistant"),
-        OutboundChange::FulfillmentCreate { .. } => ("deferred", "the Shopify fulfilment push is not configured"),
-        OutboundChange::ReturnUpdate { .. } => ("deferred", "no ERP or Shopify returns integration is configured"),
+        OutboundChange::AssignmentSync { assignee } => assignment(deps, &shop, &key, &id, assignee).await?,
+        OutboundChange::SupportEscalation { .. } => {
+            ("delivered", "escalation queued for the support assistant".to_owned())
+        }
+        OutboundChange::FulfillmentCreate { tracking_number, carrier, .. } => {
+            fulfillment(deps, &shop, &key, &id, tracking_number.as_deref(), carrier.as_deref()).await?
+        }
+        OutboundChange::ReturnUpdate { .. } => {
+            ("deferred", "no ERP or Shopify returns integration is configured".to_owned())
+        }
     };
-    let delivery = Delivery {
-        id,
-        kind: change.kind().to_owned(),
-        outcome: outcome.to_owned(),
-        detail: detail.to_owned(),
-        at: deps.clock.now(),
-    };
+    let delivery =
+        Delivery { id, kind: change.kind().to_owned(), outcome: outcome.to_owned(), detail, at: deps.clock.now() };
     deps.deliveries.record_delivery(&shop, &key, &delivery).await?;
     tracing::info!(shop = %shop, order = %key, kind = change.kind(), outcome, "outbound change recorded");
     Ok(())
+}
+
+/// The shop's token, or why there is none (not installed, or uninstalled).
+async fn token(deps: &Deps, shop: &ShopDomain) -> Result<Option<Secret>, WorkerError> {
+    Ok(tenants::access_token(deps.shops.as_ref(), deps.sealer.as_ref(), shop).await?)
+}
+
+fn order_gid(key: &OrderKey) -> String {
+    format!("gid://shopify/Order/{}", key.id)
+}
+
+async fn assignment(
+    deps: &Deps,
+    shop: &ShopDomain,
+    key: &OrderKey,
+    id: &str,
+    assignee: &str,
+) -> Result<(&'static str, String), WorkerError> {
+    let enabled = deps.shops.shop(shop).await?.is_some_and(|r| r.metafields_sync);
+    if !enabled || key.channel != Channel::Shopify {
+        return Ok(("skipped", "Shopify metafields are read-only for this shop".into()));
+    }
+    let Some(token) = token(deps, shop).await? else {
+        return Ok(("skipped", "the shop is not installed".into()));
+    };
+    let variables = serde_json::json!({ "metafields": [{
+        "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
+        "type": "single_line_text_field", "value": assignee,
+    }]});
+    let payload = deps.admin.graphql::<MetafieldsSetData>(shop, &token, METAFIELDS_SET, variables).await?.data;
+    let done = "assignment mirrored to metafield order_sync.assigned_to";
+    rejected_or(deps, shop, key, id, "metafieldsSet", &payload.metafields_set.user_errors, done).await
+}
+
+async fn fulfillment(
+    deps: &Deps,
+    shop: &ShopDomain,
+    key: &OrderKey,
+    id: &str,
+    tracking_number: Option<&str>,
+    carrier: Option<&str>,
+) -> Result<(&'static str, String), WorkerError> {
+    if key.channel != Channel::Shopify {
+        return Ok(("skipped", "not a Shopify order".into()));
+    }
+    let Some(token) = token(deps, shop).await? else {
+        return Ok(("skipped", "the shop is not installed".into()));
+    };
+    let variables = serde_json::json!({ "id": order_gid(key) });
+    let order = deps
+        .admin
+        .graphql::<OrderFulfillmentOrdersData>(shop, &token, ORDER_FULFILLMENT_ORDERS, variables)
+        .await?
+        .data
+        .order
+        .ok_or_else(|| WorkerError::Permanent(anyhow::anyhow!("Shopify does not know order {key}")))?;
+    if let Some(number) = tracking_number
+        && order.fulfillments.iter().any(|f| f.tracking_info.iter().any(|t| t.number.as_deref() == Some(number)))
+    {
+        return Ok(("delivered", format!("Shopify already has a fulfilment with tracking {number}")));
+    }
+    let open: Vec<serde_json::Value> = order
+        .fulfillment_orders
+        .nodes
+        .iter()
+        .filter(|fo| fo.is_open())
+        .map(|fo| serde_json::json!({ "fulfillmentOrderId": fo.id }))
+        .collect();
+    if open.is_empty() {
+        return Ok(("skipped", "no open fulfillment orders left in Shopify".into()));
+    }
+    let mut fulfillment = serde_json::json!({ "lineItemsByFulfillmentOrder": open, "notifyCustomer": tracking_number.is_some() });
+    if let Some(number) = tracking_number {
+        fulfillment["trackingInfo"] = serde_json::json!({ "number": number, "company": carrier });
+    }
+    let variables = serde_json::json!({ "fulfillment": fulfillment });
+    let payload = deps.admin.graphql::<FulfillmentCreateData>(shop, &token, FULFILLMENT_CREATE, variables).await?.data;
+    let done = match tracking_number {
+        Some(number) => format!("fulfilment created in Shopify with tracking {number} ({id})"),
+        None => format!("fulfilment created in Shopify ({id})"),
+    };
+    rejected_or(deps, shop, key, id, "fulfillmentCreate", &payload.fulfillment_create.user_errors, &done).await
+}
+
+/// `delivered` with `done`, or, when Shopify answered with user errors, `rejected` plus an alert.
+async fn rejected_or(
+    deps: &Deps,
+    shop: &ShopDomain,
+    key: &OrderKey,
+    id: &str,
+    mutation: &str,
+    errors: &[UserError],
+    done: &str,
+) -> Result<(&'static str, String), WorkerError> {
+    if errors.is_empty() {
+        return Ok(("delivered", done.to_owned()));
+    }
+    let detail = format!("Shopify rejected {mutation}: {}", describe(errors));
+    let now = deps.clock.now();
+    let alert = Alert {
+        shop: shop.clone(),
+        id: format!("push_rejected:{id}"),
+        kind: AlertKind::PushRejected,
+        message: detail.clone(),
+        order: Some(key.to_string()),
+        raised_at: now,
+        cleared_at: None,
+    };
+    deps.alerts.raise_alert(&alert).await?;
+    tracing::warn!(shop = %shop, order = %key, mutation, "Shopify returned userErrors");
+    Ok(("rejected", detail))
 }

@@ -11,14 +11,9 @@ use serde::Serialize;
 use shared::{
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
-    orders::{self, ChangeError, Decision},
-    store::{AlertStore, OrderStore, dynamo::DynamoStore, keys::Watch},
+    orders::{self, ChangeError},
+    store::{AlertStore, OrderStore, dynamo::DynamoStore},
 };
-
-/// Due orders read per shop, watch and round.
-const BATCH: usize = 100;
-/// Rounds per shop and watch in one run; what is left waits for the next tick.
-const MAX_ROUNDS: usize = 20;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -65,24 +60,7 @@ pub async fn run(deps: &Deps) -> Result<Report, ChangeError<std::convert::Infall
     let mut report = Report::default();
     for shop in deps.orders.shops().await? {
         report.shops += 1;
-        for watch in [Watch::Tracking, Watch::Transit] {
-            for _ in 0..MAX_ROUNDS {
-                let due = deps.orders.due_for_review(&shop, watch, now, BATCH).await?;
-                for key in &due {
-                    match orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &shop, key, now, |_| {
-                        Ok(Decision::Keep)
-                    })
-                    .await
-                    {
-                        Ok(_) | Err(ChangeError::NotFound) => report.reviewed += 1,
-                        Err(e) => return Err(e),
-                    }
-                }
-                if due.len() < BATCH {
-                    break;
-                }
-            }
-        }
+        report.reviewed += orders::review_due(deps.orders.as_ref(), deps.alerts.as_ref(), &shop, now).await?;
     }
     tracing::info!(shops = report.shops, reviewed = report.reviewed, "shipment flags reviewed");
     Ok(report)

@@ -1,4 +1,5 @@
-//! Alerts shown on the dashboard's alert channel: dead letters now; data gaps and shipment alerts later.
+//! Alerts shown on the dashboard's alert channel: dead letters, shipment alerts, data gaps and sync
+//! problems.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,26 @@ pub enum AlertKind {
     TrackingPending,
     /// An in-transit shipment has had no carrier update for more than 24 hours.
     Delayed,
+    /// Events were dropped: the poll found an order state no webhook delivered, or a webhook
+    /// subscription was missing.
+    DataGap,
+    /// The shop's set-up hides data, such as a missing `read_all_orders` scope.
+    Setup,
+    /// A partner refused a change we pushed (Shopify `userErrors`).
+    PushRejected,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::DeadLetter => "dead_letter",
+            AlertKind::TrackingPending => "tracking_pending",
+            AlertKind::Delayed => "delayed",
+            AlertKind::DataGap => "data_gap",
+            AlertKind::Setup => "setup",
+            AlertKind::PushRejected => "push_rejected",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

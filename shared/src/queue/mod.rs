@@ -16,6 +16,9 @@ pub enum Stage {
     Ingest,
     /// Changes made on the dashboard, waiting to be handed to Shopify, the ERP or support.
     Outbound,
+    /// Shopify poll work: order windows and subscription checks, re-queued with a delay to wait out
+    /// rate limits.
+    ShopifyPoll,
 }
 
 #[async_trait]

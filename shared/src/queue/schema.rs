@@ -25,7 +25,7 @@ pub struct QueueDef {
     pub worker_timeout_seconds: u32,
 }
 
-pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND];
+pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND, SHOPIFY_POLL];
 
 const INGEST: QueueDef = QueueDef {
     stage: Stage::Ingest,
@@ -47,10 +47,21 @@ const OUTBOUND: QueueDef = QueueDef {
     worker_timeout_seconds: 30,
 };
 
+const SHOPIFY_POLL: QueueDef = QueueDef {
+    stage: Stage::ShopifyPoll,
+    name: "shopify-poll",
+    url_env: "SHOPIFY_POLL_QUEUE_URL",
+    dlq_url_env: "SHOPIFY_POLL_DLQ_URL",
+    max_receive_count: 5,
+    visibility_timeout_seconds: 720,
+    worker_timeout_seconds: 120,
+};
+
 pub fn def(stage: Stage) -> &'static QueueDef {
     match stage {
         Stage::Ingest => &INGEST,
         Stage::Outbound => &OUTBOUND,
+        Stage::ShopifyPoll => &SHOPIFY_POLL,
     }
 }
 

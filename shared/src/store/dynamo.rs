@@ -20,8 +20,8 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS,
-    RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Seek, ShopRecord, ShopStatus,
-    ShopStore, WebhookReceipt, WriteOutcome, keys,
+    RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Resource, Seek, ShopRecord,
+    ShopStatus, ShopStore, SyncState, SyncStore, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, Tab, TimelineEvent},
@@ -802,7 +802,8 @@ fn item_status(item: &Item) -> Result<ShopStatus, StoreError> {
 #[async_trait]
 impl ShopStore for DynamoStore {
     async fn install_shop(&self, record: &ShopRecord) -> Result<(), StoreError> {
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item(keys::PK, s(keys::shop_pk(&record.shop)))
@@ -810,8 +811,11 @@ impl ShopStore for DynamoStore {
             .item("entity", s("shop"))
             .item("status", s(record.status.as_str()))
             .item("status_changed_at", s(record.installed_at.to_rfc3339()))
-            .item("data", to_json(record)?)
-            .send()
+            .item("data", to_json(record)?);
+        if record.status == ShopStatus::Active {
+            put = put.item(keys::GSI1PK, s(keys::ACTIVE_SHOPS_GSI1PK)).item(keys::GSI1SK, s(record.shop.as_str()));
+        }
+        put.send()
             .await
             .map_err(|e| StoreError::unavailable("install shop", e))?;
         Ok(())
@@ -831,18 +835,31 @@ impl ShopStore for DynamoStore {
         status: ShopStatus,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.client
+        let update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(keys::PK, s(keys::shop_pk(shop)))
             .key(keys::SK, s(keys::SHOP_SK))
-            .update_expression("SET #status = :status, #at = :at, #entity = :entity")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#at", "status_changed_at")
             .expression_attribute_names("#entity", "entity")
+            .expression_attribute_names("#gpk", keys::GSI1PK)
+            .expression_attribute_names("#gsk", keys::GSI1SK)
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":at", s(at.to_rfc3339()))
-            .expression_attribute_values(":entity", s("shop"))
+            .expression_attribute_values(":entity", s("shop"));
+        // Only an active shop sits in the active-shops index.
+        let update = match status {
+            ShopStatus::Active => update
+                .update_expression("SET #status = :status, #at = :at, #entity = :entity, #gpk = :gpk, #gsk = :gsk")
+                .expression_attribute_values(":gpk", s(keys::ACTIVE_SHOPS_GSI1PK))
+                .expression_attribute_values(":gsk", s(shop.as_str())),
+            ShopStatus::Uninstalled => {
+                update.update_expression("SET #status = :status, #at = :at, #entity = :entity REMOVE #gpk, #gsk")
+            }
+        };
+        update
             .send()
             .await
             .map_err(|e| StoreError::unavailable("set shop status", e))?;
@@ -851,6 +868,27 @@ impl ShopStore for DynamoStore {
 
     async fn shop_status(&self, shop: &ShopDomain) -> Result<Option<ShopStatus>, StoreError> {
         self.shop_item(shop).await?.as_ref().map(item_status).transpose()
+    }
+
+    async fn active_shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk")
+            .projection_expression("#sk")
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_names("#sk", keys::GSI1SK)
+            .expression_attribute_values(":pk", s(keys::ACTIVE_SHOPS_GSI1PK));
+        self.query(query, usize::MAX)
+            .await?
+            .iter()
+            .map(|item| {
+                let raw = string_attr(item, keys::GSI1SK)?;
+                ShopDomain::parse(raw).map_err(|_| StoreError::Corrupt(format!("active shop `{raw}`")))
+            })
+            .collect()
     }
 
     async fn erase_shop(&self, shop: &ShopDomain) -> Result<u64, StoreError> {
@@ -896,5 +934,108 @@ impl ShopStore for DynamoStore {
             .await
             .map_err(|e| StoreError::unavailable("get data export", e))?;
         output.item.as_ref().map(|item| string_attr(item, "data").map(str::to_owned)).transpose()
+    }
+}
+
+fn time_attr(item: &Item, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(|raw| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| StoreError::Corrupt(format!("`{name}` is not a time: {raw}")))
+        })
+        .transpose()
+}
+
+impl DynamoStore {
+    /// Sets `attribute` and the refresh ping to `at` on the sync item, unless `attribute` already holds
+    /// `at` or later. `extra` adds one more assignment. Returns whether it moved.
+    async fn move_forward(
+        &self,
+        shop: &ShopDomain,
+        attribute: &str,
+        at: DateTime<Utc>,
+        extra: Option<(&str, AttributeValue)>,
+        context: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut assignments = "SET #a = :at, #entity = :entity, refreshed_at = :at".to_owned();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::SYNC_SK))
+            .condition_expression("attribute_not_exists(#a) OR #a < :at")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_values(":at", s(keys::sortable_time(at)))
+            .expression_attribute_values(":entity", s("sync_state"));
+        if let Some((name, value)) = extra {
+            assignments.push_str(", #x = :x");
+            update = update.expression_attribute_names("#x", name).expression_attribute_values(":x", value);
+        }
+        match update.update_expression(assignments).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::unavailable(context, e)),
+        }
+    }
+}
+
+#[async_trait]
+impl SyncStore for DynamoStore {
+    async fn sync_state(&self, shop: &ShopDomain) -> Result<SyncState, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::SYNC_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get sync state", e))?;
+        let Some(item) = output.item else { return Ok(SyncState::default()) };
+        Ok(SyncState {
+            orders_watermark: time_attr(&item, "orders_watermark")?,
+            orders_cursor: item.get("orders_cursor").and_then(|v| v.as_s().ok()).cloned(),
+            products_watermark: time_attr(&item, "products_watermark")?,
+            last_webhook_at: time_attr(&item, "last_webhook_at")?,
+            refreshed_at: time_attr(&item, "refreshed_at")?,
+        })
+    }
+
+    async fn advance_watermark(
+        &self,
+        shop: &ShopDomain,
+        resource: Resource,
+        to: DateTime<Utc>,
+        cursor: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let attribute = format!("{}_watermark", resource.as_str());
+        let cursor_attribute = format!("{}_cursor", resource.as_str());
+        let extra = cursor.map(|c| (cursor_attribute.as_str(), s(c)));
+        self.move_forward(shop, &attribute, to, extra, "advance watermark").await
+    }
+
+    async fn record_webhook(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.move_forward(shop, "last_webhook_at", at, None, "record webhook").await.map(drop)
+    }
+
+    async fn ping_refresh(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::SYNC_SK))
+            .update_expression("SET refreshed_at = :at, #entity = :entity")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_values(":at", s(keys::sortable_time(at)))
+            .expression_attribute_values(":entity", s("sync_state"))
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("ping refresh", e))?;
+        Ok(())
     }
 }

@@ -182,3 +182,16 @@ pub const SHOP_SK: &str = "SHOP";
 pub fn export_sk(request_id: &str) -> String {
     format!("EXPORT#{request_id}")
 }
+
+/// GSI1 partition listing the active shops (a sparse index: an uninstalled shop's item leaves it), for
+/// the scheduled polls. The shop domain is the sort key.
+pub const ACTIVE_SHOPS_GSI1PK: &str = "SHOPS#active";
+
+/// The shop's sync state (poll watermarks, last webhook, refresh ping), in the shop's partition so
+/// `shop/redact` erases it with the shop.
+pub const SYNC_SK: &str = "SYNC#shopify";
+
+/// A sortable UTC timestamp (fixed width, millisecond precision), so conditions can compare strings.
+pub fn sortable_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Seek,
-    ShopRecord, ShopStatus, ShopStore, WebhookReceipt, WriteOutcome, keys,
+    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Resource,
+    Seek,
+    ShopRecord, ShopStatus, ShopStore, SyncState, SyncStore, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, TimelineEvent},
@@ -38,6 +39,7 @@ struct State {
     shops: HashMap<ShopDomain, ShopStatus>,
     shop_records: HashMap<ShopDomain, ShopRecord>,
     exports: HashMap<(ShopDomain, String), String>,
+    sync: HashMap<ShopDomain, SyncState>,
 }
 
 #[derive(Debug, Default)]
@@ -325,6 +327,13 @@ impl ShopStore for MemoryStore {
         Ok(self.state().shops.get(shop).copied())
     }
 
+    async fn active_shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
+        let mut shops: Vec<ShopDomain> =
+            self.state().shops.iter().filter(|(_, s)| **s == ShopStatus::Active).map(|(d, _)| d.clone()).collect();
+        shops.sort();
+        Ok(shops)
+    }
+
     async fn erase_shop(&self, shop: &ShopDomain) -> Result<u64, StoreError> {
         let mut state = self.state();
         let prefix = format!("ORDER#{shop}#");
@@ -336,6 +345,7 @@ impl ShopStore for MemoryStore {
         state.shops.remove(shop);
         state.shop_records.remove(shop);
         state.exports.retain(|(s, _), _| s != shop);
+        state.sync.remove(shop);
         Ok(before as u64)
     }
 
@@ -346,5 +356,57 @@ impl ShopStore for MemoryStore {
 
     async fn data_export(&self, shop: &ShopDomain, request_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self.state().exports.get(&(shop.clone(), request_id.to_owned())).cloned())
+    }
+}
+
+/// Moves `slot` to `at` if it is behind; returns whether it moved.
+fn forward(slot: &mut Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+    let moved = slot.is_none_or(|current| current < at);
+    if moved {
+        *slot = Some(at);
+    }
+    moved
+}
+
+#[async_trait]
+impl SyncStore for MemoryStore {
+    async fn sync_state(&self, shop: &ShopDomain) -> Result<SyncState, StoreError> {
+        Ok(self.state().sync.get(shop).cloned().unwrap_or_default())
+    }
+
+    async fn advance_watermark(
+        &self,
+        shop: &ShopDomain,
+        resource: Resource,
+        to: DateTime<Utc>,
+        cursor: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let sync = state.sync.entry(shop.clone()).or_default();
+        let moved = match resource {
+            Resource::Orders => forward(&mut sync.orders_watermark, to),
+            Resource::Products => forward(&mut sync.products_watermark, to),
+        };
+        if moved {
+            if let (Resource::Orders, Some(cursor)) = (resource, cursor) {
+                sync.orders_cursor = Some(cursor.to_owned());
+            }
+            sync.refreshed_at = Some(to);
+        }
+        Ok(moved)
+    }
+
+    async fn record_webhook(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let sync = state.sync.entry(shop.clone()).or_default();
+        if forward(&mut sync.last_webhook_at, at) {
+            sync.refreshed_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn ping_refresh(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.state().sync.entry(shop.clone()).or_default().refreshed_at = Some(at);
+        Ok(())
     }
 }

@@ -272,6 +272,9 @@ pub trait ShopStore: Send + Sync {
     -> Result<(), StoreError>;
     async fn shop_status(&self, shop: &ShopDomain) -> Result<Option<ShopStatus>, StoreError>;
 
+    /// The shops the app is installed on (status active), for the scheduled polls.
+    async fn active_shops(&self) -> Result<Vec<ShopDomain>, StoreError>;
+
     /// Deletes every item of the shop that a query can reach: orders with their timelines, deliveries
     /// and index items, alerts, the shop record and its exports. Returns how many items went. Webhook
     /// receipts, stored action responses and page boundaries hold no customer data and expire by TTL
@@ -281,6 +284,69 @@ pub trait ShopStore: Send + Sync {
     /// Keeps a `customers/data_request` export (JSON) under the request id.
     async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError>;
     async fn data_export(&self, shop: &ShopDomain, request_id: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// Which of the shop's polls a watermark belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    Orders,
+    Products,
+}
+
+impl Resource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Orders => "orders",
+            Resource::Products => "products",
+        }
+    }
+}
+
+/// Where the shop's Shopify sync stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// Everything updated up to here has been fully processed by the orders poll.
+    pub orders_watermark: Option<DateTime<Utc>>,
+    /// The GraphQL cursor the last completed orders window ended on.
+    pub orders_cursor: Option<String>,
+    pub products_watermark: Option<DateTime<Utc>>,
+    /// When the last webhook of the shop arrived (processed by the ingest stage).
+    pub last_webhook_at: Option<DateTime<Utc>>,
+    /// The last refresh ping: a moved ping tells the dashboard to refetch.
+    pub refreshed_at: Option<DateTime<Utc>>,
+}
+
+impl SyncState {
+    pub fn watermark(&self, resource: Resource) -> Option<DateTime<Utc>> {
+        match resource {
+            Resource::Orders => self.orders_watermark,
+            Resource::Products => self.products_watermark,
+        }
+    }
+}
+
+/// The shop's sync state. Watermarks and the last-webhook time only move forward, so replays and races
+/// are harmless; each such write also pings a refresh.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    async fn sync_state(&self, shop: &ShopDomain) -> Result<SyncState, StoreError>;
+
+    /// Moves `resource`'s watermark to `to`, with the cursor its window ended on, and pings a refresh.
+    /// Returns false (and changes nothing) when the watermark is already at or past `to`.
+    async fn advance_watermark(
+        &self,
+        shop: &ShopDomain,
+        resource: Resource,
+        to: DateTime<Utc>,
+        cursor: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Notes that a webhook of the shop was processed at `at`, and pings a refresh.
+    async fn record_webhook(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Pings a refresh at `at`. Readers watch the ping for any change, not for an increase.
+    async fn ping_refresh(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// How long stored action responses are kept.

@@ -1,0 +1,154 @@
+//! A small Shopify Admin GraphQL simulator for the local stack, so `make dev` runs the poll, the
+//! subscription health check and the tracking push against something that answers like Shopify.
+//! It serves `POST /local/shopify/{shop}/admin/api/{version}/graphql.json`, knows the operations this
+//! code base sends (by operation name), and reports a full cost bucket. It is not a Shopify clone:
+//! filters are ignored and every orders query pages through the same demo orders
+//! (`events/shopify-admin/orders.json`), which the version-guarded ingest makes harmless.
+
+use std::{
+    path::Path,
+    sync::{Mutex, MutexGuard},
+};
+
+use anyhow::Context as _;
+use lambda_http::{Body, Response, http::StatusCode};
+use serde_json::{Value, json};
+
+pub const ROUTE_PREFIX: &str = "/local/shopify";
+pub const API_VERSION: &str = "2026-10";
+
+#[derive(Debug, Default)]
+struct State {
+    /// (topic, callback URL) of each subscription created.
+    subscriptions: Vec<(String, String)>,
+    /// Tracking numbers of fulfilments created, by order GID.
+    fulfillments: Vec<(String, Option<String>)>,
+}
+
+#[derive(Debug)]
+pub struct Simulator {
+    orders: Vec<Value>,
+    state: Mutex<State>,
+}
+
+impl Simulator {
+    /// Loads the demo orders from `<events>/shopify-admin/orders.json`.
+    pub fn load(events_dir: &Path) -> anyhow::Result<Self> {
+        let path = events_dir.join("shopify-admin/orders.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let file: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let orders = file.get("orders").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(Self { orders, state: Mutex::default() })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Answers one request under [`ROUTE_PREFIX`] (`rest` is the path after it).
+    pub fn handle(&self, method: &str, rest: &str, headers: &[(String, String)], body: &[u8]) -> Response<Body> {
+        if method != "POST" || !rest.ends_with("/graphql.json") || !rest.contains("/admin/api/") {
+            return reply(StatusCode::NOT_FOUND, json!({ "errors": "Not Found" }));
+        }
+        let token = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-shopify-access-token"));
+        if token.is_none_or(|(_, v)| v.trim().is_empty()) {
+            return reply(StatusCode::UNAUTHORIZED, json!({ "errors": "[API] Invalid API key or access token" }));
+        }
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return reply(StatusCode::BAD_REQUEST, json!({ "errors": "body is not JSON" }));
+        };
+        let query = request.get("query").and_then(Value::as_str).unwrap_or_default();
+        let variables = request.get("variables").cloned().unwrap_or(Value::Null);
+        let operation = query.split(['(', '{']).next().unwrap_or_default().trim();
+        let data = match operation {
+            "query OrdersPage" => self.orders_page(&variables),
+            "query WebhookSubscriptions" => self.subscriptions(),
+            "mutation WebhookSubscriptionCreate" => self.create_subscription(&variables),
+            "query OrderFulfillmentOrders" => self.fulfillment_orders(&variables),
+            "mutation FulfillmentCreate" => self.create_fulfillment(&variables),
+            "mutation MetafieldsSet" => json!({ "metafieldsSet": { "metafields": [{ "id": "gid://shopify/Metafield/1" }], "userErrors": [] } }),
+            other => {
+                return reply(StatusCode::OK, json!({ "errors": [{ "message": format!("unknown operation `{other}`") }] }));
+            }
+        };
+        let cost = json!({ "requestedQueryCost": 10, "actualQueryCost": 10,
+            "throttleStatus": { "maximumAvailable": 2000.0, "currentlyAvailable": 1990.0, "restoreRate": 100.0 } });
+        reply(StatusCode::OK, json!({ "data": data, "extensions": { "cost": cost } }))
+    }
+
+    fn orders_page(&self, variables: &Value) -> Value {
+        let first = variables.get("first").and_then(Value::as_u64).unwrap_or(25).max(1) as usize;
+        let start = variables.get("after").and_then(Value::as_str).and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+        let page: Vec<Value> = self.orders.iter().skip(start).take(first).cloned().collect();
+        let end = start + page.len();
+        json!({ "orders": {
+            "pageInfo": { "hasNextPage": end < self.orders.len(), "endCursor": end.to_string() },
+            "nodes": page,
+        }})
+    }
+
+    /// Records a subscription, as the app's install flow would have created it.
+    pub fn subscribe(&self, topic: &str, callback_url: &str) {
+        self.state().subscriptions.push((topic.to_owned(), callback_url.to_owned()));
+    }
+
+    fn subscriptions(&self) -> Value {
+        let nodes: Vec<Value> = self
+            .state()
+            .subscriptions
+            .iter()
+            .enumerate()
+            .map(|(i, (topic, url))| {
+                json!({ "id": format!("gid://shopify/WebhookSubscription/{}", i + 1), "topic": topic,
+                        "endpoint": { "__typename": "WebhookHttpEndpoint", "callbackUrl": url } })
+            })
+            .collect();
+        json!({ "webhookSubscriptions": { "nodes": nodes } })
+    }
+
+    fn create_subscription(&self, variables: &Value) -> Value {
+        let topic = variables.get("topic").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let url = variables.pointer("/webhookSubscription/callbackUrl").and_then(Value::as_str).unwrap_or_default();
+        self.subscribe(&topic, url);
+        let id = self.state().subscriptions.len();
+        json!({ "webhookSubscriptionCreate": {
+            "webhookSubscription": { "id": format!("gid://shopify/WebhookSubscription/{id}"), "topic": topic },
+            "userErrors": [],
+        }})
+    }
+
+    fn fulfillment_orders(&self, variables: &Value) -> Value {
+        let gid = variables.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if !self.orders.iter().any(|o| o.get("id").and_then(Value::as_str) == Some(&gid)) {
+            return json!({ "order": null });
+        }
+        let state = self.state();
+        let done: Vec<&Option<String>> = state.fulfillments.iter().filter(|(o, _)| *o == gid).map(|(_, t)| t).collect();
+        let status = if done.is_empty() { "OPEN" } else { "CLOSED" };
+        let fulfillments: Vec<Value> = done
+            .iter()
+            .enumerate()
+            .map(|(i, number)| json!({ "id": format!("gid://shopify/Fulfillment/{i}"), "trackingInfo": [{ "number": number }] }))
+            .collect();
+        json!({ "order": {
+            "id": gid,
+            "fulfillmentOrders": { "nodes": [{ "id": format!("{}-fo", gid.replace("/Order/", "/FulfillmentOrder/")), "status": status }] },
+            "fulfillments": fulfillments,
+        }})
+    }
+
+    fn create_fulfillment(&self, variables: &Value) -> Value {
+        let fo = variables
+            .pointer("/fulfillment/lineItemsByFulfillmentOrder/0/fulfillmentOrderId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let order = fo.replace("/FulfillmentOrder/", "/Order/").trim_end_matches("-fo").to_owned();
+        let number = variables.pointer("/fulfillment/trackingInfo/number").and_then(Value::as_str).map(str::to_owned);
+        self.state().fulfillments.push((order, number));
+        json!({ "fulfillmentCreate": { "fulfillment": { "id": "gid://shopify/Fulfillment/1", "status": "SUCCESS" }, "userErrors": [] } })
+    }
+}
+
+fn reply(status: StatusCode, body: Value) -> Response<Body> {
+    shared::http::json(status, &body)
+}

@@ -1,0 +1,391 @@
+//! The Admin GraphQL operations this system runs, their response shapes, and the mapping of a GraphQL
+//! order to the canonical [`Order`], in the same vocabulary as the webhook (REST) mapping, so the poll
+//! and the webhooks feed one ingest path.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::{
+    domain::{
+        Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
+        Order, OrderName, ShopDomain,
+    },
+    shopify::model::MapError,
+};
+
+/// Orders updated in a window, oldest first. Cost ≈ `first` × (1 + line items + fulfilments).
+pub const ORDERS_PAGE: &str = r#"query OrdersPage($first: Int!, $after: String, $query: String!, $sortKey: OrderSortKeys!) {
+  orders(first: $first, after: $after, query: $query, sortKey: $sortKey) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id legacyResourceId name createdAt updatedAt cancelledAt currencyCode email
+      displayFinancialStatus displayFulfillmentStatus
+      totalPriceSet { shopMoney { amount currencyCode } }
+      customer { id firstName lastName email }
+      shippingAddress { name company address1 address2 city provinceCode zip countryCodeV2 phone }
+      lineItems(first: 20) { nodes { id title sku quantity variant { id } originalUnitPriceSet { shopMoney { amount } } } }
+      fulfillments(first: 10) { id status displayStatus createdAt updatedAt trackingInfo(first: 5) { company number url } }
+    }
+  }
+}"#;
+
+/// The connection page size of [`ORDERS_PAGE`].
+pub const ORDERS_PAGE_SIZE: u32 = 25;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrdersData {
+    pub orders: Connection<GqlOrder>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection<T> {
+    pub page_info: PageInfo,
+    pub nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Nodes<T> {
+    #[serde(default = "Vec::new")]
+    pub nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlOrder {
+    pub id: String,
+    pub legacy_resource_id: Option<String>,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub currency_code: Option<String>,
+    pub email: Option<String>,
+    pub display_financial_status: Option<String>,
+    pub display_fulfillment_status: Option<String>,
+    pub total_price_set: MoneyBag,
+    pub customer: Option<GqlCustomer>,
+    pub shipping_address: Option<GqlAddress>,
+    pub line_items: Option<Nodes<GqlLineItem>>,
+    #[serde(default)]
+    pub fulfillments: Vec<GqlFulfillment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyBag {
+    pub shop_money: GqlMoney,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlMoney {
+    pub amount: String,
+    pub currency_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlCustomer {
+    pub id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlAddress {
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub province_code: Option<String>,
+    pub zip: Option<String>,
+    pub country_code_v2: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlLineItem {
+    pub id: String,
+    #[serde(alias = "name")]
+    pub title: String,
+    pub sku: Option<String>,
+    pub quantity: u32,
+    pub variant: Option<GidRef>,
+    pub original_unit_price_set: Option<MoneyBag>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GidRef {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlFulfillment {
+    pub id: String,
+    pub status: Option<String>,
+    pub display_status: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub tracking_info: Vec<GqlTracking>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GqlTracking {
+    pub company: Option<String>,
+    pub number: Option<String>,
+    pub url: Option<String>,
+}
+
+/// The numeric tail of a GID (`gid://shopify/Order/42` → `42`); other strings come back unchanged.
+pub fn gid_tail(gid: &str) -> &str {
+    gid.rsplit('/').next().unwrap_or(gid)
+}
+
+/// Shopify's GraphQL enums are the REST vocabulary in upper case (`PARTIALLY_REFUNDED`).
+fn lower(value: Option<String>) -> Option<String> {
+    value.map(|v| v.to_ascii_lowercase())
+}
+
+impl GqlOrder {
+    pub fn into_order(self, shop: ShopDomain) -> Result<Order, MapError> {
+        let numeric = self.legacy_resource_id.clone().unwrap_or_else(|| gid_tail(&self.id).to_owned());
+        let channel_order_id = ChannelOrderId::parse(&numeric).map_err(|e| invalid("id", e))?;
+        let currency = self
+            .currency_code
+            .clone()
+            .or_else(|| self.total_price_set.shop_money.currency_code.clone())
+            .unwrap_or_default();
+        let total = Money::new(&self.total_price_set.shop_money.amount, &currency).map_err(|e| invalid("total", e))?;
+        let line_items = self
+            .line_items
+            .map(|l| l.nodes)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let amount = item.original_unit_price_set.map(|p| p.shop_money.amount).unwrap_or_else(|| "0".into());
+                Ok(LineItem {
+                    price: Money::new(&amount, &currency).map_err(|e| invalid("lineItems.price", e))?,
+                    id: gid_tail(&item.id).to_owned(),
+                    title: item.title,
+                    sku: item.sku.filter(|s| !s.is_empty()),
+                    variant_id: item.variant.map(|v| gid_tail(&v.id).to_owned()),
+                    quantity: item.quantity,
+                })
+            })
+            .collect::<Result<Vec<_>, MapError>>()?;
+        let email = self.email;
+        let customer = self.customer.map(|c| Customer {
+            id: c.id.map(|id| gid_tail(&id).to_owned()),
+            name: Some([c.first_name, c.last_name].into_iter().flatten().collect::<Vec<_>>().join(" "))
+                .filter(|n| !n.is_empty()),
+            email: c.email.or_else(|| email.clone()),
+        });
+        let fulfillment_status = match lower(self.display_fulfillment_status).as_deref() {
+            None | Some("unfulfilled") => FulfillmentStatus::Unfulfilled,
+            Some(other) => FulfillmentStatus::parse(other),
+        };
+        Ok(Order {
+            shop,
+            channel: Channel::Shopify,
+            channel_order_id,
+            admin_graphql_api_id: Some(self.id),
+            name: OrderName::new(self.name),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            cancelled_at: self.cancelled_at,
+            financial_status: FinancialStatus::parse(
+                lower(self.display_financial_status).as_deref().unwrap_or("pending"),
+            ),
+            fulfillment_status,
+            total,
+            line_items,
+            customer,
+            shipping_address: self.shipping_address.map(|a| Address {
+                name: a.name,
+                company: a.company,
+                address1: a.address1,
+                address2: a.address2,
+                city: a.city,
+                province_code: a.province_code,
+                zip: a.zip,
+                country_code: a.country_code_v2,
+                phone: a.phone,
+            }),
+            fulfillments: self.fulfillments.into_iter().map(Fulfillment::from).collect(),
+            ops: Default::default(),
+            version: 0,
+        })
+    }
+}
+
+impl From<GqlFulfillment> for Fulfillment {
+    fn from(f: GqlFulfillment) -> Self {
+        Fulfillment {
+            id: gid_tail(&f.id).to_owned(),
+            status: lower(f.status).unwrap_or_else(|| "pending".into()),
+            shipment_status: lower(f.display_status),
+            tracking_company: f.tracking_info.iter().find_map(|t| t.company.clone()),
+            tracking_numbers: f.tracking_info.iter().filter_map(|t| t.number.clone()).collect(),
+            tracking_urls: f.tracking_info.iter().filter_map(|t| t.url.clone()).collect(),
+            created_at: f.created_at,
+            updated_at: f.updated_at,
+        }
+    }
+}
+
+fn invalid(field: &'static str, reason: impl std::fmt::Display) -> MapError {
+    MapError::Field { field, reason: reason.to_string() }
+}
+
+/// The shop's webhook subscriptions (one page is plenty: one per topic).
+pub const WEBHOOK_SUBSCRIPTIONS: &str = r#"query WebhookSubscriptions {
+  webhookSubscriptions(first: 100) {
+    nodes { id topic endpoint { __typename ... on WebhookHttpEndpoint { callbackUrl } } }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSubscriptionsData {
+    pub webhook_subscriptions: Nodes<WebhookSubscription>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSubscription {
+    pub id: String,
+    pub topic: String,
+    pub endpoint: Option<WebhookEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEndpoint {
+    pub callback_url: Option<String>,
+}
+
+pub const WEBHOOK_SUBSCRIPTION_CREATE: &str = r#"mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic }
+    userErrors { field message }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSubscriptionCreateData {
+    pub webhook_subscription_create: MutationPayload,
+}
+
+/// A mutation payload: only the user errors matter to the caller.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MutationPayload {
+    #[serde(default)]
+    pub user_errors: Vec<super::admin::UserError>,
+}
+
+/// An order's fulfilment orders (to fulfil) and the tracking numbers it already has (so a retried push
+/// never creates a second fulfilment).
+pub const ORDER_FULFILLMENT_ORDERS: &str = r#"query OrderFulfillmentOrders($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 20) { nodes { id status } }
+    fulfillments(first: 50) { id trackingInfo(first: 5) { number } }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+pub struct OrderFulfillmentOrdersData {
+    pub order: Option<OrderFulfillmentOrders>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderFulfillmentOrders {
+    pub fulfillment_orders: Nodes<FulfillmentOrderRef>,
+    #[serde(default)]
+    pub fulfillments: Vec<GqlFulfillment>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FulfillmentOrderRef {
+    pub id: String,
+    pub status: String,
+}
+
+impl FulfillmentOrderRef {
+    /// Whether items of it can still be fulfilled.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status.as_str(), "OPEN" | "IN_PROGRESS" | "SCHEDULED")
+    }
+}
+
+pub const FULFILLMENT_CREATE: &str = r#"mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfillmentCreateData {
+    pub fulfillment_create: MutationPayload,
+}
+
+pub const METAFIELDS_SET: &str = r#"mutation MetafieldsSet($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields { id }
+    userErrors { field message }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetafieldsSetData {
+    pub metafields_set: MutationPayload,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_a_graphql_order_to_the_webhook_vocabulary() {
+        let node = serde_json::json!({
+            "id": "gid://shopify/Order/158040885", "name": "#2000",
+            "createdAt": "2024-01-01T00:00:00Z", "updatedAt": "2024-01-02T00:00:00Z",
+            "displayFinancialStatus": "PARTIALLY_REFUNDED", "displayFulfillmentStatus": "PARTIALLY_FULFILLED",
+            "totalPriceSet": { "shopMoney": { "amount": "2000.0", "currencyCode": "CAD" } },
+            "email": "bob@example.com", "shippingAddress": null,
+            "lineItems": { "nodes": [{ "id": "gid://shopify/LineItem/7", "name": "Draft - 151cm", "quantity": 10,
+                "sku": "draft-151", "variant": { "id": "gid://shopify/ProductVariant/168923715" } }] },
+            "fulfillments": [{ "id": "gid://shopify/Fulfillment/9", "status": "SUCCESS", "displayStatus": "IN_TRANSIT",
+                "trackingInfo": [{ "company": "UPS", "number": "1Z", "url": null }] }]
+        });
+        let order: GqlOrder = serde_json::from_value(node).unwrap();
+        let order = order.into_order(ShopDomain::parse("a.myshopify.com").unwrap()).unwrap();
+        assert_eq!(order.channel_order_id.as_str(), "158040885");
+        assert_eq!(order.financial_status, FinancialStatus::PartiallyRefunded);
+        assert_eq!(order.fulfillment_status, FulfillmentStatus::PartiallyFulfilled);
+        assert_eq!(order.total, Money::new("2000.0", "CAD").unwrap());
+        assert_eq!(order.line_items[0].variant_id.as_deref(), Some("168923715"));
+        assert_eq!(order.fulfillments[0].shipment_status.as_deref(), Some("in_transit"));
+        assert_eq!(order.fulfillments[0].tracking_numbers, ["1Z"]);
+    }
+}
