@@ -46,11 +46,8 @@ pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
 pub const STREAMING_ROUTES: &[(&str, &str, &str)] = &[("GET", alerts_stream::ROUTE, "alerts-stream")];
 
 /// Queue workers: the stage whose queue feeds each.
-pub const QUEUE_WORKERS: &[(Stage, &str)] = &[
-    (Stage::Ingest, "ingest-worker"),
-    (Stage::Outbound, "outbound-worker"),
-    (Stage::ShopifyPoll, "shopify-poller"),
-];
+pub const QUEUE_WORKERS: &[(Stage, &str)] =
+    &[(Stage::Ingest, "ingest-worker"), (Stage::Outbound, "outbound-worker"), (Stage::ShopifyPoll, "shopify-poller")];
 
 /// Scheduled functions.
 pub const SCHEDULED: &[&str] = &["dlq-monitor", "shipment-monitor", "shopify-scheduler"];
@@ -121,9 +118,9 @@ impl Settings {
             shopify_admin_url: String::new(),
         };
         let settings = Settings {
-            shopify_admin_url: env.optional("SHOPIFY_ADMIN_URL").unwrap_or_else(|| {
-                format!("http://127.0.0.1:{}{}/{{shop}}", settings.port, simulator::ROUTE_PREFIX)
-            }),
+            shopify_admin_url: env
+                .optional("SHOPIFY_ADMIN_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{shop}}", settings.port, simulator::ROUTE_PREFIX)),
             ..settings
         };
         env.finish().map(|()| settings)
@@ -175,7 +172,10 @@ impl Stack {
             ("SECRETS_KEY_ID".to_owned(), key_id.clone()),
             ("SHOPIFY_ADMIN_URL".to_owned(), settings.shopify_admin_url.clone()),
             ("SHOPIFY_API_VERSION".to_owned(), simulator::API_VERSION.to_owned()),
-            ("SHOPIFY_WEBHOOK_CALLBACK_URL".to_owned(), format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE)),
+            (
+                "SHOPIFY_WEBHOOK_CALLBACK_URL".to_owned(),
+                format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE),
+            ),
             ("SHOPIFY_API_KEY".to_owned(), settings.shopify.api_key.clone()),
             ("SHOPIFY_API_SECRET".to_owned(), settings.shopify.api_secret.expose().to_owned()),
         ];
@@ -305,9 +305,10 @@ impl Stack {
             .await
             .map_err(|e| anyhow::anyhow!("dlq-monitor failed: {e}"))?;
         tracing::debug!(?reports, "dlq-monitor ticked");
-        let report = shipment_monitor::handle(&self.shipment_monitor, LambdaEvent::new(event.clone(), Context::default()))
-            .await
-            .map_err(|e| anyhow::anyhow!("shipment-monitor failed: {e}"))?;
+        let report =
+            shipment_monitor::handle(&self.shipment_monitor, LambdaEvent::new(event.clone(), Context::default()))
+                .await
+                .map_err(|e| anyhow::anyhow!("shipment-monitor failed: {e}"))?;
         tracing::debug!(?report, "shipment-monitor ticked");
         let report = shopify_scheduler::handle(&self.shopify_scheduler, LambdaEvent::new(event, Context::default()))
             .await

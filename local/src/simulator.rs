@@ -66,9 +66,14 @@ impl Simulator {
             "mutation WebhookSubscriptionCreate" => self.create_subscription(&variables),
             "query OrderFulfillmentOrders" => self.fulfillment_orders(&variables),
             "mutation FulfillmentCreate" => self.create_fulfillment(&variables),
-            "mutation MetafieldsSet" => json!({ "metafieldsSet": { "metafields": [{ "id": "gid://shopify/Metafield/1" }], "userErrors": [] } }),
+            "mutation MetafieldsSet" => {
+                json!({ "metafieldsSet": { "metafields": [{ "id": "gid://shopify/Metafield/1" }], "userErrors": [] } })
+            }
             other => {
-                return reply(StatusCode::OK, json!({ "errors": [{ "message": format!("unknown operation `{other}`") }] }));
+                return reply(
+                    StatusCode::OK,
+                    json!({ "errors": [{ "message": format!("unknown operation `{other}`") }] }),
+                );
             }
         };
         let cost = json!({ "requestedQueryCost": 10, "actualQueryCost": 10,

@@ -8,6 +8,8 @@ mod dead_letters;
 mod flow;
 mod openapi;
 mod samples;
+mod shopify_poll;
+mod shopify_push;
 mod sse;
 mod template;
 mod tenants;

@@ -101,14 +101,48 @@ impl TestEnv {
 
     /// Runs the ingest worker until its queue is empty. Returns how many records it processed.
     pub async fn drain_ingest(&self) -> usize {
+        self.drain(Stage::Ingest, 0).await
+    }
+
+    /// Runs `stage`'s worker until a receive waiting `wait_seconds` finds nothing (wait longer than any
+    /// delay a continuation carries). Returns how many records it processed.
+    pub async fn drain(&self, stage: Stage, wait_seconds: i32) -> usize {
         let mut total = 0;
         loop {
-            let (received, _) = self.stack.poll_once(Stage::Ingest, 0).await.unwrap();
+            let (received, _) = self.stack.poll_once(stage, wait_seconds).await.unwrap();
             if received == 0 {
                 return total;
             }
             total += received;
         }
+    }
+
+    /// Installs `shop` with `token` and `scopes`, as the install flow would.
+    pub async fn install(&self, shop: &ShopDomain, token: &str, scopes: &[&str]) -> shared::store::ShopRecord {
+        let scopes = scopes.iter().map(|s| s.to_string()).collect();
+        shared::tenants::install(&self.stack.shops, &self.stack.sealer, shop, &Secret::new(token), scopes, Utc::now())
+            .await
+            .unwrap()
+    }
+
+    /// Sends `message` to `stage`'s queue, as another stage would.
+    pub async fn enqueue(&self, stage: Stage, message: &shared::domain::StageMessage, delay_seconds: u32) {
+        let urls = self.stack.queues.get(&stage).unwrap();
+        self.stack
+            .sqs
+            .send_message()
+            .queue_url(&urls.queue)
+            .message_body(serde_json::to_string(message).unwrap())
+            .delay_seconds(delay_seconds as i32)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// The shop's alerts, oldest first.
+    pub async fn alerts(&self, shop: &ShopDomain) -> Vec<shared::domain::Alert> {
+        use shared::store::AlertStore;
+        self.stack.shops.alerts_since(shop, None, 1000).await.unwrap().into_iter().map(|(_, a)| a).collect()
     }
 }
 

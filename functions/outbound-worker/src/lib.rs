@@ -192,7 +192,8 @@ async fn fulfillment(
     if open.is_empty() {
         return Ok(("skipped", "no open fulfillment orders left in Shopify".into()));
     }
-    let mut fulfillment = serde_json::json!({ "lineItemsByFulfillmentOrder": open, "notifyCustomer": tracking_number.is_some() });
+    let mut fulfillment =
+        serde_json::json!({ "lineItemsByFulfillmentOrder": open, "notifyCustomer": tracking_number.is_some() });
     if let Some(number) = tracking_number {
         fulfillment["trackingInfo"] = serde_json::json!({ "number": number, "company": carrier });
     }

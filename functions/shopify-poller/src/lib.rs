@@ -166,9 +166,7 @@ pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError>
         .await?
         .ok_or_else(|| WorkerError::Permanent(anyhow::anyhow!("the shop has no access token")))?;
     match &job.task {
-        PollTask::Orders { window, after } => {
-            orders_window(deps, &job, &record, &token, *window, after.clone()).await
-        }
+        PollTask::Orders { window, after } => orders_window(deps, &job, &record, &token, *window, after.clone()).await,
         PollTask::Subscriptions => subscriptions(deps, &job, &record, &token).await,
     }
 }
@@ -372,7 +370,9 @@ async fn subscriptions(deps: &Deps, job: &PollJob, record: &ShopRecord, token: &
             shop: shop.clone(),
             id: format!("subscription_missing:{topic}:{}", job.origin),
             kind: AlertKind::DataGap,
-            message: format!("The {topic} webhook subscription was missing and {outcome}; its events may have been dropped, so the window since the last webhook is polled again"),
+            message: format!(
+                "The {topic} webhook subscription was missing and {outcome}; its events may have been dropped, so the window since the last webhook is polled again"
+            ),
             order: None,
             raised_at: now,
             cleared_at: None,

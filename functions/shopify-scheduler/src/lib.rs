@@ -160,7 +160,9 @@ async fn warn_without_read_all_orders(
         shop: record.shop.clone(),
         id: "setup:read_all_orders".into(),
         kind: AlertKind::Setup,
-        message: "The app lacks the read_all_orders scope: orders older than 60 days are invisible to the poll and backfill".into(),
+        message:
+            "The app lacks the read_all_orders scope: orders older than 60 days are invisible to the poll and backfill"
+                .into(),
         order: None,
         raised_at: now,
         cleared_at: None,

@@ -196,9 +196,9 @@ impl AdminClient {
 }
 
 fn is_throttled(errors: &Value) -> bool {
-    errors
-        .as_array()
-        .is_some_and(|list| list.iter().any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED")))
+    errors.as_array().is_some_and(|list| {
+        list.iter().any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED"))
+    })
 }
 
 fn messages(errors: &Value) -> String {

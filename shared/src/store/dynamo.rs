@@ -815,9 +815,7 @@ impl ShopStore for DynamoStore {
         if record.status == ShopStatus::Active {
             put = put.item(keys::GSI1PK, s(keys::ACTIVE_SHOPS_GSI1PK)).item(keys::GSI1SK, s(record.shop.as_str()));
         }
-        put.send()
-            .await
-            .map_err(|e| StoreError::unavailable("install shop", e))?;
+        put.send().await.map_err(|e| StoreError::unavailable("install shop", e))?;
         Ok(())
     }
 
@@ -859,10 +857,7 @@ impl ShopStore for DynamoStore {
                 update.update_expression("SET #status = :status, #at = :at, #entity = :entity REMOVE #gpk, #gsk")
             }
         };
-        update
-            .send()
-            .await
-            .map_err(|e| StoreError::unavailable("set shop status", e))?;
+        update.send().await.map_err(|e| StoreError::unavailable("set shop status", e))?;
         Ok(())
     }
 

@@ -11,9 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Resource,
-    Seek,
-    ShopRecord, ShopStatus, ShopStore, SyncState, SyncStore, WebhookReceipt, WriteOutcome, keys,
+    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore,
+    Resource, Seek, ShopRecord, ShopStatus, ShopStore, SyncState, SyncStore, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Order, OrderKey, ShopDomain, TimelineEvent},

@@ -1,0 +1,312 @@
+//! The Shopify poll against wiremock: pagination, pacing, THROTTLED as 200 and as 429, watermark and
+//! overlap, gap detection, subscription health, and the scheduler that feeds it.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use integration_tests::{TestEnv, demo_event};
+use serde_json::{Value, json};
+use shared::{
+    domain::{
+        AlertKind, OrderKey, ShopDomain, StageMessage,
+        message::{PollJob, PollTask, PollWindow, WindowMode},
+    },
+    queue::Stage,
+    store::{OrderStore, SyncStore},
+    testing::unique_shop,
+};
+use wiremock::{
+    Mock, MockServer, Request, ResponseTemplate,
+    matchers::{body_string_contains, header, method, path},
+};
+
+const TOKEN: &str = "shpat_test_token";
+
+/// A stack whose Admin API is `server`, and an installed shop.
+async fn setup(label: &str, scopes: &[&str]) -> (TestEnv, MockServer, ShopDomain) {
+    let server = MockServer::start().await;
+    let env = TestEnv::with_shopify(&format!("{}/{{shop}}", server.uri())).await;
+    let shop = unique_shop(label);
+    env.install(&shop, TOKEN, scopes).await;
+    (env, server, shop)
+}
+
+fn graphql_path(shop: &ShopDomain) -> String {
+    format!("/{shop}/admin/api/{}/graphql.json", local_stack::simulator::API_VERSION)
+}
+
+/// The simulator's demo orders in GraphQL shape, by name.
+fn demo_node(name: &str) -> Value {
+    let file: Value = serde_json::from_slice(
+        &std::fs::read(integration_tests::root().join("events/shopify-admin/orders.json")).unwrap(),
+    )
+    .unwrap();
+    file["orders"].as_array().unwrap().iter().find(|o| o["name"] == name).unwrap().clone()
+}
+
+fn cost(available: f64) -> Value {
+    json!({ "requestedQueryCost": 100, "actualQueryCost": 40,
+            "throttleStatus": { "maximumAvailable": 1000.0, "currentlyAvailable": available, "restoreRate": 100.0 } })
+}
+
+fn page(nodes: Vec<Value>, next: Option<&str>, available: f64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "data": { "orders": { "pageInfo": { "hasNextPage": next.is_some(), "endCursor": next.unwrap_or("end") }, "nodes": nodes } },
+        "extensions": { "cost": cost(available) }
+    }))
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+fn job(shop: &ShopDomain, origin: &str, task: PollTask) -> StageMessage {
+    StageMessage::ShopifyPoll(PollJob { shop: shop.clone(), origin: origin.into(), task })
+}
+
+fn window(mode: WindowMode) -> PollWindow {
+    PollWindow { mode, from: at("2026-11-20T00:00:00Z"), until: at("2026-11-22T00:00:00Z") }
+}
+
+fn variables(request: &Request) -> Value {
+    serde_json::from_slice::<Value>(&request.body).unwrap()["variables"].clone()
+}
+
+async fn requests_of(server: &MockServer, operation: &str) -> Vec<Request> {
+    let all = server.received_requests().await.unwrap();
+    all.into_iter().filter(|r| String::from_utf8_lossy(&r.body).contains(operation)).collect()
+}
+
+fn key(id: &str) -> OrderKey {
+    OrderKey::parse(&format!("shopify:{id}")).unwrap()
+}
+
+#[tokio::test]
+async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then_advances_the_watermark() {
+    let (env, server, shop) = setup("poll-window", &["read_orders", "read_all_orders"]).await;
+    // #1002 arrived by webhook; #1003 and #1005 never did.
+    env.deliver(&shop, "orders/create", "wh-1002", &demo_event("orders-create-1002.json")).await;
+    env.drain_ingest().await;
+    let window = window(WindowMode::Incremental);
+    Mock::given(method("POST"))
+        .and(path(graphql_path(&shop)))
+        .and(header("X-Shopify-Access-Token", TOKEN))
+        .and(body_string_contains("query OrdersPage"))
+        .and(body_string_contains("\"after\":null"))
+        // Only 50 points left for a 100-point query: the next page waits for the bucket to refill.
+        .respond_with(page(vec![demo_node("#1002"), demo_node("#1003")], Some("cursor-1"), 50.0))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("query OrdersPage"))
+        .and(body_string_contains("\"after\":\"cursor-1\""))
+        .respond_with(page(vec![demo_node("#1005")], None, 900.0))
+        .mount(&server)
+        .await;
+
+    env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(Stage::ShopifyPoll, 0).await;
+
+    let pages = requests_of(&server, "query OrdersPage").await;
+    assert_eq!(pages.len(), 2);
+    let (search, sort_key) = window.search();
+    for request in &pages {
+        assert_eq!(variables(request)["query"], search.as_str());
+        assert_eq!(variables(request)["sortKey"], sort_key);
+    }
+    let store = &env.stack.shops;
+    for id in ["5601234560003", "5601234560005"] {
+        assert!(store.get_order(&shop, &key(id)).await.unwrap().is_some(), "order {id} stored by the poll");
+    }
+    assert_eq!(store.get_order(&shop, &key("5601234560002")).await.unwrap().unwrap().version, 1, "no rewrite");
+    let gaps: Vec<String> =
+        env.alerts(&shop).await.into_iter().filter(|a| a.kind == AlertKind::DataGap).filter_map(|a| a.order).collect();
+    assert_eq!(gaps, ["shopify:5601234560003", "shopify:5601234560005"]);
+    let state = store.sync_state(&shop).await.unwrap();
+    assert_eq!(state.orders_watermark, Some(window.until));
+    assert_eq!(state.orders_cursor.as_deref(), Some("end"));
+
+    // The same job again (a redelivery): nothing new is written or raised.
+    env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(Stage::ShopifyPoll, 0).await;
+    let gaps_now = env.alerts(&shop).await.into_iter().filter(|a| a.kind == AlertKind::DataGap).count();
+    assert_eq!(gaps_now, 2);
+    assert_eq!(store.get_order(&shop, &key("5601234560005")).await.unwrap().unwrap().version, 1);
+}
+
+#[tokio::test]
+async fn throttled_as_200_and_as_429_backs_off_and_resumes_without_failing_the_run() {
+    let (env, server, shop) = setup("poll-throttle", &["read_orders", "read_all_orders"]).await;
+    let throttled = json!({
+        "errors": [{ "message": "Throttled", "extensions": { "code": "THROTTLED" } }],
+        "extensions": { "cost": { "requestedQueryCost": 100, "actualQueryCost": null,
+            "throttleStatus": { "maximumAvailable": 1000.0, "currentlyAvailable": 90.0, "restoreRate": 100.0 } } }
+    });
+    // 1st: THROTTLED with HTTP 200 (a 0.1 s wait, taken inline); 2nd: HTTP 429 asking for 2 s (carried
+    // over as a continuation with an SQS delay); 3rd: the page.
+    Mock::given(body_string_contains("query OrdersPage"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(throttled))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("query OrdersPage"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
+        .up_to_n_times(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("query OrdersPage"))
+        .respond_with(page(vec![demo_node("#1004")], None, 900.0))
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    let window = window(WindowMode::Incremental);
+    env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-t", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(Stage::ShopifyPoll, 4).await;
+
+    assert_eq!(requests_of(&server, "query OrdersPage").await.len(), 3);
+    let store = &env.stack.shops;
+    assert!(store.get_order(&shop, &key("5601234560004")).await.unwrap().is_some());
+    assert_eq!(store.sync_state(&shop).await.unwrap().orders_watermark, Some(window.until));
+    let alerts = env.alerts(&shop).await;
+    assert!(alerts.iter().all(|a| a.kind != AlertKind::DeadLetter), "no failure surfaced: {alerts:?}");
+}
+
+#[tokio::test]
+async fn a_backfill_reads_by_creation_time_and_neither_flags_gaps_nor_moves_the_watermark() {
+    let (env, server, shop) = setup("poll-backfill", &["read_orders", "read_all_orders"]).await;
+    Mock::given(body_string_contains("query OrdersPage"))
+        .respond_with(page(vec![demo_node("#1003")], None, 900.0))
+        .mount(&server)
+        .await;
+    let window = window(WindowMode::Backfill);
+    env.enqueue(Stage::ShopifyPoll, &job(&shop, "backfill-1", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(Stage::ShopifyPoll, 0).await;
+
+    let request = &requests_of(&server, "query OrdersPage").await[0];
+    assert_eq!(variables(request)["sortKey"], "CREATED_AT");
+    assert!(variables(request)["query"].as_str().unwrap().starts_with("created_at:>='2026-11-20T00:00:00Z'"));
+    assert!(env.stack.shops.get_order(&shop, &key("5601234560003")).await.unwrap().is_some());
+    assert!(env.alerts(&shop).await.iter().all(|a| a.kind != AlertKind::DataGap), "history is no gap");
+    assert_eq!(env.stack.shops.sync_state(&shop).await.unwrap().orders_watermark, None);
+}
+
+#[tokio::test]
+async fn missing_subscriptions_are_recreated_alerted_and_the_window_since_the_last_webhook_is_polled() {
+    let (env, server, shop) = setup("poll-subscriptions", &["read_orders", "read_all_orders"]).await;
+    env.deliver(&shop, "orders/create", "wh-1002", &demo_event("orders-create-1002.json")).await;
+    env.drain_ingest().await;
+    let last_webhook = env.stack.shops.sync_state(&shop).await.unwrap().last_webhook_at.expect("webhook noted");
+
+    let callback = "http://127.0.0.1:0/webhooks/shopify";
+    let present: Vec<Value> = shopify_poller::SUBSCRIBED_TOPICS
+        .iter()
+        .filter(|t| !["orders/paid", "refunds/create"].contains(t))
+        .map(|t| json!({ "id": "gid://shopify/WebhookSubscription/1", "topic": shopify_poller::graphql_topic(t),
+                         "endpoint": { "__typename": "WebhookHttpEndpoint", "callbackUrl": callback } }))
+        // ORDERS_PAID exists, but for another app's endpoint: ours is still missing.
+        .chain([json!({ "id": "gid://shopify/WebhookSubscription/2", "topic": "ORDERS_PAID",
+                        "endpoint": { "__typename": "WebhookHttpEndpoint", "callbackUrl": "https://elsewhere.example/hook" } })])
+        .collect();
+    Mock::given(body_string_contains("query WebhookSubscriptions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "data": { "webhookSubscriptions": { "nodes": present } } })),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("mutation WebhookSubscriptionCreate"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "webhookSubscriptionCreate": {
+            "webhookSubscription": { "id": "gid://shopify/WebhookSubscription/9", "topic": "X" }, "userErrors": [] } } })))
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("query OrdersPage")).respond_with(page(vec![], None, 900.0)).mount(&server).await;
+
+    env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-s", PollTask::Subscriptions), 0).await;
+    env.drain(Stage::ShopifyPoll, 0).await;
+
+    let created: Vec<Value> =
+        requests_of(&server, "mutation WebhookSubscriptionCreate").await.iter().map(variables).collect();
+    let topics: Vec<&str> = created.iter().map(|v| v["topic"].as_str().unwrap()).collect();
+    assert_eq!(topics, ["ORDERS_PAID", "REFUNDS_CREATE"]);
+    assert!(created.iter().all(|v| v["webhookSubscription"]["callbackUrl"] == callback));
+    let gaps: Vec<String> =
+        env.alerts(&shop).await.into_iter().filter(|a| a.kind == AlertKind::DataGap).map(|a| a.id).collect();
+    assert_eq!(gaps, ["subscription_missing:orders/paid:tick-s", "subscription_missing:refunds/create:tick-s"]);
+    let recovery = &requests_of(&server, "query OrdersPage").await[0];
+    let from = (last_webhook - TimeDelta::seconds(120)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert!(
+        variables(recovery)["query"].as_str().unwrap().starts_with(&format!("updated_at:>'{from}'")),
+        "{}",
+        variables(recovery)["query"]
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_queues_a_window_and_a_health_check_per_active_shop_and_warns_once_about_read_all_orders() {
+    let (env, _server, shop) = setup("scheduler", &["read_orders"]).await;
+    let gone = unique_shop("scheduler-gone");
+    env.install(&gone, TOKEN, &["read_orders", "read_all_orders"]).await;
+    use shared::store::ShopStore;
+    env.stack.shops.set_shop_status(&gone, shared::store::ShopStatus::Uninstalled, Utc::now()).await.unwrap();
+    let deps = &env.stack.shopify_scheduler;
+    let before = Utc::now();
+    for tick in ["tick-a", "tick-b"] {
+        let invocation = shopify_scheduler::Invocation { id: Some(tick.into()), backfill: None };
+        let report = shopify_scheduler::run(deps, invocation).await.unwrap();
+        assert!(report.jobs >= 2);
+    }
+    let setup: Vec<_> = env.alerts(&shop).await.into_iter().filter(|a| a.kind == AlertKind::Setup).collect();
+    assert_eq!(setup.len(), 1, "warned once");
+
+    let jobs = queued_polls(&env).await;
+    let ours: Vec<&PollJob> = jobs.iter().filter(|j| j.shop == shop).collect();
+    assert_eq!(ours.len(), 4, "a window and a health check per tick");
+    assert!(jobs.iter().all(|j| j.shop != gone), "an uninstalled shop is not polled");
+    let record = env.stack.shops.shop(&shop).await.unwrap().unwrap();
+    for job in ours {
+        if let PollTask::Orders { window, after } = &job.task {
+            assert_eq!(window.mode, WindowMode::Incremental);
+            assert_eq!(window.from, record.installed_at - TimeDelta::seconds(120), "never polled: from the install");
+            assert!(window.until >= before);
+            assert_eq!(after, &None);
+        }
+    }
+
+    let bad = shopify_scheduler::Invocation {
+        id: None,
+        backfill: Some(shopify_scheduler::Backfill {
+            shop: shop.clone(),
+            from: at("2026-02-01T00:00:00Z"),
+            until: at("2026-01-01T00:00:00Z"),
+        }),
+    };
+    assert!(shopify_scheduler::run(deps, bad).await.is_err(), "a backwards range is refused");
+}
+
+/// Receives (without processing) every poll job waiting on the queue.
+async fn queued_polls(env: &TestEnv) -> Vec<PollJob> {
+    let url = &env.stack.queues[&Stage::ShopifyPoll].queue;
+    let mut jobs = Vec::new();
+    loop {
+        let received = env
+            .stack
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(300)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return jobs;
+        }
+        for m in messages {
+            match serde_json::from_str(m.body.as_deref().unwrap()).unwrap() {
+                StageMessage::ShopifyPoll(job) => jobs.push(job),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
