@@ -193,7 +193,7 @@ impl Stack {
             shops: shared::store::dynamo::DynamoStore::new(dynamodb.clone(), settings.table_name.clone()),
             sealer: shared::secrets::KmsSealer::new(kms, key_id),
             shopify_webhook: shopify_webhook::Deps::connect(shopify_webhook::Config::read(env())?).await,
-            ingest_worker: ingest_worker::Deps::connect(ingest_worker::Config::read(env())?).await,
+            ingest_worker: ingest_worker::Deps::connect(ingest_worker::Config::read(env())?).await?,
             dashboard_api: dashboard_api::Deps::connect(dashboard_api::Config::read(env())?).await,
             dlq_monitor: dlq_monitor::Deps::connect(dlq_monitor::Config::read(env())?).await,
             outbound_worker: outbound_worker::Deps::connect(outbound_worker::Config::read(env())?).await?,

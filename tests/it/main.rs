@@ -13,3 +13,4 @@ mod shopify_push;
 mod sse;
 mod template;
 mod tenants;
+mod topics;

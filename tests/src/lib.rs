@@ -68,6 +68,38 @@ impl TestEnv {
         self.deliver_signed(shop, topic, webhook_id, body, &signature).await
     }
 
+    /// Delivers as [`TestEnv::deliver`], with Shopify's `X-Shopify-Triggered-At`.
+    pub async fn deliver_at(
+        &self,
+        shop: &ShopDomain,
+        topic: &str,
+        webhook_id: &str,
+        body: &[u8],
+        triggered_at: &str,
+    ) -> Response<Body> {
+        let signature = webhook::sign(body, &Secret::new(API_SECRET));
+        let mut headers = Self::webhook_headers(shop, topic, webhook_id, &signature);
+        headers.push(("X-Shopify-Triggered-At", triggered_at));
+        self.request("POST", "/webhooks/shopify", &headers, body).await
+    }
+
+    fn webhook_headers<'a>(
+        shop: &'a ShopDomain,
+        topic: &'a str,
+        webhook_id: &'a str,
+        signature: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("Content-Type", "application/json"),
+            ("X-Shopify-Hmac-Sha256", signature),
+            ("X-Shopify-Topic", topic),
+            ("X-Shopify-Shop-Domain", shop.as_str()),
+            ("X-Shopify-API-Version", "2026-07"),
+            ("X-Shopify-Webhook-Id", webhook_id),
+            ("X-Shopify-Event-Id", "event-1"),
+        ]
+    }
+
     pub async fn deliver_signed(
         &self,
         shop: &ShopDomain,
@@ -76,15 +108,7 @@ impl TestEnv {
         body: &[u8],
         signature: &str,
     ) -> Response<Body> {
-        let headers = [
-            ("Content-Type", "application/json"),
-            ("X-Shopify-Hmac-Sha256", signature),
-            ("X-Shopify-Topic", topic),
-            ("X-Shopify-Shop-Domain", shop.as_str()),
-            ("X-Shopify-API-Version", "2026-07"),
-            ("X-Shopify-Webhook-Id", webhook_id),
-            ("X-Shopify-Event-Id", "event-1"),
-        ];
+        let headers = Self::webhook_headers(shop, topic, webhook_id, signature);
         self.request("POST", "/webhooks/shopify", &headers, body).await
     }
 

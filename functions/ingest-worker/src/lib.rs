@@ -1,6 +1,8 @@
 //! Trigger: the ingest queue. Normalises channel events into canonical orders and stores them with a
 //! version-guarded write, so duplicates and out-of-order deliveries never replace newer state.
 
+mod events;
+
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -9,12 +11,17 @@ use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use shared::{
     clock::{Clock, SystemClock},
-    config::{ConfigError, Env, TableConfig},
+    config::{ConfigError, Env, SecretsConfig, TableConfig},
+    domain::ops::ChannelReturn,
     domain::{ChannelOrderId, Fulfillment, OrderKey, ShopDomain, StageMessage, TimelineEvent, message::ShopifyWebhook},
     error::WorkerError,
     orders::{self, ChangeError, Decision},
     queue::{Stage, schema},
-    shopify::model::{ShopifyFulfillmentEvent, ShopifyOrder, ShopifyOrderEdited, ShopifyRefund},
+    secrets::{KmsSealer, Sealer},
+    shopify::{
+        admin::{AdminClient, AdminConfig, AdminError},
+        model::{ShopifyFulfillmentEvent, ShopifyOrder, ShopifyOrderEdited, ShopifyRefund},
+    },
     sqs_batch,
     store::{AlertStore, OrderStore, ShopStatus, ShopStore, SyncStore, dynamo::DynamoStore},
 };
@@ -24,6 +31,8 @@ const STAGE: &str = "ingest";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: TableConfig,
+    pub admin: AdminConfig,
+    pub secrets: SecretsConfig,
 }
 
 impl Config {
@@ -32,7 +41,11 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self { table: TableConfig::read(&mut env) };
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            admin: AdminConfig::read(&mut env),
+            secrets: SecretsConfig::read(&mut env),
+        };
         env.finish().map(|()| config)
     }
 }
@@ -42,19 +55,24 @@ pub struct Deps {
     pub alerts: Arc<dyn AlertStore>,
     pub shops: Arc<dyn ShopStore>,
     pub sync: Arc<dyn SyncStore>,
+    pub sealer: Arc<dyn Sealer>,
+    pub admin: AdminClient,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
-    pub async fn connect(config: Config) -> Self {
-        let store = Arc::new(DynamoStore::connect(config.table.table_name).await);
-        Self {
+    pub async fn connect(config: Config) -> Result<Self, AdminError> {
+        let sdk = shared::aws::sdk_config().await;
+        let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+        Ok(Self {
             orders: store.clone(),
             alerts: store.clone(),
             shops: store.clone(),
             sync: store,
+            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
+            admin: AdminClient::new(config.admin)?,
             clock: Arc::new(SystemClock),
-        }
+        })
     }
 }
 
@@ -101,6 +119,9 @@ async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), Wor
         let applied = orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order, deps.clock.now()).await;
         return applied.map(drop).map_err(change_error);
     }
+    if let Some(event) = ChannelReturn::from_topic(topic) {
+        return events::shopify_return(deps, &webhook, event).await;
+    }
     match topic {
         "fulfillments/create" | "fulfillments/update" => {
             let event = ShopifyFulfillmentEvent::deserialize(&webhook.payload).map_err(permanent)?;
@@ -125,6 +146,7 @@ async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), Wor
             let details = format!("Order edited: {added} line item change(s) added, {removed} removed");
             timeline_only(deps, &webhook.shop, &edited.order_id, TimelineEvent::new(at, "order_edited", details)).await
         }
+        "fulfillment_orders/placed_on_hold" | "fulfillment_orders/hold_released" => events::hold(deps, &webhook).await,
         "app/uninstalled" => {
             // Polls stop for an uninstalled shop; its data stays until `shop/redact` (48 h later).
             deps.shops.set_shop_status(&webhook.shop, ShopStatus::Uninstalled, deps.clock.now()).await?;
@@ -234,7 +256,7 @@ fn change_error(e: ChangeError<std::convert::Infallible>) -> WorkerError {
     }
 }
 
-fn order_key(id: &str) -> Result<OrderKey, WorkerError> {
+pub(crate) fn order_key(id: &str) -> Result<OrderKey, WorkerError> {
     ChannelOrderId::parse(id).map(OrderKey::shopify).map_err(|e| WorkerError::Permanent(e.into()))
 }
 
@@ -268,7 +290,7 @@ async fn fulfillment(deps: &Deps, shop: &ShopDomain, event: ShopifyFulfillmentEv
 }
 
 /// Appends `event` to the order's timeline (keyed by time and kind, so a redelivery adds nothing).
-async fn timeline_only(
+pub(crate) async fn timeline_only(
     deps: &Deps,
     shop: &ShopDomain,
     order_id: &str,
@@ -284,7 +306,7 @@ async fn timeline_only(
 
 /// An event for an order we have not stored yet is dropped: the order arrives with its own webhook or
 /// the reconciliation poll, carrying the same state.
-fn not_found_is_fine(
+pub(crate) fn not_found_is_fine(
     result: Result<shared::domain::Order, ChangeError<std::convert::Infallible>>,
     what: &str,
 ) -> Result<(), WorkerError> {

@@ -116,6 +116,53 @@ impl ReturnAction {
     }
 }
 
+/// A return event from the channel (Shopify's `returns/*` topics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelReturn {
+    Requested,
+    Approved,
+    Declined,
+    Closed,
+}
+
+impl ChannelReturn {
+    pub fn from_topic(topic: &str) -> Option<Self> {
+        match topic {
+            "returns/request" => Some(Self::Requested),
+            "returns/approve" => Some(Self::Approved),
+            "returns/decline" => Some(Self::Declined),
+            "returns/close" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+
+    pub fn event(self) -> &'static str {
+        match self {
+            Self::Requested => "return_requested",
+            Self::Approved => "return_approved",
+            Self::Declined => "return_declined",
+            Self::Closed => "return_closed",
+        }
+    }
+
+    /// The order's return case after this event at `at`, or `None` when the event changes no state: it
+    /// is older than the case, or it confirms a case already open. A request or approval opens a case
+    /// (awaiting its label) unless one is open; a decline denies and a close completes an open case.
+    pub fn apply(self, case: Option<&ReturnCase>, at: DateTime<Utc>) -> Option<ReturnCase> {
+        if case.is_some_and(|c| c.updated_at >= at) {
+            return None;
+        }
+        let open = case.filter(|c| !c.state.is_terminal());
+        let state = match (self, open) {
+            (Self::Requested | Self::Approved, Some(_)) => return None,
+            (Self::Requested | Self::Approved, None) => ReturnState::AwaitingLabel,
+            (Self::Declined, _) => ReturnState::Denied,
+            (Self::Closed, _) => ReturnState::Completed,
+        };
+        Some(ReturnCase { state, updated_at: at, note: case.and_then(|c| c.note.clone()) })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnCase {
     pub state: ReturnState,
