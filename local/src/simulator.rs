@@ -3,7 +3,8 @@
 //! It serves `POST /local/shopify/{shop}/admin/api/{version}/graphql.json`, knows the operations this
 //! code base sends (by operation name), and reports a full cost bucket. It is not a Shopify clone:
 //! filters are ignored and every orders query pages through the same demo orders
-//! (`events/shopify-admin/orders.json`), which the version-guarded ingest makes harmless.
+//! (`events/shopify-admin/orders.json`) and products (`products.json`), which the version-guarded
+//! stores make harmless.
 
 use std::{
     path::Path,
@@ -28,17 +29,24 @@ struct State {
 #[derive(Debug)]
 pub struct Simulator {
     orders: Vec<Value>,
+    products: Vec<Value>,
     state: Mutex<State>,
 }
 
 impl Simulator {
-    /// Loads the demo orders from `<events>/shopify-admin/orders.json`.
+    /// Loads the demo orders and products from `<events>/shopify-admin/`.
     pub fn load(events_dir: &Path) -> anyhow::Result<Self> {
-        let path = events_dir.join("shopify-admin/orders.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let file: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let orders = file.get("orders").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(Self { orders, state: Mutex::default() })
+        let list = |file: &str, field: &str| -> anyhow::Result<Vec<Value>> {
+            let path = events_dir.join("shopify-admin").join(file);
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let value: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            Ok(value.get(field).and_then(Value::as_array).cloned().unwrap_or_default())
+        };
+        Ok(Self {
+            orders: list("orders.json", "orders")?,
+            products: list("products.json", "products")?,
+            state: Mutex::default(),
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -61,7 +69,10 @@ impl Simulator {
         let variables = request.get("variables").cloned().unwrap_or(Value::Null);
         let operation = query.split(['(', '{']).next().unwrap_or_default().trim();
         let data = match operation {
-            "query OrdersPage" => self.orders_page(&variables),
+            "query OrdersPage" => page("orders", &self.orders, &variables),
+            "query ProductsPage" => page("products", &self.products, &variables),
+            "query ProductVariants" => json!({ "product": null }),
+            "query FulfillmentOrderOrder" => self.fulfillment_order(&variables),
             "query WebhookSubscriptions" => self.subscriptions(),
             "mutation WebhookSubscriptionCreate" => self.create_subscription(&variables),
             "query OrderFulfillmentOrders" => self.fulfillment_orders(&variables),
@@ -81,15 +92,11 @@ impl Simulator {
         reply(StatusCode::OK, json!({ "data": data, "extensions": { "cost": cost } }))
     }
 
-    fn orders_page(&self, variables: &Value) -> Value {
-        let first = variables.get("first").and_then(Value::as_u64).unwrap_or(25).max(1) as usize;
-        let start = variables.get("after").and_then(Value::as_str).and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
-        let page: Vec<Value> = self.orders.iter().skip(start).take(first).cloned().collect();
-        let end = start + page.len();
-        json!({ "orders": {
-            "pageInfo": { "hasNextPage": end < self.orders.len(), "endCursor": end.to_string() },
-            "nodes": page,
-        }})
+    /// A fulfillment order's order: the simulator names fulfillment orders after their orders.
+    fn fulfillment_order(&self, variables: &Value) -> Value {
+        let id = variables.get("id").and_then(Value::as_str).unwrap_or_default();
+        let order = id.replace("/FulfillmentOrder/", "/Order/").trim_end_matches("-fo").to_owned();
+        json!({ "fulfillmentOrder": { "id": id, "orderId": order } })
     }
 
     /// Records a subscription, as the app's install flow would have created it.
@@ -152,6 +159,15 @@ impl Simulator {
         self.state().fulfillments.push((order, number));
         json!({ "fulfillmentCreate": { "fulfillment": { "id": "gid://shopify/Fulfillment/1", "status": "SUCCESS" }, "userErrors": [] } })
     }
+}
+
+/// A page of `items` as the connection `field`, with offset cursors.
+fn page(field: &str, items: &[Value], variables: &Value) -> Value {
+    let first = variables.get("first").and_then(Value::as_u64).unwrap_or(25).max(1) as usize;
+    let start = variables.get("after").and_then(Value::as_str).and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+    let nodes: Vec<Value> = items.iter().skip(start).take(first).cloned().collect();
+    let end = start + nodes.len();
+    json!({ field: { "pageInfo": { "hasNextPage": end < items.len(), "endCursor": end.to_string() }, "nodes": nodes } })
 }
 
 fn reply(status: StatusCode, body: Value) -> Response<Body> {

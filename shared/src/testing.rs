@@ -12,12 +12,13 @@ use chrono::{Duration, TimeZone, Utc};
 use crate::{
     domain::{
         Alert, AlertKind, Channel, ChannelOrderId, FinancialStatus, FulfillmentStatus, Money, Order, OrderName,
-        Priority, ShopDomain, StageMessage, Tab, UpsertPlan,
+        Priority, Product, ShopDomain, StageMessage, Tab, UpsertPlan, Variant,
     },
     queue::{MessageQueue, Stage},
     store::{
-        AlertStore, DeliveryStore, Listed, OrderQuery, OrderStore, ReceiptStore, Recorded, RequestStore, Resource,
-        Seek, ShopRecord, ShopStatus, ShopStore, SyncState, SyncStore, WebhookReceipt, WriteOutcome, keys::Watch,
+        AlertStore, DeliveryStore, Listed, OrderQuery, OrderStore, ProductStore, ReceiptStore, Recorded, RequestStore,
+        Resource, Seek, ShopRecord, ShopStatus, ShopStore, SyncState, SyncStore, WebhookReceipt, WriteOutcome,
+        keys::Watch,
     },
 };
 
@@ -62,8 +63,9 @@ pub fn order(shop: &ShopDomain, id: &str, updated_minute: u32) -> Order {
 /// The contract every store adapter must meet. Run it against each adapter.
 pub async fn store_contract<S>(store: &S)
 where
-    S: OrderStore + ReceiptStore + AlertStore + RequestStore + DeliveryStore + ShopStore + SyncStore,
+    S: OrderStore + ReceiptStore + AlertStore + RequestStore + DeliveryStore + ShopStore + SyncStore + ProductStore,
 {
+    products_keep_pages_levels_and_their_order(store).await;
     sync_state_only_moves_forward(store).await;
     responses_and_deliveries_are_kept(store).await;
     a_shop_is_erased_whole_and_alone(store).await;
@@ -230,6 +232,58 @@ async fn responses_and_deliveries_are_kept<S: RequestStore + DeliveryStore>(stor
     store.record_delivery(&shop, &key, &delivery).await.unwrap();
     store.record_delivery(&shop, &key, &delivery).await.unwrap();
     assert_eq!(store.deliveries(&shop, &key).await.unwrap(), [delivery]);
+}
+
+/// A product of `variants` variants revised at `minute`, inventory item `inv-<i>` per variant.
+pub fn product(shop: &ShopDomain, id: &str, variants: usize, minute: u32) -> Product {
+    Product {
+        shop: shop.clone(),
+        id: id.into(),
+        title: format!("Product {id}"),
+        status: Some("active".into()),
+        updated_at: Utc.with_ymd_and_hms(2026, 5, 1, 0, minute, 0).unwrap(),
+        variants: (0..variants)
+            .map(|i| Variant {
+                id: format!("v{i}"),
+                title: format!("Variant {i}"),
+                sku: Some(format!("SKU-{i}")),
+                price: Some("10.00".into()),
+                size: Some("M".into()),
+                color: None,
+                inventory_item_id: Some(format!("inv-{i}")),
+                inventory_quantity: 20,
+                levels: Default::default(),
+            })
+            .collect(),
+    }
+}
+
+async fn products_keep_pages_levels_and_their_order<S: ProductStore>(store: &S) {
+    let shop = unique_shop("contract-products");
+    let at = |minute| Utc.with_ymd_and_hms(2026, 5, 1, 0, minute, 0).unwrap();
+    assert!(store.put_product(&product(&shop, "p1", 600, 10)).await.unwrap());
+    let (head, pages) = store.product(&shop, "p1").await.unwrap().unwrap();
+    assert_eq!((head.variants.len(), pages), (250, 2), "250 on the main record, the rest on pages");
+    assert_eq!(store.variant_page(&shop, "p1", 2).await.unwrap().len(), 100);
+    assert_eq!(store.variant_page(&shop, "p1", 2).await.unwrap()[0].id, "v500");
+
+    assert!(store.set_inventory_level(&shop, "inv-520", "loc-1", 4, at(11)).await.unwrap());
+    assert!(store.set_inventory_level(&shop, "inv-3", "loc-1", 0, at(11)).await.unwrap());
+    assert!(!store.set_inventory_level(&shop, "inv-3", "loc-1", 9, at(10)).await.unwrap(), "an older level");
+    assert!(!store.set_inventory_level(&shop, "inv-unknown", "loc-1", 9, at(12)).await.unwrap());
+    let page = store.variant_page(&shop, "p1", 2).await.unwrap();
+    assert_eq!(page[20].quantity(), 4);
+
+    assert!(!store.put_product(&product(&shop, "p1", 10, 5)).await.unwrap(), "an older revision");
+    assert!(store.put_product(&product(&shop, "p1", 10, 20)).await.unwrap(), "shrinks to one record");
+    let (head, pages) = store.product(&shop, "p1").await.unwrap().unwrap();
+    assert_eq!((head.variants.len(), pages), (10, 0));
+    assert_eq!(head.variants[3].quantity(), 0, "known levels carry over a revision");
+    assert!(store.variant_page(&shop, "p1", 1).await.unwrap().is_empty(), "stale pages are gone");
+
+    store.delete_product(&shop, "p1", at(30)).await.unwrap();
+    assert_eq!(store.product(&shop, "p1").await.unwrap(), None);
+    assert!(!store.put_product(&product(&shop, "p1", 10, 25)).await.unwrap(), "no revival by an older update");
 }
 
 async fn sync_state_only_moves_forward<S: SyncStore>(store: &S) {

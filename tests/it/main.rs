@@ -7,6 +7,7 @@ mod dashboard;
 mod dead_letters;
 mod flow;
 mod openapi;
+mod products;
 mod samples;
 mod shopify_poll;
 mod shopify_push;

@@ -253,22 +253,32 @@ async fn the_scheduler_queues_a_window_and_a_health_check_per_active_shop_and_wa
     for tick in ["tick-a", "tick-b"] {
         let invocation = shopify_scheduler::Invocation { id: Some(tick.into()), backfill: None };
         let report = shopify_scheduler::run(deps, invocation).await.unwrap();
-        assert!(report.jobs >= 2);
+        assert!(report.jobs >= 3);
     }
     let setup: Vec<_> = env.alerts(&shop).await.into_iter().filter(|a| a.kind == AlertKind::Setup).collect();
     assert_eq!(setup.len(), 1, "warned once");
 
     let jobs = queued_polls(&env).await;
     let ours: Vec<&PollJob> = jobs.iter().filter(|j| j.shop == shop).collect();
-    assert_eq!(ours.len(), 4, "a window and a health check per tick");
+    assert_eq!(ours.len(), 6, "an orders window, a products window and a health check per tick");
     assert!(jobs.iter().all(|j| j.shop != gone), "an uninstalled shop is not polled");
     let record = env.stack.shops.shop(&shop).await.unwrap().unwrap();
     for job in ours {
-        if let PollTask::Orders { window, after } = &job.task {
-            assert_eq!(window.mode, WindowMode::Incremental);
-            assert_eq!(window.from, record.installed_at - TimeDelta::seconds(120), "never polled: from the install");
-            assert!(window.until >= before);
-            assert_eq!(after, &None);
+        match &job.task {
+            PollTask::Orders { window, after } => {
+                assert_eq!(window.mode, WindowMode::Incremental);
+                assert_eq!(
+                    window.from,
+                    record.installed_at - TimeDelta::seconds(120),
+                    "never polled: from the install"
+                );
+                assert!(window.until >= before);
+                assert_eq!(after, &None);
+            }
+            PollTask::Products { window, .. } => {
+                assert!(window.from < DateTime::UNIX_EPOCH, "never polled: the whole catalogue");
+            }
+            PollTask::Subscriptions => {}
         }
     }
 

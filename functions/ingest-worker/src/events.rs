@@ -38,7 +38,7 @@ fn text(payload: &Value, pointers: &[&str]) -> Option<String> {
 
 /// When the event happened: Shopify's `X-Shopify-Triggered-At`, else now. Timeline events are keyed by
 /// it, so a redelivery adds nothing.
-fn happened_at(deps: &Deps, webhook: &ShopifyWebhook) -> DateTime<Utc> {
+pub(crate) fn happened_at(deps: &Deps, webhook: &ShopifyWebhook) -> DateTime<Utc> {
     webhook
         .triggered_at
         .as_deref()

@@ -20,10 +20,13 @@ use shared::{
     secrets::{KmsSealer, Sealer},
     shopify::{
         admin::{AdminClient, AdminConfig, AdminError},
-        model::{ShopifyFulfillmentEvent, ShopifyOrder, ShopifyOrderEdited, ShopifyRefund},
+        model::{
+            ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
+            ShopifyProduct, ShopifyRefund,
+        },
     },
     sqs_batch,
-    store::{AlertStore, OrderStore, ShopStatus, ShopStore, SyncStore, dynamo::DynamoStore},
+    store::{AlertStore, OrderStore, ProductStore, ShopStatus, ShopStore, SyncStore, dynamo::DynamoStore},
 };
 
 const STAGE: &str = "ingest";
@@ -55,6 +58,7 @@ pub struct Deps {
     pub alerts: Arc<dyn AlertStore>,
     pub shops: Arc<dyn ShopStore>,
     pub sync: Arc<dyn SyncStore>,
+    pub products: Arc<dyn ProductStore>,
     pub sealer: Arc<dyn Sealer>,
     pub admin: AdminClient,
     pub clock: Arc<dyn Clock>,
@@ -68,7 +72,8 @@ impl Deps {
             orders: store.clone(),
             alerts: store.clone(),
             shops: store.clone(),
-            sync: store,
+            sync: store.clone(),
+            products: store,
             sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
             admin: AdminClient::new(config.admin)?,
             clock: Arc::new(SystemClock),
@@ -147,6 +152,31 @@ async fn shopify_webhook(deps: &Deps, webhook: ShopifyWebhook) -> Result<(), Wor
             timeline_only(deps, &webhook.shop, &edited.order_id, TimelineEvent::new(at, "order_edited", details)).await
         }
         "fulfillment_orders/placed_on_hold" | "fulfillment_orders/hold_released" => events::hold(deps, &webhook).await,
+        "products/create" | "products/update" => {
+            let product = ShopifyProduct::deserialize(&webhook.payload).map_err(permanent)?.into_product(webhook.shop);
+            let written = deps.products.put_product(&product).await?;
+            tracing::info!(product = %product.id, variants = product.variants.len(), written, "product stored");
+            Ok(())
+        }
+        "products/delete" => {
+            let deleted = ShopifyDeleted::deserialize(&webhook.payload).map_err(permanent)?;
+            // The payload carries no time: Shopify's trigger time orders it against updates.
+            let at = events::happened_at(deps, &webhook);
+            deps.products.delete_product(&webhook.shop, &deleted.id, at).await?;
+            tracing::info!(product = %deleted.id, "product deleted");
+            Ok(())
+        }
+        "inventory_levels/update" => {
+            let level = ShopifyInventoryLevel::deserialize(&webhook.payload).map_err(permanent)?;
+            let at = level.updated_at.with_timezone(&Utc);
+            let available = level.available.unwrap_or(0);
+            let moved = deps
+                .products
+                .set_inventory_level(&webhook.shop, &level.inventory_item_id, &level.location_id, available, at)
+                .await?;
+            tracing::info!(inventory_item = %level.inventory_item_id, moved, "inventory level");
+            Ok(())
+        }
         "app/uninstalled" => {
             // Polls stop for an uninstalled shop; its data stays until `shop/redact` (48 h later).
             deps.shops.set_shop_status(&webhook.shop, ShopStatus::Uninstalled, deps.clock.now()).await?;

@@ -9,6 +9,9 @@
 //!   fully read window advances the watermark. An order state older than [`GAP_GRACE`] that no webhook
 //!   had delivered raises a data-gap alert. Completing a window pings a refresh and reviews the shop's
 //!   shipment alerts.
+//! - **A products window**: products updated in the window with their variants (more than 100 are
+//!   paged per product), kept through the version-guarded product store; completing it advances the
+//!   products watermark.
 //! - **Subscription health.** Lists the shop's webhook subscriptions, re-creates missing ones, raises a
 //!   data-gap alert for each, and queues a recovery window since the last webhook that arrived.
 
@@ -29,14 +32,18 @@ use shared::{
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
     shopify::{
-        admin::{AdminClient, AdminConfig, AdminError, Cost, describe},
+        admin::{AdminClient, AdminConfig, AdminError, Cost, Reply, describe},
         graphql::{
-            ORDERS_PAGE, ORDERS_PAGE_SIZE, OrdersData, WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS,
+            ORDERS_PAGE, ORDERS_PAGE_SIZE, OrdersData, PRODUCT_VARIANTS, PRODUCTS_PAGE, PRODUCTS_PAGE_SIZE,
+            ProductVariantsData, ProductsData, WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS,
             WebhookSubscriptionCreateData, WebhookSubscriptionsData,
         },
     },
     sqs_batch,
-    store::{AlertStore, OrderStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncStore, dynamo::DynamoStore},
+    store::{
+        AlertStore, OrderStore, ProductStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncStore,
+        dynamo::DynamoStore,
+    },
     tenants,
 };
 
@@ -118,6 +125,7 @@ pub struct Deps {
     pub alerts: Arc<dyn AlertStore>,
     pub shops: Arc<dyn ShopStore>,
     pub sync: Arc<dyn SyncStore>,
+    pub products: Arc<dyn ProductStore>,
     pub sealer: Arc<dyn Sealer>,
     pub queue: Arc<dyn MessageQueue>,
     pub admin: AdminClient,
@@ -134,7 +142,8 @@ impl Deps {
             orders: store.clone(),
             alerts: store.clone(),
             shops: store.clone(),
-            sync: store,
+            sync: store.clone(),
+            products: store,
             sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
             queue: Arc::new(SqsQueue::new(
                 shared::aws::sqs(&sdk),
@@ -167,6 +176,9 @@ pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError>
         .ok_or_else(|| WorkerError::Permanent(anyhow::anyhow!("the shop has no access token")))?;
     match &job.task {
         PollTask::Orders { window, after } => orders_window(deps, &job, &record, &token, *window, after.clone()).await,
+        PollTask::Products { window, after } => {
+            products_window(deps, &job, &record, &token, *window, after.clone()).await
+        }
         PollTask::Subscriptions => subscriptions(deps, &job, &record, &token).await,
     }
 }
@@ -180,6 +192,46 @@ pub struct WindowReport {
     pub gaps: usize,
 }
 
+/// One GraphQL call with the throttle rules: a short wait is taken inline (a few times), a long one is
+/// handed back as [`Fetch::Later`] for the caller to carry over with an SQS delay.
+enum Fetch<T> {
+    Got(Reply<T>),
+    Later(Duration),
+}
+
+async fn fetch<T: serde::de::DeserializeOwned>(
+    deps: &Deps,
+    shop: &ShopDomain,
+    token: &Secret,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<Fetch<T>, WorkerError> {
+    let mut throttled = 0;
+    loop {
+        match deps.admin.graphql::<T>(shop, token, query, variables.clone()).await {
+            Ok(reply) => return Ok(Fetch::Got(reply)),
+            Err(AdminError::Throttled { wait }) if wait <= MAX_INLINE_WAIT && throttled < MAX_INLINE_RETRIES => {
+                throttled += 1;
+                tracing::info!(shop = %shop, wait_ms = wait.as_millis() as u64, "throttled; waiting inline");
+                tokio::time::sleep(wait).await;
+            }
+            Err(AdminError::Throttled { wait }) => return Ok(Fetch::Later(wait.max(MAX_INLINE_WAIT))),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// After a page: wait inline for the bucket to hold another query of the same cost, or say how long
+/// the continuation must be delayed.
+async fn pace(cost: Option<&Cost>) -> Option<Duration> {
+    let wait = cost.map(|c| c.wait_before(c.requested_query_cost)).unwrap_or_default();
+    if wait > MAX_INLINE_WAIT {
+        return Some(wait);
+    }
+    tokio::time::sleep(wait).await;
+    None
+}
+
 async fn orders_window(
     deps: &Deps,
     job: &PollJob,
@@ -191,25 +243,15 @@ async fn orders_window(
     let shop = &record.shop;
     let (search, sort_key) = window.search();
     let mut report = WindowReport::default();
-    let mut throttled = 0;
+    let later = |after| PollTask::Orders { window, after };
     while report.pages < MAX_PAGES_PER_RUN {
         let variables = serde_json::json!({
             "first": ORDERS_PAGE_SIZE, "after": after, "query": search, "sortKey": sort_key,
         });
-        let reply = match deps.admin.graphql::<OrdersData>(shop, token, ORDERS_PAGE, variables).await {
-            Ok(reply) => reply,
-            Err(AdminError::Throttled { wait }) if wait <= MAX_INLINE_WAIT && throttled < MAX_INLINE_RETRIES => {
-                throttled += 1;
-                tracing::info!(shop = %shop, wait_ms = wait.as_millis() as u64, "throttled; waiting inline");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            Err(AdminError::Throttled { wait }) => {
-                return continue_later(deps, job, window, after, wait.max(MAX_INLINE_WAIT), report).await;
-            }
-            Err(e) => return Err(e.into()),
+        let reply = match fetch::<OrdersData>(deps, shop, token, ORDERS_PAGE, variables).await? {
+            Fetch::Got(reply) => reply,
+            Fetch::Later(wait) => return continue_later(deps, job, later(after), wait, report).await,
         };
-        throttled = 0;
         report.pages += 1;
         let page = reply.data.orders;
         let now = deps.clock.now();
@@ -240,31 +282,80 @@ async fn orders_window(
         if !page.page_info.has_next_page {
             return complete(deps, job, window, after.as_deref(), report).await;
         }
-        let wait = reply.cost.as_ref().map(pace).unwrap_or_default();
-        if wait > MAX_INLINE_WAIT {
-            return continue_later(deps, job, window, after, wait, report).await;
+        if let Some(wait) = pace(reply.cost.as_ref()).await {
+            return continue_later(deps, job, later(after), wait, report).await;
         }
-        tokio::time::sleep(wait).await;
     }
-    continue_later(deps, job, window, after, Duration::ZERO, report).await
+    continue_later(deps, job, later(after), Duration::ZERO, report).await
 }
 
-/// The wait before the next page: enough for the bucket to hold another query of the same cost.
-fn pace(cost: &Cost) -> Duration {
-    cost.wait_before(cost.requested_query_cost)
+async fn products_window(
+    deps: &Deps,
+    job: &PollJob,
+    record: &ShopRecord,
+    token: &Secret,
+    window: PollWindow,
+    mut after: Option<String>,
+) -> Result<(), WorkerError> {
+    let shop = &record.shop;
+    let (search, sort_key) = window.search();
+    let mut report = WindowReport::default();
+    let later = |after| PollTask::Products { window, after };
+    while report.pages < MAX_PAGES_PER_RUN {
+        let variables = serde_json::json!({
+            "first": PRODUCTS_PAGE_SIZE, "after": after, "query": search, "sortKey": sort_key,
+        });
+        let reply = match fetch::<ProductsData>(deps, shop, token, PRODUCTS_PAGE, variables).await? {
+            Fetch::Got(reply) => reply,
+            Fetch::Later(wait) => return continue_later(deps, job, later(after), wait, report).await,
+        };
+        report.pages += 1;
+        let mut cost = reply.cost;
+        let page = reply.data.products;
+        for mut node in page.nodes {
+            report.seen += 1;
+            let mut variants = std::mem::take(&mut node.variants.nodes);
+            let mut more = node.variants.page_info.clone();
+            while more.has_next_page {
+                let variables = serde_json::json!({ "id": node.id, "after": more.end_cursor });
+                let reply = match fetch::<ProductVariantsData>(deps, shop, token, PRODUCT_VARIANTS, variables).await? {
+                    Fetch::Got(reply) => reply,
+                    // The page is read again by the continuation; products already stored are unchanged.
+                    Fetch::Later(wait) => return continue_later(deps, job, later(after), wait, report).await,
+                };
+                cost = reply.cost.or(cost);
+                let Some(product) = reply.data.product else { break };
+                variants.extend(product.variants.nodes);
+                more = product.variants.page_info;
+            }
+            let product = node.into_product(shop.clone(), variants);
+            if deps.products.put_product(&product).await? {
+                report.written += 1;
+            }
+        }
+        after = page.page_info.end_cursor.or(after);
+        if !page.page_info.has_next_page {
+            deps.sync.advance_watermark(shop, Resource::Products, window.until, None).await?;
+            tracing::info!(shop = %shop, pages = report.pages, seen = report.seen, written = report.written, "products window complete");
+            return Ok(());
+        }
+        if let Some(wait) = pace(cost.as_ref()).await {
+            return continue_later(deps, job, later(after), wait, report).await;
+        }
+    }
+    continue_later(deps, job, later(after), Duration::ZERO, report).await
 }
 
 /// Hands the rest of the window to a continuation on the queue, delayed by `wait`.
 async fn continue_later(
     deps: &Deps,
     job: &PollJob,
-    window: PollWindow,
-    after: Option<String>,
+    task: PollTask,
     wait: Duration,
     report: WindowReport,
 ) -> Result<(), WorkerError> {
     let delay = u32::try_from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).unwrap_or(900).min(900);
-    let continuation = PollJob { task: PollTask::Orders { window, after }, ..job.clone() };
+    let continuation = PollJob { task, ..job.clone() };
     deps.queue.send(Stage::ShopifyPoll, &StageMessage::ShopifyPoll(continuation), delay).await?;
     tracing::info!(shop = %job.shop, delay, pages = report.pages, written = report.written, "window continues later");
     Ok(())

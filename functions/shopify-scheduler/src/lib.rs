@@ -1,6 +1,6 @@
 //! Trigger: an EventBridge schedule (every 15 minutes by default; the template's `PollIntervalMinutes`).
 //! For every active shop it queues the next orders window (from an overlap before the watermark until
-//! now) and a webhook subscription check on the Shopify poll queue, and warns once per shop when
+//! now), the next products window and a webhook subscription check on the Shopify poll queue, and warns once per shop when
 //! `read_all_orders` is missing. The `shopify-poller` does the work.
 //!
 //! Invoked by hand with `{"backfill": {"shop": "…", "from": "…", "until": "…"}}`, it queues a backfill of
@@ -121,8 +121,15 @@ pub async fn run(deps: &Deps, invocation: Invocation) -> Result<Report, Schedule
         report.shops += 1;
         warn_without_read_all_orders(deps, &record, now).await?;
         let state = deps.sync.sync_state(&shop).await?;
-        let window = PollWindow::incremental(state.orders_watermark, record.installed_at, deps.overlap, now);
-        for task in [PollTask::Orders { window, after: None }, PollTask::Subscriptions] {
+        let orders = PollWindow::incremental(state.orders_watermark, record.installed_at, deps.overlap, now);
+        // The first products window reads the whole catalogue.
+        let products = PollWindow::incremental(state.products_watermark, DateTime::UNIX_EPOCH, deps.overlap, now);
+        let tasks = [
+            PollTask::Orders { window: orders, after: None },
+            PollTask::Products { window: products, after: None },
+            PollTask::Subscriptions,
+        ];
+        for task in tasks {
             let job = PollJob { shop: shop.clone(), origin: origin.clone(), task };
             deps.queue.send(Stage::ShopifyPoll, &StageMessage::ShopifyPoll(job), 0).await?;
             report.jobs += 1;

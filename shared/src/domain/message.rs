@@ -98,6 +98,8 @@ pub struct PollJob {
 pub enum PollTask {
     /// Orders of `window`, from the page after `after`.
     Orders { window: PollWindow, after: Option<String> },
+    /// Products updated in `window`, from the page after `after`.
+    Products { window: PollWindow, after: Option<String> },
     /// Check the shop's webhook subscriptions and re-create missing ones.
     Subscriptions,
 }
@@ -122,15 +124,15 @@ pub enum WindowMode {
 }
 
 impl PollWindow {
-    /// The scheduled window: from an overlap before the watermark (or before the installation, for a
-    /// shop never polled; Shopify's search index lags writes by seconds) until `now`.
+    /// The scheduled window: from an overlap before the watermark (or before `start`, for a shop never
+    /// polled; Shopify's search index lags writes by seconds) until `now`.
     pub fn incremental(
         watermark: Option<DateTime<Utc>>,
-        installed_at: DateTime<Utc>,
+        start: DateTime<Utc>,
         overlap: chrono::TimeDelta,
         now: DateTime<Utc>,
     ) -> Self {
-        Self { mode: WindowMode::Incremental, from: watermark.unwrap_or(installed_at) - overlap, until: now }
+        Self { mode: WindowMode::Incremental, from: watermark.unwrap_or(start) - overlap, until: now }
     }
 
     /// The orders search query and sort key of the window. Times are whole UTC seconds.

@@ -7,6 +7,7 @@ pub mod message;
 pub mod money;
 pub mod ops;
 pub mod order;
+pub mod product;
 pub mod tabs;
 pub mod timeline;
 
@@ -16,5 +17,6 @@ pub use message::StageMessage;
 pub use money::Money;
 pub use ops::{OrderOps, ReturnAction, ReturnCase, ReturnState, ShipmentSummary};
 pub use order::{Address, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Order, UpsertPlan};
+pub use product::{InventoryStatus, Product, Variant};
 pub use tabs::{Priority, Tab};
 pub use timeline::TimelineEvent;

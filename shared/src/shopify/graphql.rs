@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::{
     domain::{
         Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
-        Order, OrderName, ShopDomain,
+        Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
     },
     shopify::model::MapError,
 };
@@ -359,6 +359,109 @@ pub const METAFIELDS_SET: &str = r#"mutation MetafieldsSet($metafields: [Metafie
 #[serde(rename_all = "camelCase")]
 pub struct MetafieldsSetData {
     pub metafields_set: MutationPayload,
+}
+
+/// The variant fields both product queries read.
+macro_rules! variant_fields {
+    () => {
+        "pageInfo { hasNextPage endCursor } nodes { id title sku price inventoryQuantity inventoryItem { id } selectedOptions { name value } }"
+    };
+}
+
+/// Products updated in a window, with their first 100 variants (cost ≈ 5 × 100); more variants are
+/// read with [`PRODUCT_VARIANTS`].
+pub const PRODUCTS_PAGE: &str = concat!(
+    "query ProductsPage($first: Int!, $after: String, $query: String!, $sortKey: ProductSortKeys!) {\n",
+    "  products(first: $first, after: $after, query: $query, sortKey: $sortKey) {\n",
+    "    pageInfo { hasNextPage endCursor }\n",
+    "    nodes { id legacyResourceId title status updatedAt variants(first: 100) { ",
+    variant_fields!(),
+    " } }\n  }\n}"
+);
+
+/// The next 250 variants of one product.
+pub const PRODUCT_VARIANTS: &str = concat!(
+    "query ProductVariants($id: ID!, $after: String) {\n  product(id: $id) { variants(first: 250, after: $after) { ",
+    variant_fields!(),
+    " } }\n}"
+);
+
+pub const PRODUCTS_PAGE_SIZE: u32 = 5;
+
+#[derive(Debug, Deserialize)]
+pub struct ProductsData {
+    pub products: Connection<GqlProduct>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProductVariantsData {
+    pub product: Option<ProductVariants>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProductVariants {
+    pub variants: Connection<GqlVariant>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlProduct {
+    pub id: String,
+    pub legacy_resource_id: Option<String>,
+    pub title: String,
+    pub status: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    pub variants: Connection<GqlVariant>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlVariant {
+    pub id: String,
+    pub title: String,
+    pub sku: Option<String>,
+    pub price: Option<String>,
+    pub inventory_quantity: Option<i64>,
+    pub inventory_item: Option<GidRef>,
+    #[serde(default)]
+    pub selected_options: Vec<SelectedOption>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SelectedOption {
+    pub name: String,
+    pub value: String,
+}
+
+impl From<GqlVariant> for Variant {
+    fn from(v: GqlVariant) -> Self {
+        let (size, color) = size_and_color(v.selected_options.iter().map(|o| (o.name.as_str(), o.value.as_str())));
+        Variant {
+            id: gid_tail(&v.id).to_owned(),
+            title: v.title,
+            sku: v.sku.filter(|s| !s.is_empty()),
+            price: v.price,
+            size,
+            color,
+            inventory_item_id: v.inventory_item.map(|i| gid_tail(&i.id).to_owned()),
+            inventory_quantity: v.inventory_quantity.unwrap_or(0),
+            levels: Default::default(),
+        }
+    }
+}
+
+impl GqlProduct {
+    /// The product with `variants` (all of them, when more than the first page were read).
+    pub fn into_product(self, shop: ShopDomain, variants: Vec<GqlVariant>) -> Product {
+        Product {
+            shop,
+            id: self.legacy_resource_id.unwrap_or_else(|| gid_tail(&self.id).to_owned()),
+            title: self.title,
+            status: lower(self.status),
+            updated_at: self.updated_at,
+            variants: variants.into_iter().map(Variant::from).collect(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
     Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
-    Order, OrderName, ShopDomain,
+    Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
 };
 
 #[derive(Debug, Deserialize)]
@@ -244,6 +244,97 @@ fn join_name(first: Option<String>, last: Option<String>) -> Option<String> {
 enum NumOrString {
     Num(u64),
     Str(String),
+}
+
+/// A product as the `products/*` webhooks deliver it.
+#[derive(Debug, Deserialize)]
+pub struct ShopifyProduct {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub title: String,
+    pub status: Option<String>,
+    pub updated_at: DateTime<FixedOffset>,
+    #[serde(default)]
+    pub options: Vec<ShopifyOption>,
+    #[serde(default)]
+    pub variants: Vec<ShopifyVariant>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyOption {
+    pub name: String,
+    pub position: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyVariant {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub title: String,
+    pub sku: Option<String>,
+    pub price: Option<String>,
+    pub option1: Option<String>,
+    pub option2: Option<String>,
+    pub option3: Option<String>,
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub inventory_item_id: Option<String>,
+    #[serde(default)]
+    pub inventory_quantity: i64,
+}
+
+impl ShopifyProduct {
+    pub fn into_product(self, shop: ShopDomain) -> Product {
+        // `optionN` is the value of the option at position N.
+        let names: Vec<(usize, String)> =
+            self.options.iter().enumerate().map(|(i, o)| (o.position.unwrap_or(i + 1), o.name.clone())).collect();
+        let name_at = |position: usize| names.iter().find(|(p, _)| *p == position).map(|(_, n)| n.as_str());
+        let variants = self
+            .variants
+            .into_iter()
+            .map(|v| {
+                let values = [(1, &v.option1), (2, &v.option2), (3, &v.option3)];
+                let pairs = values.iter().filter_map(|(p, value)| Some((name_at(*p)?, value.as_deref()?)));
+                let (size, color) = size_and_color(pairs);
+                Variant {
+                    id: v.id,
+                    title: v.title,
+                    sku: v.sku.filter(|s| !s.is_empty()),
+                    price: v.price,
+                    size,
+                    color,
+                    inventory_item_id: v.inventory_item_id,
+                    inventory_quantity: v.inventory_quantity,
+                    levels: Default::default(),
+                }
+            })
+            .collect();
+        Product {
+            shop,
+            id: self.id,
+            title: self.title,
+            status: self.status,
+            updated_at: self.updated_at.with_timezone(&Utc),
+            variants,
+        }
+    }
+}
+
+/// The body of `inventory_levels/update`.
+#[derive(Debug, Deserialize)]
+pub struct ShopifyInventoryLevel {
+    #[serde(deserialize_with = "id_string")]
+    pub inventory_item_id: String,
+    #[serde(deserialize_with = "id_string")]
+    pub location_id: String,
+    pub available: Option<i64>,
+    pub updated_at: DateTime<FixedOffset>,
+}
+
+/// The body of `products/delete`.
+#[derive(Debug, Deserialize)]
+pub struct ShopifyDeleted {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
 }
 
 fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

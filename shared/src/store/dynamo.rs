@@ -28,6 +28,8 @@ use crate::{
     error::StoreError,
 };
 
+mod products;
+
 type Item = HashMap<String, AttributeValue>;
 
 /// All store ports over one DynamoDB table.
@@ -264,24 +266,7 @@ impl OrderStore for DynamoStore {
             ]);
             items.push(put(&self.table, shop)?);
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(WriteOutcome::Written),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let lost_race = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(tc)) => tc
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))),
-                    _ => false,
-                };
-                if lost_race {
-                    Ok(WriteOutcome::VersionConflict)
-                } else {
-                    Err(StoreError::unavailable("write order", e))
-                }
-            }
-        }
+        self.transact(items, "write order").await
     }
 
     async fn list_orders(
@@ -715,6 +700,25 @@ impl DeliveryStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Runs `items` as one transaction. A failed condition or a conflicting transaction is a lost race
+    /// (`VersionConflict`): the caller re-reads and decides again.
+    async fn transact(&self, items: Vec<TransactWriteItem>, context: &'static str) -> Result<WriteOutcome, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(e) => {
+                let lost_race = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(tc)) => tc
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))),
+                    _ => false,
+                };
+                if lost_race { Ok(WriteOutcome::VersionConflict) } else { Err(StoreError::unavailable(context, e)) }
+            }
+        }
+    }
+
     /// Deletes `keys` (PK, SK).
     async fn delete_keys(&self, keys: Vec<(String, String)>) -> Result<u64, StoreError> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
@@ -897,6 +901,7 @@ impl ShopStore for DynamoStore {
         let alerts = self.alerts_since(shop, None, usize::MAX).await?;
         doomed.extend(alerts.iter().map(|(_, alert)| (keys::alert_pk(shop, &alert.id), keys::ALERT_SK.to_owned())));
         doomed.extend(self.partition_keys(&keys::shop_pk(shop)).await?);
+        doomed.extend(self.product_keys(shop).await?);
         doomed.push((keys::SHOPS_PK.to_owned(), shop.as_str().to_owned()));
         doomed.sort();
         doomed.dedup();

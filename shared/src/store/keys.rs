@@ -195,3 +195,26 @@ pub const SYNC_SK: &str = "SYNC#shopify";
 pub fn sortable_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// A product's item collection: its main record (the first 250 variants) and its variant pages.
+pub fn product_pk(shop: &ShopDomain, id: &str) -> String {
+    format!("PRODUCT#{shop}#{id}")
+}
+
+pub const PRODUCT_SK: &str = "~PRODUCT";
+
+/// Variant page `page` (1-based; page 0 is the main record).
+pub fn variant_page_sk(page: usize) -> String {
+    format!("VARIANTS#{page:04}")
+}
+
+/// GSI1 partition listing a shop's products (on their main records).
+pub fn shop_products_gsi1pk(shop: &ShopDomain) -> String {
+    format!("SHOP#{shop}#PRODUCTS")
+}
+
+/// The shop's inventory item index: inventory item id (sort key) → product id, for
+/// `inventory_levels/update`, which names only the inventory item.
+pub fn inventory_items_pk(shop: &ShopDomain) -> String {
+    format!("INVITEMS#{shop}")
+}
