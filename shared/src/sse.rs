@@ -1,5 +1,7 @@
-//! Server-Sent Events for the alert channel. Each event's `id` is its feed cursor, so a client that
-//! reconnects with `Last-Event-ID` resumes exactly after the last event it saw.
+//! Server-Sent Events for the alert channel. Each alert event's `id` is its feed cursor, so a client
+//! that reconnects with `Last-Event-ID` resumes exactly after the last alert it saw. Refresh pings
+//! (`event: refresh`, sent when a webhook or a poll window changed the shop's data) carry no id, so
+//! they never move the resume point.
 
 use std::{
     pin::Pin,
@@ -15,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::{
     domain::{Alert, ShopDomain},
     error::StoreError,
-    store::AlertStore,
+    store::{AlertStore, SyncStore},
 };
 
 /// Alerts read per store query.
@@ -42,6 +44,14 @@ pub async fn alerts_after(
     let found = alerts.alerts_since(shop, since, BATCH).await?;
     let text = found.iter().map(|(cursor, alert)| alert_event(cursor, alert)).collect::<String>();
     Ok((text, found.last().map(|(c, _)| c.clone())))
+}
+
+/// The refresh ping event: the dashboard refetches its lists.
+pub fn refresh_event(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "event: refresh\ndata: {{\"refreshedAt\":\"{}\"}}\n\n",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    )
 }
 
 /// How a live stream behaves.
@@ -82,6 +92,7 @@ impl Body for SseBody {
 /// store error (the client reconnects and resumes), or after `settings.max_duration`.
 pub fn alert_stream(
     alerts: Arc<dyn AlertStore>,
+    sync: Arc<dyn SyncStore>,
     shop: ShopDomain,
     since: Option<String>,
     settings: StreamSettings,
@@ -94,6 +105,9 @@ pub fn alert_stream(
         let mut cursor = since;
         let mut sent_recently: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         let mut quiet_since = tokio::time::Instant::now();
+        // The ping seen when the stream opened is old news; only a moved ping is sent.
+        let mut last_ping = None;
+        let mut first_read = true;
         let retry = format!("retry: {}\n\n", settings.poll_every.as_millis().max(1000));
         if tx.send(Bytes::from(retry)).await.is_err() {
             return;
@@ -128,6 +142,25 @@ pub fn alert_stream(
                 }
                 Err(e) => {
                     tracing::warn!(shop = %shop, error = %e, "alert stream read failed; closing");
+                    return;
+                }
+            }
+            match sync.sync_state(&shop).await {
+                Ok(state) => {
+                    if !first_read
+                        && state.refreshed_at != last_ping
+                        && let Some(at) = state.refreshed_at
+                    {
+                        if tx.send(Bytes::from(refresh_event(at))).await.is_err() {
+                            return;
+                        }
+                        quiet_since = tokio::time::Instant::now();
+                    }
+                    last_ping = state.refreshed_at;
+                    first_read = false;
+                }
+                Err(e) => {
+                    tracing::warn!(shop = %shop, error = %e, "sync state read failed; closing");
                     return;
                 }
             }

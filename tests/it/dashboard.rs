@@ -22,14 +22,15 @@ fn app() -> ShopifyAppConfig {
 /// A dashboard over `store`, with a memory queue to inspect and a clock to set.
 fn dashboard<S>(store: Arc<S>, clock: Arc<FixedClock>) -> (dashboard_api::Deps, Arc<MemoryQueue>)
 where
-    S: OrderStore + AlertStore + shared::store::RequestStore + 'static,
+    S: OrderStore + AlertStore + shared::store::RequestStore + shared::store::SyncStore + 'static,
 {
     let queue = Arc::new(MemoryQueue::new());
     let deps = dashboard_api::Deps {
         shopify: app(),
         orders: store.clone(),
         alerts: store.clone(),
-        requests: store,
+        requests: store.clone(),
+        sync: store,
         queue: queue.clone(),
         clock,
     };

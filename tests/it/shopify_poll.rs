@@ -123,6 +123,8 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
     let state = store.sync_state(&shop).await.unwrap();
     assert_eq!(state.orders_watermark, Some(window.until));
     assert_eq!(state.orders_cursor.as_deref(), Some("end"));
+    let list = env.get_as(&shop, &format!("/sync/orders?shop_domain={shop}")).await;
+    assert_eq!(integration_tests::json_body(&list)["shopifyCursor"], "end", "the list tells where the sync stands");
 
     // The same job again (a redelivery): nothing new is written or raised.
     env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;

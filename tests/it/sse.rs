@@ -68,6 +68,12 @@ async fn the_live_stream_delivers_new_alerts_and_resumes_after_last_event_id() {
     store.raise_alert(&alert(&shop, "second")).await.unwrap();
     let seen = read_until(&mut stream, "alert second").await;
     let resume_from_second = last_id(&seen);
+
+    // A webhook processed for the shop pings a refresh, an event without an id.
+    use shared::store::SyncStore;
+    store.record_webhook(&shop, Utc::now()).await.unwrap();
+    let seen = read_until(&mut stream, "event: refresh").await;
+    assert!(seen.contains("data: {\"refreshedAt\":"), "{seen}");
     drop(stream);
 
     // Offline: raised while disconnected, delivered on reconnect; nothing seen before is repeated.
@@ -120,7 +126,7 @@ async fn a_live_stream_delivers_an_alert_that_lands_behind_one_already_sent_exac
     };
     let at = |ms: i64| Utc::now() + chrono::Duration::milliseconds(ms);
     store.raise_alert(&Alert { raised_at: at(0), ..alert(&shop, "on-time") }).await.unwrap();
-    let mut body = shared::sse::alert_stream(store.clone(), shop.clone(), None, settings);
+    let mut body = shared::sse::alert_stream(store.clone(), store.clone(), shop.clone(), None, settings);
     let mut text = String::new();
     while !text.contains("alert on-time") {
         let frame = body.frame().await.unwrap().unwrap();

@@ -15,7 +15,7 @@ use shared::{
     error::ApiError,
     http::{self as h, header, query_param},
     sse::{self, SseBody, StreamSettings},
-    store::{AlertStore, dynamo::DynamoStore},
+    store::{AlertStore, SyncStore, dynamo::DynamoStore},
 };
 
 pub const ROUTE: &str = "/sync/orders/alerts";
@@ -52,15 +52,18 @@ impl Config {
 pub struct Deps {
     pub shopify: ShopifyAppConfig,
     pub alerts: Arc<dyn AlertStore>,
+    pub sync: Arc<dyn SyncStore>,
     pub clock: Arc<dyn Clock>,
     pub stream: StreamSettings,
 }
 
 impl Deps {
     pub async fn connect(config: Config) -> Self {
+        let store = Arc::new(DynamoStore::connect(config.table.table_name).await);
         Self {
             shopify: config.shopify,
-            alerts: Arc::new(DynamoStore::connect(config.table.table_name).await),
+            alerts: store.clone(),
+            sync: store,
             clock: Arc::new(SystemClock),
             stream: config.stream,
         }
@@ -107,5 +110,5 @@ fn open(deps: &Deps, req: &Request) -> Result<SseBody, ApiError> {
             message: "Last-Event-ID is not an alert cursor".into(),
         });
     }
-    Ok(sse::alert_stream(deps.alerts.clone(), shop, since, deps.stream))
+    Ok(sse::alert_stream(deps.alerts.clone(), deps.sync.clone(), shop, since, deps.stream))
 }

@@ -17,7 +17,7 @@ use shared::{
     error::ApiError,
     http as h,
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    store::{AlertStore, OrderStore, RequestStore, dynamo::DynamoStore},
+    store::{AlertStore, OrderStore, RequestStore, SyncStore, dynamo::DynamoStore},
 };
 
 pub use list::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -61,6 +61,7 @@ pub struct Deps {
     pub orders: Arc<dyn OrderStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub requests: Arc<dyn RequestStore>,
+    pub sync: Arc<dyn SyncStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
 }
@@ -73,7 +74,8 @@ impl Deps {
             shopify: config.shopify,
             orders: store.clone(),
             alerts: store.clone(),
-            requests: store,
+            requests: store.clone(),
+            sync: store,
             queue: Arc::new(SqsQueue::new(
                 shared::aws::sqs(&sdk),
                 HashMap::from([(Stage::Outbound, config.outbound_queue_url)]),

@@ -36,7 +36,9 @@ struct OrderList {
     offset: u64,
     next: Option<String>,
     previous: Option<String>,
-    /// The Shopify GraphQL cursor at this page's boundary, once the poll has recorded one.
+    /// Where the sync stands in Shopify's own order feed: the GraphQL cursor the last fully read poll
+    /// window ended on (`null` until the poll completed one). A client that rewinds past it asks for a
+    /// re-read from Shopify rather than trusting the local pages.
     shopify_cursor: Option<String>,
 }
 
@@ -138,10 +140,11 @@ pub async fn list_orders(deps: &Deps, req: &Request) -> Result<Response<Body>, A
             return Err(bad("INVALID_DIRECTION", format!("direction must be forward or backward, not `{other}`")));
         }
     };
-    let page = match direction {
+    let mut page = match direction {
         Direction::Forward => forward(deps, &shop, &query, offset, page_size).await?,
         Direction::Backward => backward(deps, &shop, &query, offset, page_size).await?,
     };
+    page.shopify_cursor = deps.sync.sync_state(&shop).await?.orders_cursor;
     Ok(h::json(StatusCode::OK, &page))
 }
 
