@@ -72,6 +72,41 @@ async fn the_sample_events_work_with_their_handlers() {
     assert!(reports.iter().all(|r| r.depth == 0));
 }
 
+/// The scheduler's and the poller's samples, with the simulator's demo orders served by wiremock.
+#[tokio::test]
+async fn the_poll_samples_work_with_their_handlers() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::body_string_contains};
+    let server = MockServer::start().await;
+    let orders: serde_json::Value =
+        serde_json::from_str(&read(root().join("events/shopify-admin/orders.json"))).unwrap();
+    Mock::given(body_string_contains("query OrdersPage"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "data": { "orders": {
+            "pageInfo": { "hasNextPage": false, "endCursor": "5" }, "nodes": orders["orders"] } } })))
+        .mount(&server)
+        .await;
+    let env = TestEnv::with_shopify(&format!("{}/{{shop}}", server.uri())).await;
+    let stack = &env.stack;
+    env.install(&demo_shop(), "shpat_demo", &["read_orders", "read_all_orders"]).await;
+
+    for sample in ["schedule.json", "backfill.json"] {
+        let event: serde_json::Value =
+            serde_json::from_str(&read(root().join("events/shopify-scheduler").join(sample))).unwrap();
+        let report = shopify_scheduler::handle(&stack.shopify_scheduler, LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap();
+        assert!(report.jobs >= 1, "{sample}");
+    }
+
+    let batch: SqsEvent = serde_json::from_str(&read(root().join("events/shopify-poller/sqs-batch.json"))).unwrap();
+    let result =
+        shopify_poller::handle(&stack.shopify_poller, LambdaEvent::new(batch, Context::default())).await.unwrap();
+    assert!(result.batch_item_failures.is_empty());
+    let store = &stack.shops;
+    for name in ["#1001", "#1002", "#1003", "#1004", "#1005"] {
+        assert!(store.find_by_name(&demo_shop(), name).await.unwrap().is_some(), "{name} polled");
+    }
+}
+
 #[tokio::test]
 async fn the_handlers_accept_the_real_lambda_envelopes() {
     let Some(dir) = fixture("lambda/aws-lambda-rust-runtime") else {
