@@ -294,6 +294,31 @@ impl Stack {
         Ok((messages.len(), failed.len()))
     }
 
+    /// Waits (up to `limit`) until `stage`'s queue holds no message, visible or in flight.
+    pub async fn wait_until_empty(&self, stage: Stage, limit: Duration) -> anyhow::Result<()> {
+        use aws_sdk_sqs::types::QueueAttributeName as Attr;
+        let urls = self.queues.get(&stage).context("queue not created")?;
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            let attributes = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&urls.queue)
+                .attribute_names(Attr::ApproximateNumberOfMessages)
+                .attribute_names(Attr::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await?
+                .attributes
+                .unwrap_or_default();
+            let waiting: u64 = attributes.values().filter_map(|v| v.parse::<u64>().ok()).sum();
+            if waiting == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        anyhow::bail!("{stage:?} queue still busy after {limit:?}")
+    }
+
     /// Invokes every scheduled function once with an EventBridge schedule event.
     pub async fn tick(&self) -> anyhow::Result<()> {
         let event = serde_json::json!({
@@ -586,12 +611,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let stack = Arc::new(Stack::bootstrap(settings, None).await?);
     let server = tokio::spawn(serve(stack.clone(), listener));
     let pollers = tokio::spawn(poll_forever(stack.clone()));
-    let ticker = tokio::spawn(tick_forever(stack.clone()));
     if stack.settings.seed {
         install_demo_shop(&stack).await?;
         let seeded = seed_demo(&base_url, &stack.settings).await?;
+        // The first poll runs once the webhooks are in, so it reports only what they missed.
+        stack.wait_until_empty(Stage::Ingest, Duration::from_secs(30)).await?;
         tracing::info!(seeded, "demo webhooks delivered");
     }
+    let ticker = tokio::spawn(tick_forever(stack.clone()));
     let banner = format!(
         "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nCtrl-C stops everything.\n",
         HTTP_ROUTES.iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
