@@ -69,8 +69,8 @@ impl Simulator {
         let variables = request.get("variables").cloned().unwrap_or(Value::Null);
         let operation = query.split(['(', '{']).next().unwrap_or_default().trim();
         let data = match operation {
-            "query OrdersPage" => page("orders", &self.orders, &variables),
-            "query ProductsPage" => page("products", &self.products, &variables),
+            "query OrdersPage" => page("orders", &self.orders, &variables, true),
+            "query ProductsPage" => page("products", &self.products, &variables, false),
             "query ProductVariants" => json!({ "product": null }),
             "query FulfillmentOrderOrder" => self.fulfillment_order(&variables),
             "query WebhookSubscriptions" => self.subscriptions(),
@@ -161,13 +161,23 @@ impl Simulator {
     }
 }
 
-/// A page of `items` as the connection `field`, with offset cursors.
-fn page(field: &str, items: &[Value], variables: &Value) -> Value {
+/// A page of `items` as the connection `field`, with offset cursors, as `edges` or as `nodes`.
+fn page(field: &str, items: &[Value], variables: &Value, edges: bool) -> Value {
     let first = variables.get("first").and_then(Value::as_u64).unwrap_or(25).max(1) as usize;
     let start = variables.get("after").and_then(Value::as_str).and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
     let nodes: Vec<Value> = items.iter().skip(start).take(first).cloned().collect();
     let end = start + nodes.len();
-    json!({ field: { "pageInfo": { "hasNextPage": end < items.len(), "endCursor": end.to_string() }, "nodes": nodes } })
+    let info = json!({ "hasNextPage": end < items.len(), "endCursor": end.to_string() });
+    if edges {
+        let edges: Vec<Value> = nodes
+            .into_iter()
+            .enumerate()
+            .map(|(i, node)| json!({ "cursor": (start + i + 1).to_string(), "node": node }))
+            .collect();
+        json!({ field: { "pageInfo": info, "edges": edges } })
+    } else {
+        json!({ field: { "pageInfo": info, "nodes": nodes } })
+    }
 }
 
 fn reply(status: StatusCode, body: Value) -> Response<Body> {

@@ -304,6 +304,12 @@ async fn sync_state_only_moves_forward<S: SyncStore>(store: &S) {
     assert_eq!(state.refreshed_at, Some(at(7)), "the last accepted write pinged");
     store.ping_refresh(&shop, at(20)).await.unwrap();
     assert_eq!(store.sync_state(&shop).await.unwrap().refreshed_at, Some(at(20)));
+
+    let key = order(&shop, "7", 0).key();
+    assert_eq!(store.order_cursor(&shop, &key).await.unwrap(), None);
+    store.record_order_cursors(&shop, &[(key.clone(), "c1".into())]).await.unwrap();
+    store.record_order_cursors(&shop, &[(key.clone(), "c2".into())]).await.unwrap();
+    assert_eq!(store.order_cursor(&shop, &key).await.unwrap().as_deref(), Some("c2"));
 }
 
 async fn a_shop_is_erased_whole_and_alone<S: OrderStore + AlertStore + ShopStore + DeliveryStore + SyncStore>(

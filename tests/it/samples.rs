@@ -81,7 +81,8 @@ async fn the_poll_samples_work_with_their_handlers() {
         serde_json::from_str(&read(root().join("events/shopify-admin/orders.json"))).unwrap();
     Mock::given(body_string_contains("query OrdersPage"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "data": { "orders": {
-            "pageInfo": { "hasNextPage": false, "endCursor": "5" }, "nodes": orders["orders"] } } })))
+            "pageInfo": { "hasNextPage": false, "endCursor": "5" },
+            "edges": orders["orders"].as_array().unwrap().iter().map(|n| serde_json::json!({ "cursor": "c", "node": n })).collect::<Vec<_>>() } } })))
         .mount(&server)
         .await;
     let env = TestEnv::with_shopify(&format!("{}/{{shop}}", server.uri())).await;

@@ -47,9 +47,14 @@ fn cost(available: f64) -> Value {
             "throttleStatus": { "maximumAvailable": 1000.0, "currentlyAvailable": available, "restoreRate": 100.0 } })
 }
 
+/// An orders page; each node's cursor is `at-<name>`.
 fn page(nodes: Vec<Value>, next: Option<&str>, available: f64) -> ResponseTemplate {
+    let edges: Vec<Value> = nodes
+        .into_iter()
+        .map(|n| json!({ "cursor": format!("at-{}", n["name"].as_str().unwrap()), "node": n }))
+        .collect();
     ResponseTemplate::new(200).set_body_json(json!({
-        "data": { "orders": { "pageInfo": { "hasNextPage": next.is_some(), "endCursor": next.unwrap_or("end") }, "nodes": nodes } },
+        "data": { "orders": { "pageInfo": { "hasNextPage": next.is_some(), "endCursor": next.unwrap_or("end") }, "edges": edges } },
         "extensions": { "cost": cost(available) }
     }))
 }
@@ -123,8 +128,10 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
     let state = store.sync_state(&shop).await.unwrap();
     assert_eq!(state.orders_watermark, Some(window.until));
     assert_eq!(state.orders_cursor.as_deref(), Some("end"));
-    let list = env.get_as(&shop, &format!("/sync/orders?shop_domain={shop}")).await;
-    assert_eq!(integration_tests::json_body(&list)["shopifyCursor"], "end", "the list tells where the sync stands");
+    // The list's first order is the newest created: #1005 (a copy of #1001), read at `at-#1005`.
+    let list = integration_tests::json_body(&env.get_as(&shop, &format!("/sync/orders?shop_domain={shop}")).await);
+    let first = list["orders"][0]["name"].as_str().unwrap();
+    assert_eq!(list["shopifyCursor"], format!("at-{first}"), "the page boundary's Shopify cursor");
 
     // The same job again (a redelivery): nothing new is written or raised.
     env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;

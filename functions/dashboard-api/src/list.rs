@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde::Serialize;
 use shared::{
-    domain::{Priority, ShopDomain, Tab, tabs::STATUSES},
+    domain::{OrderKey, Priority, ShopDomain, Tab, tabs::STATUSES},
     error::ApiError,
     http::{self as h, query_param},
     store::{Listed, OrderQuery, Seek},
@@ -36,10 +36,13 @@ struct OrderList {
     offset: u64,
     next: Option<String>,
     previous: Option<String>,
-    /// Where the sync stands in Shopify's own order feed: the GraphQL cursor the last fully read poll
-    /// window ended on (`null` until the poll completed one). A client that rewinds past it asks for a
-    /// re-read from Shopify rather than trusting the local pages.
+    /// The Shopify GraphQL cursor of this page's boundary (its first order), as the poll last read it
+    /// (`orders` sorted by `UPDATED_AT`), so the dashboard can rewind against Shopify from there. `null`
+    /// until the poll has read that order.
     shopify_cursor: Option<String>,
+    /// The page's first order.
+    #[serde(skip)]
+    boundary: Option<OrderKey>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +147,9 @@ pub async fn list_orders(deps: &Deps, req: &Request) -> Result<Response<Body>, A
         Direction::Forward => forward(deps, &shop, &query, offset, page_size).await?,
         Direction::Backward => backward(deps, &shop, &query, offset, page_size).await?,
     };
-    page.shopify_cursor = deps.sync.sync_state(&shop).await?.orders_cursor;
+    if let Some(first) = &page.boundary {
+        page.shopify_cursor = deps.sync.order_cursor(&shop, first).await?;
+    }
     Ok(h::json(StatusCode::OK, &page))
 }
 
@@ -240,6 +245,7 @@ fn page(
         next,
         previous,
         shopify_cursor: None,
+        boundary: listed.first().map(|l| l.order.key()),
     }
 }
 

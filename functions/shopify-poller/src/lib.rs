@@ -24,7 +24,7 @@ use shared::{
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, Secret, SecretsConfig, TableConfig},
     domain::{
-        Alert, AlertKind, ShopDomain, StageMessage,
+        Alert, AlertKind, ChannelOrderId, OrderKey, ShopDomain, StageMessage,
         message::{PollJob, PollTask, PollWindow, WindowMode},
     },
     error::WorkerError,
@@ -36,7 +36,7 @@ use shared::{
         graphql::{
             ORDERS_PAGE, ORDERS_PAGE_SIZE, OrdersData, PRODUCT_VARIANTS, PRODUCTS_PAGE, PRODUCTS_PAGE_SIZE,
             ProductVariantsData, ProductsData, WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS,
-            WebhookSubscriptionCreateData, WebhookSubscriptionsData,
+            WebhookSubscriptionCreateData, WebhookSubscriptionsData, gid_tail,
         },
     },
     sqs_batch,
@@ -255,7 +255,15 @@ async fn orders_window(
         report.pages += 1;
         let page = reply.data.orders;
         let now = deps.clock.now();
-        for node in page.nodes {
+        let cursors: Vec<(OrderKey, String)> = page
+            .edges
+            .iter()
+            .filter_map(|e| {
+                let id = e.node.legacy_resource_id.as_deref().unwrap_or_else(|| gid_tail(&e.node.id));
+                Some((OrderKey::shopify(ChannelOrderId::parse(id).ok()?), e.cursor.clone()))
+            })
+            .collect();
+        for node in page.edges.into_iter().map(|e| e.node) {
             report.seen += 1;
             let id = node.id.clone();
             let order = match node.into_order(shop.clone()) {
@@ -278,6 +286,7 @@ async fn orders_window(
                 raise_gap(deps, &order).await?;
             }
         }
+        deps.sync.record_order_cursors(shop, &cursors).await?;
         after = page.page_info.end_cursor.or(after);
         if !page.page_info.has_next_page {
             return complete(deps, job, window, after.as_deref(), report).await;

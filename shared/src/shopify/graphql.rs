@@ -17,7 +17,7 @@ use crate::{
 pub const ORDERS_PAGE: &str = r#"query OrdersPage($first: Int!, $after: String, $query: String!, $sortKey: OrderSortKeys!) {
   orders(first: $first, after: $after, query: $query, sortKey: $sortKey) {
     pageInfo { hasNextPage endCursor }
-    nodes {
+    edges { cursor node {
       id legacyResourceId name createdAt updatedAt cancelledAt currencyCode email
       displayFinancialStatus displayFulfillmentStatus
       totalPriceSet { shopMoney { amount currencyCode } }
@@ -25,7 +25,7 @@ pub const ORDERS_PAGE: &str = r#"query OrdersPage($first: Int!, $after: String, 
       shippingAddress { name company address1 address2 city provinceCode zip countryCodeV2 phone }
       lineItems(first: 20) { nodes { id title sku quantity variant { id } originalUnitPriceSet { shopMoney { amount } } } }
       fulfillments(first: 10) { id status displayStatus createdAt updatedAt trackingInfo(first: 5) { company number url } }
-    }
+    } }
   }
 }"#;
 
@@ -41,7 +41,21 @@ pub struct PageInfo {
 
 #[derive(Debug, Deserialize)]
 pub struct OrdersData {
-    pub orders: Connection<GqlOrder>,
+    pub orders: EdgeConnection<GqlOrder>,
+}
+
+/// A connection read with `edges`, for the cursor of every node.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeConnection<T> {
+    pub page_info: PageInfo,
+    pub edges: Vec<Edge<T>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Edge<T> {
+    pub cursor: String,
+    pub node: T,
 }
 
 #[derive(Debug, Deserialize)]

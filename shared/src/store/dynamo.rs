@@ -902,6 +902,7 @@ impl ShopStore for DynamoStore {
         doomed.extend(alerts.iter().map(|(_, alert)| (keys::alert_pk(shop, &alert.id), keys::ALERT_SK.to_owned())));
         doomed.extend(self.partition_keys(&keys::shop_pk(shop)).await?);
         doomed.extend(self.product_keys(shop).await?);
+        doomed.extend(self.partition_keys(&keys::order_cursors_pk(shop)).await?);
         doomed.push((keys::SHOPS_PK.to_owned(), shop.as_str().to_owned()));
         doomed.sort();
         doomed.dedup();
@@ -1021,6 +1022,37 @@ impl SyncStore for DynamoStore {
 
     async fn record_webhook(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.move_forward(shop, "last_webhook_at", at, None, "record webhook").await.map(drop)
+    }
+
+    async fn record_order_cursors(&self, shop: &ShopDomain, cursors: &[(OrderKey, String)]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let writes = cursors
+            .iter()
+            .map(|(key, cursor)| {
+                let put = PutRequest::builder()
+                    .item(keys::PK, s(keys::order_cursors_pk(shop)))
+                    .item(keys::SK, s(key.to_string()))
+                    .item("entity", s("order_cursor"))
+                    .item("cursor", s(cursor))
+                    .build()
+                    .map_err(|e| StoreError::unavailable("build put", e))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(writes, "record order cursors").await
+    }
+
+    async fn order_cursor(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::order_cursors_pk(shop)))
+            .key(keys::SK, s(key.to_string()))
+            .send()
+            .await
+            .map_err(|e| StoreError::unavailable("get order cursor", e))?;
+        Ok(output.item.as_ref().and_then(|item| item.get("cursor")).and_then(|v| v.as_s().ok()).cloned())
     }
 
     async fn ping_refresh(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError> {

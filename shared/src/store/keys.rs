@@ -218,3 +218,8 @@ pub fn shop_products_gsi1pk(shop: &ShopDomain) -> String {
 pub fn inventory_items_pk(shop: &ShopDomain) -> String {
     format!("INVITEMS#{shop}")
 }
+
+/// The shop's order cursors: order key (sort key) → the Shopify GraphQL cursor the poll last read it at.
+pub fn order_cursors_pk(shop: &ShopDomain) -> String {
+    format!("CURSORS#{shop}")
+}

@@ -44,6 +44,7 @@ struct State {
     products: HashMap<(ShopDomain, String), (Option<Product>, DateTime<Utc>)>,
     /// Inventory item → product id.
     inventory_items: HashMap<(ShopDomain, String), String>,
+    order_cursors: HashMap<(ShopDomain, OrderKey), String>,
 }
 
 #[derive(Debug, Default)]
@@ -352,6 +353,7 @@ impl ShopStore for MemoryStore {
         state.sync.remove(shop);
         state.products.retain(|(s, _), _| s != shop);
         state.inventory_items.retain(|(s, _), _| s != shop);
+        state.order_cursors.retain(|(s, _), _| s != shop);
         Ok(before as u64)
     }
 
@@ -414,6 +416,18 @@ impl SyncStore for MemoryStore {
     async fn ping_refresh(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.state().sync.entry(shop.clone()).or_default().refreshed_at = Some(at);
         Ok(())
+    }
+
+    async fn record_order_cursors(&self, shop: &ShopDomain, cursors: &[(OrderKey, String)]) -> Result<(), StoreError> {
+        let mut state = self.state();
+        for (key, cursor) in cursors {
+            state.order_cursors.insert((shop.clone(), key.clone()), cursor.clone());
+        }
+        Ok(())
+    }
+
+    async fn order_cursor(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Option<String>, StoreError> {
+        Ok(self.state().order_cursors.get(&(shop.clone(), key.clone())).cloned())
     }
 }
 

@@ -347,6 +347,12 @@ pub trait SyncStore: Send + Sync {
 
     /// Pings a refresh at `at`. Readers watch the ping for any change, not for an increase.
     async fn ping_refresh(&self, shop: &ShopDomain, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Remembers the Shopify GraphQL cursor at which the poll read each order (the latest read wins).
+    async fn record_order_cursors(&self, shop: &ShopDomain, cursors: &[(OrderKey, String)]) -> Result<(), StoreError>;
+
+    /// The cursor at which the poll last read `key`, if it has read it.
+    async fn order_cursor(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Option<String>, StoreError>;
 }
 
 /// Products and their variants, for the assistant API.
