@@ -34,7 +34,7 @@ use shared::{
     shopify::{
         admin::{AdminClient, AdminConfig, AdminError, Cost, Reply, describe},
         graphql::{
-            ORDERS_PAGE, ORDERS_PAGE_SIZE, OrdersData, PRODUCT_VARIANTS, PRODUCTS_PAGE, PRODUCTS_PAGE_SIZE,
+            ORDERS_PAGE, ORDERS_PAGE_SIZE, OrdersData, PRODUCT_VARIANTS, PRODUCTS_PAGE, PRODUCTS_PAGE_SIZE, PageInfo,
             ProductVariantsData, ProductsData, WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS,
             WebhookSubscriptionCreateData, WebhookSubscriptionsData, gid_tail,
         },
@@ -232,70 +232,131 @@ async fn pace(cost: Option<&Cost>) -> Option<Duration> {
     None
 }
 
+/// What reading one page gave.
+enum Step {
+    /// The page was processed: where the connection stands, and what the query cost.
+    Page(PageInfo, Option<Cost>),
+    /// Shopify asked for a long wait: the page is read again by a continuation.
+    Later(Duration),
+}
+
+/// What follows a page.
+enum Flow {
+    More,
+    /// The window was read to the end.
+    Ended,
+    /// A continuation on the queue took over the rest.
+    Handed,
+}
+
+/// Walks a window page by page: paces between pages, and hands the rest to a continuation (built by
+/// `later` from the cursor reached) when a wait is long or the run has read enough.
+struct Pager<F> {
+    after: Option<String>,
+    report: WindowReport,
+    later: F,
+}
+
+impl<F: Fn(Option<String>) -> PollTask> Pager<F> {
+    fn new(after: Option<String>, later: F) -> Self {
+        Self { after, report: WindowReport::default(), later }
+    }
+
+    async fn next(&mut self, deps: &Deps, job: &PollJob, step: Step) -> Result<Flow, WorkerError> {
+        let (info, cost) = match step {
+            Step::Page(info, cost) => (info, cost),
+            Step::Later(wait) => return self.hand_over(deps, job, wait).await,
+        };
+        self.report.pages += 1;
+        self.after = info.end_cursor.or(self.after.take());
+        if !info.has_next_page {
+            return Ok(Flow::Ended);
+        }
+        if let Some(wait) = pace(cost.as_ref()).await {
+            return self.hand_over(deps, job, wait).await;
+        }
+        if self.report.pages >= MAX_PAGES_PER_RUN {
+            return self.hand_over(deps, job, Duration::ZERO).await;
+        }
+        Ok(Flow::More)
+    }
+
+    async fn hand_over(&self, deps: &Deps, job: &PollJob, wait: Duration) -> Result<Flow, WorkerError> {
+        continue_later(deps, job, (self.later)(self.after.clone()), wait, self.report).await?;
+        Ok(Flow::Handed)
+    }
+}
+
 async fn orders_window(
     deps: &Deps,
     job: &PollJob,
     record: &ShopRecord,
     token: &Secret,
     window: PollWindow,
-    mut after: Option<String>,
+    after: Option<String>,
 ) -> Result<(), WorkerError> {
-    let shop = &record.shop;
-    let (search, sort_key) = window.search();
-    let mut report = WindowReport::default();
-    let later = |after| PollTask::Orders { window, after };
-    while report.pages < MAX_PAGES_PER_RUN {
-        let variables = serde_json::json!({
-            "first": ORDERS_PAGE_SIZE, "after": after, "query": search, "sortKey": sort_key,
-        });
-        let reply = match fetch::<OrdersData>(deps, shop, token, ORDERS_PAGE, variables).await? {
-            Fetch::Got(reply) => reply,
-            Fetch::Later(wait) => return continue_later(deps, job, later(after), wait, report).await,
-        };
-        report.pages += 1;
-        let page = reply.data.orders;
-        let now = deps.clock.now();
-        let cursors: Vec<(OrderKey, String)> = page
-            .edges
-            .iter()
-            .filter_map(|e| {
-                let id = e.node.legacy_resource_id.as_deref().unwrap_or_else(|| gid_tail(&e.node.id));
-                Some((OrderKey::shopify(ChannelOrderId::parse(id).ok()?), e.cursor.clone()))
-            })
-            .collect();
-        for node in page.edges.into_iter().map(|e| e.node) {
-            report.seen += 1;
-            let id = node.id.clone();
-            let order = match node.into_order(shop.clone()) {
-                Ok(order) => order,
-                Err(e) => {
-                    // One unreadable order must not hold the whole window back.
-                    unreadable(deps, shop, &id, &e.to_string()).await?;
-                    continue;
-                }
-            };
-            let applied = orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order.clone(), now)
-                .await
-                .map_err(|e| WorkerError::Retryable(e.into()))?;
-            if applied != Applied::Written {
-                continue;
-            }
-            report.written += 1;
-            if window.mode != WindowMode::Backfill && order.updated_at < now - GAP_GRACE {
-                report.gaps += 1;
-                raise_gap(deps, &order).await?;
-            }
-        }
-        deps.sync.record_order_cursors(shop, &cursors).await?;
-        after = page.page_info.end_cursor.or(after);
-        if !page.page_info.has_next_page {
-            return complete(deps, job, window, after.as_deref(), report).await;
-        }
-        if let Some(wait) = pace(reply.cost.as_ref()).await {
-            return continue_later(deps, job, later(after), wait, report).await;
+    let mut pager = Pager::new(after, |after| PollTask::Orders { window, after });
+    loop {
+        let step = orders_page(deps, &record.shop, token, window, pager.after.clone(), &mut pager.report).await?;
+        match pager.next(deps, job, step).await? {
+            Flow::More => {}
+            Flow::Handed => return Ok(()),
+            Flow::Ended => return complete(deps, job, window, pager.after.as_deref(), pager.report).await,
         }
     }
-    continue_later(deps, job, later(after), Duration::ZERO, report).await
+}
+
+async fn orders_page(
+    deps: &Deps,
+    shop: &ShopDomain,
+    token: &Secret,
+    window: PollWindow,
+    after: Option<String>,
+    report: &mut WindowReport,
+) -> Result<Step, WorkerError> {
+    let (search, sort_key) = window.search();
+    let variables = serde_json::json!({
+        "first": ORDERS_PAGE_SIZE, "after": after, "query": search, "sortKey": sort_key,
+    });
+    let reply = match fetch::<OrdersData>(deps, shop, token, ORDERS_PAGE, variables).await? {
+        Fetch::Got(reply) => reply,
+        Fetch::Later(wait) => return Ok(Step::Later(wait)),
+    };
+    let page = reply.data.orders;
+    let now = deps.clock.now();
+    let cursors: Vec<(OrderKey, String)> = page
+        .edges
+        .iter()
+        .filter_map(|e| {
+            let id = e.node.legacy_resource_id.as_deref().unwrap_or_else(|| gid_tail(&e.node.id));
+            Some((OrderKey::shopify(ChannelOrderId::parse(id).ok()?), e.cursor.clone()))
+        })
+        .collect();
+    for node in page.edges.into_iter().map(|e| e.node) {
+        report.seen += 1;
+        let id = node.id.clone();
+        let order = match node.into_order(shop.clone()) {
+            Ok(order) => order,
+            Err(e) => {
+                // One unreadable order must not hold the whole window back.
+                unreadable(deps, shop, &id, &e.to_string()).await?;
+                continue;
+            }
+        };
+        let applied = orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order.clone(), now)
+            .await
+            .map_err(|e| WorkerError::Retryable(e.into()))?;
+        if applied != Applied::Written {
+            continue;
+        }
+        report.written += 1;
+        if window.mode != WindowMode::Backfill && order.updated_at < now - GAP_GRACE {
+            report.gaps += 1;
+            raise_gap(deps, &order).await?;
+        }
+    }
+    deps.sync.record_order_cursors(shop, &cursors).await?;
+    Ok(Step::Page(page.page_info, reply.cost))
 }
 
 async fn products_window(
@@ -304,55 +365,65 @@ async fn products_window(
     record: &ShopRecord,
     token: &Secret,
     window: PollWindow,
-    mut after: Option<String>,
+    after: Option<String>,
 ) -> Result<(), WorkerError> {
     let shop = &record.shop;
-    let (search, sort_key) = window.search();
-    let mut report = WindowReport::default();
-    let later = |after| PollTask::Products { window, after };
-    while report.pages < MAX_PAGES_PER_RUN {
-        let variables = serde_json::json!({
-            "first": PRODUCTS_PAGE_SIZE, "after": after, "query": search, "sortKey": sort_key,
-        });
-        let reply = match fetch::<ProductsData>(deps, shop, token, PRODUCTS_PAGE, variables).await? {
-            Fetch::Got(reply) => reply,
-            Fetch::Later(wait) => return continue_later(deps, job, later(after), wait, report).await,
-        };
-        report.pages += 1;
-        let mut cost = reply.cost;
-        let page = reply.data.products;
-        for mut node in page.nodes {
-            report.seen += 1;
-            let mut variants = std::mem::take(&mut node.variants.nodes);
-            let mut more = node.variants.page_info.clone();
-            while more.has_next_page {
-                let variables = serde_json::json!({ "id": node.id, "after": more.end_cursor });
-                let reply = match fetch::<ProductVariantsData>(deps, shop, token, PRODUCT_VARIANTS, variables).await? {
-                    Fetch::Got(reply) => reply,
-                    // The page is read again by the continuation; products already stored are unchanged.
-                    Fetch::Later(wait) => return continue_later(deps, job, later(after), wait, report).await,
-                };
-                cost = reply.cost.or(cost);
-                let Some(product) = reply.data.product else { break };
-                variants.extend(product.variants.nodes);
-                more = product.variants.page_info;
+    let mut pager = Pager::new(after, |after| PollTask::Products { window, after });
+    loop {
+        let step = products_page(deps, shop, token, window, pager.after.clone(), &mut pager.report).await?;
+        match pager.next(deps, job, step).await? {
+            Flow::More => {}
+            Flow::Handed => return Ok(()),
+            Flow::Ended => {
+                deps.sync.advance_watermark(shop, Resource::Products, window.until, None).await?;
+                let report = pager.report;
+                tracing::info!(shop = %shop, pages = report.pages, seen = report.seen, written = report.written, "products window complete");
+                return Ok(());
             }
-            let product = node.into_product(shop.clone(), variants);
-            if deps.products.put_product(&product).await? {
-                report.written += 1;
-            }
-        }
-        after = page.page_info.end_cursor.or(after);
-        if !page.page_info.has_next_page {
-            deps.sync.advance_watermark(shop, Resource::Products, window.until, None).await?;
-            tracing::info!(shop = %shop, pages = report.pages, seen = report.seen, written = report.written, "products window complete");
-            return Ok(());
-        }
-        if let Some(wait) = pace(cost.as_ref()).await {
-            return continue_later(deps, job, later(after), wait, report).await;
         }
     }
-    continue_later(deps, job, later(after), Duration::ZERO, report).await
+}
+
+async fn products_page(
+    deps: &Deps,
+    shop: &ShopDomain,
+    token: &Secret,
+    window: PollWindow,
+    after: Option<String>,
+    report: &mut WindowReport,
+) -> Result<Step, WorkerError> {
+    let (search, sort_key) = window.search();
+    let variables = serde_json::json!({
+        "first": PRODUCTS_PAGE_SIZE, "after": after, "query": search, "sortKey": sort_key,
+    });
+    let reply = match fetch::<ProductsData>(deps, shop, token, PRODUCTS_PAGE, variables).await? {
+        Fetch::Got(reply) => reply,
+        Fetch::Later(wait) => return Ok(Step::Later(wait)),
+    };
+    let mut cost = reply.cost;
+    let page = reply.data.products;
+    for mut node in page.nodes {
+        report.seen += 1;
+        let mut variants = std::mem::take(&mut node.variants.nodes);
+        let mut more = node.variants.page_info.clone();
+        while more.has_next_page {
+            let variables = serde_json::json!({ "id": node.id, "after": more.end_cursor });
+            let reply = match fetch::<ProductVariantsData>(deps, shop, token, PRODUCT_VARIANTS, variables).await? {
+                Fetch::Got(reply) => reply,
+                // The page is read again by the continuation; products already stored are unchanged.
+                Fetch::Later(wait) => return Ok(Step::Later(wait)),
+            };
+            cost = reply.cost.or(cost);
+            let Some(product) = reply.data.product else { break };
+            variants.extend(product.variants.nodes);
+            more = product.variants.page_info;
+        }
+        let product = node.into_product(shop.clone(), variants);
+        if deps.products.put_product(&product).await? {
+            report.written += 1;
+        }
+    }
+    Ok(Step::Page(page.page_info, cost))
 }
 
 /// Hands the rest of the window to a continuation on the queue, delayed by `wait`.
