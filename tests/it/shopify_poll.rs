@@ -2,7 +2,7 @@
 //! overlap, gap detection, subscription health, and the scheduler that feeds it.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use integration_tests::{TestEnv, demo_event};
+use integration_tests::{TestEnv, demo_event, graphql_requests, graphql_variables};
 use serde_json::{Value, json};
 use shared::{
     domain::{
@@ -14,7 +14,7 @@ use shared::{
     testing::unique_shop,
 };
 use wiremock::{
-    Mock, MockServer, Request, ResponseTemplate,
+    Mock, MockServer, ResponseTemplate,
     matchers::{body_string_contains, header, method, path},
 };
 
@@ -71,15 +71,6 @@ fn window(mode: WindowMode) -> PollWindow {
     PollWindow { mode, from: at("2026-11-20T00:00:00Z"), until: at("2026-11-22T00:00:00Z") }
 }
 
-fn variables(request: &Request) -> Value {
-    serde_json::from_slice::<Value>(&request.body).unwrap()["variables"].clone()
-}
-
-async fn requests_of(server: &MockServer, operation: &str) -> Vec<Request> {
-    let all = server.received_requests().await.unwrap();
-    all.into_iter().filter(|r| String::from_utf8_lossy(&r.body).contains(operation)).collect()
-}
-
 fn key(id: &str) -> OrderKey {
     OrderKey::parse(&format!("shopify:{id}")).unwrap()
 }
@@ -110,12 +101,12 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
     env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;
     env.drain(Stage::ShopifyPoll, 0).await;
 
-    let pages = requests_of(&server, "query OrdersPage").await;
+    let pages = graphql_requests(&server, "query OrdersPage").await;
     assert_eq!(pages.len(), 2);
     let (search, sort_key) = window.search();
     for request in &pages {
-        assert_eq!(variables(request)["query"], search.as_str());
-        assert_eq!(variables(request)["sortKey"], sort_key);
+        assert_eq!(graphql_variables(request)["query"], search.as_str());
+        assert_eq!(graphql_variables(request)["sortKey"], sort_key);
     }
     let store = &env.stack.shops;
     for id in ["5601234560003", "5601234560005"] {
@@ -172,7 +163,7 @@ async fn throttled_as_200_and_as_429_backs_off_and_resumes_without_failing_the_r
     env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-t", PollTask::Orders { window, after: None }), 0).await;
     env.drain(Stage::ShopifyPoll, 4).await;
 
-    assert_eq!(requests_of(&server, "query OrdersPage").await.len(), 3);
+    assert_eq!(graphql_requests(&server, "query OrdersPage").await.len(), 3);
     let store = &env.stack.shops;
     assert!(store.get_order(&shop, &key("5601234560004")).await.unwrap().is_some());
     assert_eq!(store.sync_state(&shop).await.unwrap().orders_watermark, Some(window.until));
@@ -191,9 +182,9 @@ async fn a_backfill_reads_by_creation_time_and_neither_flags_gaps_nor_moves_the_
     env.enqueue(Stage::ShopifyPoll, &job(&shop, "backfill-1", PollTask::Orders { window, after: None }), 0).await;
     env.drain(Stage::ShopifyPoll, 0).await;
 
-    let request = &requests_of(&server, "query OrdersPage").await[0];
-    assert_eq!(variables(request)["sortKey"], "CREATED_AT");
-    assert!(variables(request)["query"].as_str().unwrap().starts_with("created_at:>='2026-11-20T00:00:00Z'"));
+    let request = &graphql_requests(&server, "query OrdersPage").await[0];
+    assert_eq!(graphql_variables(request)["sortKey"], "CREATED_AT");
+    assert!(graphql_variables(request)["query"].as_str().unwrap().starts_with("created_at:>='2026-11-20T00:00:00Z'"));
     assert!(env.stack.shops.get_order(&shop, &key("5601234560003")).await.unwrap().is_some());
     assert!(env.alerts(&shop).await.iter().all(|a| a.kind != AlertKind::DataGap), "history is no gap");
     assert_eq!(env.stack.shops.sync_state(&shop).await.unwrap().orders_watermark, None);
@@ -234,19 +225,19 @@ async fn missing_subscriptions_are_recreated_alerted_and_the_window_since_the_la
     env.drain(Stage::ShopifyPoll, 0).await;
 
     let created: Vec<Value> =
-        requests_of(&server, "mutation WebhookSubscriptionCreate").await.iter().map(variables).collect();
+        graphql_requests(&server, "mutation WebhookSubscriptionCreate").await.iter().map(graphql_variables).collect();
     let topics: Vec<&str> = created.iter().map(|v| v["topic"].as_str().unwrap()).collect();
     assert_eq!(topics, ["ORDERS_PAID", "REFUNDS_CREATE"]);
     assert!(created.iter().all(|v| v["webhookSubscription"]["callbackUrl"] == callback));
     let gaps: Vec<String> =
         env.alerts(&shop).await.into_iter().filter(|a| a.kind == AlertKind::DataGap).map(|a| a.id).collect();
     assert_eq!(gaps, ["subscription_missing:orders/paid:tick-s", "subscription_missing:refunds/create:tick-s"]);
-    let recovery = &requests_of(&server, "query OrdersPage").await[0];
+    let recovery = &graphql_requests(&server, "query OrdersPage").await[0];
     let from = (last_webhook - TimeDelta::seconds(120)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     assert!(
-        variables(recovery)["query"].as_str().unwrap().starts_with(&format!("updated_at:>'{from}'")),
+        graphql_variables(recovery)["query"].as_str().unwrap().starts_with(&format!("updated_at:>'{from}'")),
         "{}",
-        variables(recovery)["query"]
+        graphql_variables(recovery)["query"]
     );
 }
 

@@ -1,7 +1,7 @@
 //! Tracking and assignments back to Shopify through the outbound stage, against wiremock:
 //! `fulfillmentCreate` exactly once per shipment, `userErrors` as alerts, `metafieldsSet` when enabled.
 
-use integration_tests::{TestEnv, demo_event, token_for};
+use integration_tests::{TestEnv, demo_event, graphql_requests, graphql_variables, token_for};
 use serde_json::{Value, json};
 use shared::{
     domain::{
@@ -12,7 +12,7 @@ use shared::{
     store::{DeliveryStore, ShopStore},
     testing::unique_shop,
 };
-use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::body_string_contains};
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::body_string_contains};
 
 const TOKEN: &str = "shpat_push_token";
 const ORDER_GID: &str = "gid://shopify/Order/5601234560002";
@@ -40,15 +40,6 @@ fn fulfillment_orders(tracking: &[&str]) -> ResponseTemplate {
     data(json!({ "order": { "id": ORDER_GID,
         "fulfillmentOrders": { "nodes": [{ "id": "gid://shopify/FulfillmentOrder/77", "status": status }] },
         "fulfillments": fulfillments } }))
-}
-
-async fn requests_of(server: &MockServer, operation: &str) -> Vec<Request> {
-    let all = server.received_requests().await.unwrap();
-    all.into_iter().filter(|r| String::from_utf8_lossy(&r.body).contains(operation)).collect()
-}
-
-fn variables(request: &Request) -> Value {
-    serde_json::from_slice::<Value>(&request.body).unwrap()["variables"].clone()
 }
 
 fn order_key() -> OrderKey {
@@ -87,9 +78,9 @@ async fn the_fulfill_action_creates_the_shopify_fulfilment_once_per_shipment_eve
     post(&env, &shop, "/sync/orders/fulfill", body).await;
     env.drain(Stage::Outbound, 0).await;
 
-    let created = requests_of(&server, "mutation FulfillmentCreate").await;
+    let created = graphql_requests(&server, "mutation FulfillmentCreate").await;
     assert_eq!(created.len(), 1);
-    let input = &variables(&created[0])["fulfillment"];
+    let input = &graphql_variables(&created[0])["fulfillment"];
     assert_eq!(
         input["lineItemsByFulfillmentOrder"],
         json!([{ "fulfillmentOrderId": "gid://shopify/FulfillmentOrder/77" }])
@@ -120,7 +111,7 @@ async fn the_fulfill_action_creates_the_shopify_fulfilment_once_per_shipment_eve
     };
     outbound_worker::step(&env.stack.outbound_worker, lost).await.unwrap();
 
-    assert_eq!(requests_of(&server, "mutation FulfillmentCreate").await.len(), 1, "exactly once per shipment");
+    assert_eq!(graphql_requests(&server, "mutation FulfillmentCreate").await.len(), 1, "exactly once per shipment");
     let deliveries = env.stack.shops.deliveries(&shop, &order_key()).await.unwrap();
     let lost = deliveries.iter().find(|d| d.id == "lost-record").unwrap();
     assert_eq!(lost.outcome, "delivered");
@@ -173,7 +164,7 @@ async fn assignments_reach_shopify_metafields_only_when_the_shop_enables_it() {
 
     post(&env, &shop, "/sync/orders/assign", assign("sam")).await;
     env.drain(Stage::Outbound, 0).await;
-    assert!(requests_of(&server, "mutation MetafieldsSet").await.is_empty(), "read-only by default");
+    assert!(graphql_requests(&server, "mutation MetafieldsSet").await.is_empty(), "read-only by default");
 
     let mut record = env.stack.shops.shop(&shop).await.unwrap().unwrap();
     record.metafields_sync = true;
@@ -181,10 +172,10 @@ async fn assignments_reach_shopify_metafields_only_when_the_shop_enables_it() {
     post(&env, &shop, "/sync/orders/assign", assign("alex")).await;
     env.drain(Stage::Outbound, 0).await;
 
-    let set = requests_of(&server, "mutation MetafieldsSet").await;
+    let set = graphql_requests(&server, "mutation MetafieldsSet").await;
     assert_eq!(set.len(), 1);
     assert_eq!(
-        variables(&set[0])["metafields"][0],
+        graphql_variables(&set[0])["metafields"][0],
         json!({ "ownerId": ORDER_GID, "namespace": "order_sync", "key": "assigned_to", "type": "single_line_text_field", "value": "alex" })
     );
     let outcomes: Vec<String> =

@@ -204,3 +204,14 @@ pub fn fixture(rel: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// The requests wiremock received for the GraphQL operation named `operation` (e.g. `query OrdersPage`).
+pub async fn graphql_requests(server: &wiremock::MockServer, operation: &str) -> Vec<wiremock::Request> {
+    let all = server.received_requests().await.unwrap_or_default();
+    all.into_iter().filter(|r| String::from_utf8_lossy(&r.body).contains(operation)).collect()
+}
+
+/// The `variables` of a GraphQL request.
+pub fn graphql_variables(request: &wiremock::Request) -> serde_json::Value {
+    serde_json::from_slice::<serde_json::Value>(&request.body).unwrap()["variables"].clone()
+}
