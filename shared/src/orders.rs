@@ -144,6 +144,7 @@ pub fn shipment_alert_id(kind: AlertKind, key: &OrderKey, since: DateTime<Utc>) 
         AlertKind::TrackingPending => "tracking_pending",
         AlertKind::Delayed => "delayed",
         AlertKind::DeadLetter => "dead_letter",
+        AlertKind::SyncFailed => "sync_failed",
     };
     format!("{kind}:{key}:{}", since.timestamp_millis())
 }

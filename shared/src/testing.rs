@@ -410,6 +410,7 @@ where
     got.sort_by_key(|m| match m {
         StageMessage::ShopifyWebhook(w) => w.webhook_id.clone(),
         StageMessage::Outbound(o) => o.id.clone(),
+        StageMessage::AmazonSync(job) => job.shop.to_string(),
     });
     assert_eq!(got, [message("w1"), message("w2")], "messages survive the trip unchanged");
 }

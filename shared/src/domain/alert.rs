@@ -14,6 +14,8 @@ pub enum AlertKind {
     TrackingPending,
     /// An in-transit shipment has had no carrier update for more than 24 hours.
     Delayed,
+    /// A channel sync (Amazon SP-API orders) failed; cleared by the next successful run.
+    SyncFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

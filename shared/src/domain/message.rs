@@ -12,6 +12,8 @@ pub enum StageMessage {
     ShopifyWebhook(ShopifyWebhook),
     /// A change made on the dashboard, to hand to a partner.
     Outbound(Outbound),
+    /// An Amazon orders sync to run or resume.
+    AmazonSync(crate::amazon::sync::SyncJob),
 }
 
 impl StageMessage {
@@ -19,6 +21,7 @@ impl StageMessage {
         match self {
             StageMessage::ShopifyWebhook(w) => &w.shop,
             StageMessage::Outbound(o) => &o.shop,
+            StageMessage::AmazonSync(job) => &job.shop,
         }
     }
 }

@@ -16,6 +16,8 @@ pub enum Stage {
     Ingest,
     /// Changes made on the dashboard, waiting to be handed to Shopify, the ERP or support.
     Outbound,
+    /// Amazon SP-API orders syncs, one per connection and run, carried over with a delay when throttled.
+    AmazonSync,
 }
 
 #[async_trait]

@@ -28,6 +28,8 @@ use crate::{
     error::StoreError,
 };
 
+mod amazon;
+
 type Item = HashMap<String, AttributeValue>;
 
 /// All store ports over one DynamoDB table.

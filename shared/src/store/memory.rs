@@ -6,6 +6,8 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
+mod amazon;
+
 use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
@@ -43,6 +45,7 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    amazon: amazon::AmazonMemory,
 }
 
 impl MemoryStore {
