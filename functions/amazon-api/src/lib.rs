@@ -331,7 +331,8 @@ async fn put_credential(deps: &Deps, req: &Request) -> Result<Response<Body>, Ap
     }
     let client_id = input.client_id.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     let client_secret = input.client_secret.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
-    if client_id.as_ref().is_some_and(|c| c.len() > 256) || client_secret.as_ref().is_some_and(|c| c.len() > MAX_SECRET_LEN)
+    if client_id.as_ref().is_some_and(|c| c.len() > 256)
+        || client_secret.as_ref().is_some_and(|c| c.len() > MAX_SECRET_LEN)
     {
         return Err(ApiError::bad_request("INVALID_CLIENT", "client_id or client_secret is too long"));
     }

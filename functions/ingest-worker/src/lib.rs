@@ -61,8 +61,8 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
 pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError> {
     match message {
         StageMessage::ShopifyWebhook(webhook) => shopify_webhook(deps, webhook).await,
-        StageMessage::Outbound(_) => {
-            Err(WorkerError::Permanent(anyhow::anyhow!("an outbound message on the ingest queue")))
+        StageMessage::Outbound(_) | StageMessage::AmazonSync(_) => {
+            Err(WorkerError::Permanent(anyhow::anyhow!("a message of another stage on the ingest queue")))
         }
     }
 }
