@@ -767,8 +767,20 @@ async fn a_dry_run_fetches_and_counts_but_writes_no_orders() {
     assert_eq!(connection.status.last_orders_sync_orders_count, Some(2));
 }
 
+/// Asserts that `body` (answered with `status` to `method path`) matches the OpenAPI document.
+fn conforms(path: &str, method: &str, status: StatusCode, body: &Value) {
+    let doc: Value = serde_json::from_str(dashboard_api::OPENAPI).unwrap();
+    let schema = &doc["paths"][path][method]["responses"][status.as_str()]["content"]["application/json"]["schema"];
+    assert!(!schema.is_null(), "{method} {path} answered {status}, which the document does not describe");
+    let root = json!({ "$schema": "https://json-schema.org/draft/2020-12/schema", "components": doc["components"], "allOf": [schema] });
+    let validator = jsonschema::validator_for(&root).unwrap();
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{method} {path} {status}: {errors:?}\n{body}");
+}
+
 /// The local stack's SP-API simulator: a sandbox connection is checked and synced through the
 /// endpoints, its orders show in `GET /sync/orders`, and the schedule syncs it through the queue.
+/// Every answer conforms to the OpenAPI document.
 #[tokio::test]
 async fn the_local_stack_syncs_a_sandbox_connection_from_its_simulator() {
     let env = TestEnv::new().await;
@@ -780,9 +792,14 @@ async fn the_local_stack_syncs_a_sandbox_connection_from_its_simulator() {
             let claims = session::claims_for(&shop, API_KEY, OWNER, Utc::now(), 300);
             let auth = format!("Bearer {}", session::sign(&claims, &Secret::new(API_SECRET)));
             let response = env.request(verb, &target, &[("Authorization", &auth)], body.as_bytes()).await;
-            (response.status(), json_body(&response))
+            let (status, body) = (response.status(), json_body(&response));
+            conforms(target.split('?').next().unwrap(), &verb.to_lowercase(), status, &body);
+            (status, body)
         }
     };
+    assert_eq!(call("GET", "/api/amazon/connection".into(), String::new()).await.1, Value::Null);
+    assert_eq!(call("POST", "/api/admin/amazon/sp-api/ping".into(), String::new()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call("PUT", "/api/amazon/connection".into(), "{}".into()).await.0, StatusCode::BAD_REQUEST);
     let connection = json!({ "seller_id": "SANDBOXSELLER", "region": "SANDBOX", "marketplace_ids": ["ATVPDKIKX0DER"], "api_version": "v0" });
     assert_eq!(call("PUT", "/api/amazon/connection".into(), connection.to_string()).await.0, StatusCode::CREATED);
     let (status, _) =
@@ -801,6 +818,8 @@ async fn the_local_stack_syncs_a_sandbox_connection_from_its_simulator() {
     let orders = json_body(&list)["orders"].as_array().unwrap().clone();
     assert_eq!(orders.len(), 3);
     assert!(orders.iter().all(|o| o["channel"] == "amazon"));
+    let (_, seen) = call("GET", "/api/amazon/connection".into(), String::new()).await;
+    assert_eq!((seen["last_orders_sync_status"].as_str(), seen["last_check_ok"].as_bool()), (Some("ok"), Some(true)));
 
     // Switch to Orders v2026-01-01; the schedule fans out and the queue worker syncs it.
     let v2026 = json!({ "seller_id": "SANDBOXSELLER", "region": "SANDBOX", "marketplace_ids": ["ATVPDKIKX0DER"], "api_version": "2026-01-01" });
@@ -821,4 +840,15 @@ async fn the_local_stack_syncs_a_sandbox_connection_from_its_simulator() {
     assert_eq!(connection.status.last_orders_sync_orders_count, Some(2));
     let list = env.get_as(&shop, &format!("/sync/orders?shop_domain={shop}")).await;
     assert_eq!(json_body(&list)["orders"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn both_amazon_store_adapters_meet_the_contract() {
+    let env = TestEnv::new().await;
+    let store = DynamoStore::new(
+        shared::aws::dynamodb(&shared::aws::sdk_config().await),
+        env.stack.settings.table_name.clone(),
+    );
+    shared::amazon::contract::amazon_store_contract(&store).await;
+    shared::amazon::contract::amazon_store_contract(&shared::store::memory::MemoryStore::new()).await;
 }

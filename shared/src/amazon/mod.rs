@@ -4,6 +4,8 @@
 //! §6.3 and the issue #4 notes in the README.
 
 pub mod client;
+#[cfg(feature = "testing")]
+pub mod contract;
 pub mod lwa;
 pub mod model;
 pub mod rate;

@@ -866,6 +866,7 @@ impl ShopStore for DynamoStore {
         let alerts = self.alerts_since(shop, None, usize::MAX).await?;
         doomed.extend(alerts.iter().map(|(_, alert)| (keys::alert_pk(shop, &alert.id), keys::ALERT_SK.to_owned())));
         doomed.extend(self.partition_keys(&keys::shop_pk(shop)).await?);
+        doomed.extend(self.amazon_erasure_keys(shop).await?);
         doomed.push((keys::SHOPS_PK.to_owned(), shop.as_str().to_owned()));
         doomed.sort();
         doomed.dedup();

@@ -339,7 +339,7 @@ impl ShopStore for MemoryStore {
         state.shops.remove(shop);
         state.shop_records.remove(shop);
         state.exports.retain(|(s, _), _| s != shop);
-        Ok(before as u64)
+        Ok(before as u64 + self.amazon.erase(shop))
     }
 
     async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError> {

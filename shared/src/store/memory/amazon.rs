@@ -34,6 +34,18 @@ struct State {
 pub struct AmazonMemory(Mutex<State>);
 
 impl AmazonMemory {
+    /// Forgets everything of `shop`; returns how many records went.
+    pub(super) fn erase(&self, shop: &ShopDomain) -> u64 {
+        let mut state = self.state();
+        let before = state.connections.len() + state.credentials.len() + state.watermarks.len() + state.orders.len();
+        state.connections.remove(shop);
+        state.credentials.remove(shop);
+        state.watermarks.remove(shop);
+        state.orders.retain(|_, (s, _, _)| s != shop);
+        let after = state.connections.len() + state.credentials.len() + state.watermarks.len() + state.orders.len();
+        (before - after) as u64
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
