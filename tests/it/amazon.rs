@@ -852,3 +852,20 @@ async fn both_amazon_store_adapters_meet_the_contract() {
     shared::amazon::contract::amazon_store_contract(&store).await;
     shared::amazon::contract::amazon_store_contract(&shared::store::memory::MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn the_amazon_sample_events_work_with_their_handlers() {
+    let env = TestEnv::new().await;
+    let root = integration_tests::root();
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
+    let request = lambda_http::request::from_str(&read("events/amazon-api/get-connection.apigw-v2.json")).unwrap();
+    let response = amazon_api::handle(&env.stack.amazon_api, request).await.unwrap();
+    assert_eq!((response.status(), json_body(&response)), (StatusCode::OK, Value::Null));
+    let schedule: Value = serde_json::from_str(&read("events/spapi-poll/schedule.json")).unwrap();
+    let answer =
+        spapi_poll::handle(&env.stack.spapi_poll, LambdaEvent::new(schedule, Context::default())).await.unwrap();
+    assert_eq!(answer, json!({ "enqueued": 0 }));
+    let batch = json!({ "Records": [] });
+    let answer = spapi_poll::handle(&env.stack.spapi_poll, LambdaEvent::new(batch, Context::default())).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]));
+}
