@@ -869,3 +869,68 @@ async fn the_amazon_sample_events_work_with_their_handlers() {
     let answer = spapi_poll::handle(&env.stack.spapi_poll, LambdaEvent::new(batch, Context::default())).await.unwrap();
     assert_eq!(answer["batchItemFailures"], json!([]));
 }
+
+#[tokio::test]
+async fn a_run_out_of_time_resumes_mid_page_and_items_fetched_later_reach_the_canonical_order() {
+    let Some(dir) = spapi_dir() else { return };
+    // A zero budget: every invocation does one order, then carries the rest over.
+    let h = Harness::new(&[("SPAPI_RUN_BUDGET_MS", "0")]).await;
+    h.connect("v0", "ATVPDKIKX0DER").await;
+    h.mount_token(token_fixture(&dir)).await;
+    Mock::given(method("GET"))
+        .and(path("/orders/v0/orders"))
+        .respond_with(json_response(200, read(&dir, "getOrders.200.TEST_CASE_200.json")))
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/orders/v0/orders/{TEST_CASE_200_ORDER}/orderItems")))
+        .respond_with(json_response(200, read(&dir, "getOrderItems.200.TEST_CASE_200.json")))
+        .mount(&h.server)
+        .await;
+    let first = h.sync("").await;
+    assert_eq!(
+        (first["status"].as_str(), first["last_orders_sync_orders_count"].as_u64()),
+        (Some("deferred"), Some(1))
+    );
+    assert_eq!(h.store.amazon_orders(&h.shop, 10).await.unwrap().len(), 1);
+    let canonical = h.canonical(TEST_CASE_200_ORDER).await.unwrap();
+    assert!(canonical.line_items.is_empty(), "no items asked for");
+
+    // The carried-over job resumes at the second order of the same page.
+    let stack = &h.env.stack;
+    let queue = &stack.queues[&Stage::AmazonSync].queue;
+    let mut body = None;
+    while body.is_none() {
+        let received = stack.sqs.receive_message().queue_url(queue).wait_time_seconds(1).send().await.unwrap();
+        body = received.messages.unwrap_or_default().into_iter().next().and_then(|m| m.body);
+    }
+    let job: StageMessage = serde_json::from_str(&body.unwrap()).unwrap();
+    let StageMessage::AmazonSync(carried) = &job else { panic!("not a sync job") };
+    assert_eq!(carried.resume.as_ref().map(|r| (r.page_offset, r.orders)), Some((1, 1)));
+    let sdk = shared::aws::sdk_config().await;
+    let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
+    let mut vars = local_stack::spapi_vars(&h.server.uri(), &key_id);
+    vars.extend([
+        ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
+        ("AMAZON_SYNC_QUEUE_URL".to_owned(), queue.clone()),
+    ]);
+    let worker = spapi_poll::Deps::connect(spapi_poll::Config::read(Env::from_map(vars)).unwrap()).await;
+    spapi_poll::step(&worker, job).await.unwrap();
+    let status = h.store.amazon_connection(&h.shop).await.unwrap().unwrap().status;
+    assert_eq!(
+        (status.last_orders_sync_status.as_deref(), status.last_orders_sync_orders_count),
+        (Some("ok"), Some(2))
+    );
+    assert_eq!(h.store.amazon_orders(&h.shop, 10).await.unwrap().len(), 2);
+    assert_eq!(h.requests("/orders/v0/orders").await.len(), 2, "the page was read again, not the window");
+
+    // Items fetched by a later run land on the unchanged canonical order too.
+    let with_items = h.sync("?include_items=true").await;
+    assert_eq!(with_items["status"], "deferred");
+    let canonical = h.canonical(TEST_CASE_200_ORDER).await.unwrap();
+    assert_eq!(
+        canonical.line_items.iter().map(|l| l.sku.as_deref()).collect::<Vec<_>>(),
+        [Some("NABetaASINB00551Q3CS")]
+    );
+    assert_eq!(canonical.version, 2);
+}

@@ -103,6 +103,10 @@ impl SpApiClient {
         self.config.retry
     }
 
+    pub fn run_budget(&self) -> Duration {
+        self.config.run_budget
+    }
+
     /// The app-level LWA client, when configured.
     pub fn app_client(&self) -> Option<(&str, &crate::config::Secret)> {
         self.config.client_id.as_deref().zip(self.config.client_secret.as_ref())

@@ -90,12 +90,15 @@ pub struct SpApiConfig {
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
     pub retry: RetryPolicy,
+    /// How long one invocation may spend on a sync before it carries the rest over (well inside the
+    /// function's timeout, so a long window always makes progress).
+    pub run_budget: Duration,
 }
 
 impl SpApiConfig {
     /// `SPAPI_LWA_TOKEN_URL`, `SPAPI_ENDPOINT_{NA,EU,FE,SANDBOX}` (required); `SPAPI_LWA_CLIENT_ID`,
     /// `SPAPI_LWA_CLIENT_SECRET`, `SPAPI_BACKOFF_BASE_MS`, `SPAPI_BACKOFF_MAX_MS`,
-    /// `SPAPI_MAX_INLINE_WAIT_MS` (optional).
+    /// `SPAPI_MAX_INLINE_WAIT_MS`, `SPAPI_RUN_BUDGET_MS` (optional).
     pub fn read(env: &mut Env) -> Self {
         let defaults = RetryPolicy::default();
         let millis = |env: &mut Env, name: &str, default: Duration| {
@@ -115,6 +118,7 @@ impl SpApiConfig {
                 max_inline_wait: millis(env, "SPAPI_MAX_INLINE_WAIT_MS", defaults.max_inline_wait),
                 max_attempts: defaults.max_attempts,
             },
+            run_budget: millis(env, "SPAPI_RUN_BUDGET_MS", Duration::from_secs(60)),
         }
     }
 

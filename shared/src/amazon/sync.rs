@@ -20,7 +20,7 @@ use crate::{
     config::Secret,
     domain::{Alert, AlertKind, ShopDomain},
     error::StoreError,
-    orders::{self, ChangeError},
+    orders::{self, Applied, ChangeError, Decision},
     secrets::{SealError, Sealer},
     store::{
         AlertStore, OrderStore,
@@ -150,6 +150,9 @@ pub struct Resume {
     pub window_end: Option<DateTime<Utc>>,
     pub next_token: Option<String>,
     pub token_issued_at: Option<DateTime<Utc>>,
+    /// Orders of the current page already done (a run that ran out of time mid-page).
+    #[serde(default)]
+    pub page_offset: usize,
     pub orders: u64,
     pub items: u64,
 }
@@ -208,6 +211,7 @@ pub fn window_for(connection: &AmazonConnection, watermark: Option<DateTime<Utc>
         window_end,
         next_token: None,
         token_issued_at: None,
+        page_offset: 0,
         orders: 0,
         items: 0,
     };
@@ -255,7 +259,11 @@ pub async fn run(
         tracing::info!("pagination token expired; restarting the window");
         state.next_token = None;
         state.token_issued_at = None;
+        state.page_offset = 0;
     }
+    let started = std::time::Instant::now();
+    let budget = deps.client.run_budget();
+    let mut done_here = 0usize;
     let version = connection.api_version;
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut restarts = 0;
@@ -271,12 +279,18 @@ pub async fn run(
                 restarts += 1;
                 state.next_token = None;
                 state.token_issued_at = None;
+                state.page_offset = 0;
                 continue;
             }
             Err(e) => return Err(e.into()),
         };
-        let (mut orders, mut items) = (0, 0);
-        for (order, embedded) in page.orders {
+        for (index, (order, embedded)) in page.orders.into_iter().enumerate().skip(state.page_offset) {
+            if done_here > 0 && started.elapsed() > budget {
+                // Out of time (after at least one order, so every invocation makes progress): carry the
+                // rest over, resuming at this order of this page.
+                state.page_offset = index;
+                return Ok(SyncOutcome::Deferred { resume: state, retry_after: std::time::Duration::from_secs(1) });
+            }
             if !seen.insert((order.marketplace_id.clone(), order.amazon_order_id.clone())) {
                 continue;
             }
@@ -286,6 +300,7 @@ pub async fn run(
                     match deps.client.get_order_items_v0(seller, &order.amazon_order_id, &order.marketplace_id).await {
                         Ok(lines) => lines,
                         Err(SpApiError::Throttled { retry_after, .. }) => {
+                            state.page_offset = index;
                             return Ok(SyncOutcome::Deferred { resume: state, retry_after });
                         }
                         Err(e) => return Err(e.into()),
@@ -293,15 +308,15 @@ pub async fn run(
                 }
                 ApiVersion::V0 => Vec::new(),
             };
-            orders += 1;
-            items += lines.len() as u64;
             if !job.dry_run {
                 store(deps, shop, &order, &lines, now).await?;
             }
+            // Counted once done, so a carried-over order is not counted twice.
+            done_here += 1;
+            state.orders += 1;
+            state.items += lines.len() as u64;
         }
-        // Counts move on only with whole pages, so a carried-over page is not counted twice.
-        state.orders += orders;
-        state.items += items;
+        state.page_offset = 0;
         match page.next_token {
             Some(token) => {
                 state.next_token = Some(token);
@@ -333,11 +348,30 @@ async fn store(
         return Ok(());
     }
     let canonical = order.to_canonical(shop, items).map_err(|e| SyncError::Order(e.to_string()))?;
-    match orders::apply_revision(deps.orders, deps.alerts, canonical, now).await {
-        Ok(_) => Ok(()),
-        Err(ChangeError::Store(e)) => Err(e.into()),
-        Err(e) => Err(SyncError::Order(e.to_string())),
+    let (key, lines) = (canonical.key(), canonical.line_items.clone());
+    let applied = match orders::apply_revision(deps.orders, deps.alerts, canonical, now).await {
+        Ok(applied) => applied,
+        Err(ChangeError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(SyncError::Order(e.to_string())),
+    };
+    if applied == Applied::Unchanged && !lines.is_empty() {
+        // The same revision, now with its items (an earlier run did not fetch them): add them.
+        let refreshed = orders::change(deps.orders, deps.alerts, shop, &key, now, |stored| {
+            if stored.line_items == lines {
+                Ok::<_, std::convert::Infallible>(Decision::Keep)
+            } else {
+                stored.line_items = lines.clone();
+                Ok(Decision::Write(Vec::new()))
+            }
+        })
+        .await;
+        match refreshed {
+            Ok(_) => {}
+            Err(ChangeError::Store(e)) => return Err(e.into()),
+            Err(e) => return Err(SyncError::Order(e.to_string())),
+        }
     }
+    Ok(())
 }
 
 /// What [`run_and_record`] reports to its caller.
