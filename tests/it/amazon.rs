@@ -343,14 +343,7 @@ async fn v2026_sync_reads_search_orders_with_items_and_pagination_tokens() {
     assert!(canonical.line_items.iter().all(|l| l.source.as_deref() == Some("amazon")));
     assert_eq!(h.dashboard_orders().await.len(), 2);
 
-    // getOrder: the sandbox's single-order responses parse with their items.
-    let single = sandbox_responses(&dir, "/orders/2026-01-01/orders/{orderId}", "200");
-    let id = single[0]["order"]["orderId"].as_str().unwrap().to_owned();
-    Mock::given(method("GET"))
-        .and(path(format!("/orders/2026-01-01/orders/{id}")))
-        .respond_with(json_response(200, single[0].to_string()))
-        .mount(&h.server)
-        .await;
+    // getOrder: every sandbox single-order response parses with its items; its 400 is a rejection.
     let creds = LwaCredentials {
         client_id: "amzn1.application-oa2-client.test".into(),
         client_secret: Secret::new(CLIENT_SECRET),
@@ -358,9 +351,45 @@ async fn v2026_sync_reads_search_orders_with_items_and_pagination_tokens() {
     };
     let seller =
         shared::amazon::client::Seller { id: "A2SELLER01", region: shared::amazon::Region::Na, credentials: &creds };
-    let (order, items) = h.deps.client.get_order(seller, &id, &[]).await.unwrap();
-    assert_eq!(order.amazon_order_id, id);
-    assert_eq!(items.len(), single[0]["order"]["orderItems"].as_array().unwrap().len());
+    let single = sandbox_responses(&dir, "/orders/2026-01-01/orders/{orderId}", "200");
+    assert_eq!(single.len(), 3);
+    for response in &single {
+        let id = response["order"]["orderId"].as_str().unwrap().to_owned();
+        Mock::given(method("GET"))
+            .and(path(format!("/orders/2026-01-01/orders/{id}")))
+            .respond_with(json_response(200, response.to_string()))
+            .mount(&h.server)
+            .await;
+        let (order, items) = h.deps.client.get_order(seller, &id, &[]).await.unwrap();
+        assert_eq!(order.amazon_order_id, id);
+        assert!(order.order_total.is_some(), "{id} has proceeds");
+        assert_eq!(items.len(), response["order"]["orderItems"].as_array().unwrap().len());
+        assert!(items.iter().all(|i| i.seller_sku.is_some() && i.quantity_ordered > 0));
+    }
+    let refused = sandbox_responses(&dir, "/orders/2026-01-01/orders/{orderId}", "400");
+    Mock::given(method("GET"))
+        .and(path("/orders/2026-01-01/orders/TEST_CASE_400"))
+        .respond_with(json_response(400, refused[0].to_string()))
+        .mount(&h.server)
+        .await;
+    let error = h.deps.client.get_order(seller, "TEST_CASE_400", &[]).await.unwrap_err().to_string();
+    assert!(error.contains("400 InvalidInput"), "{error}");
+
+    // searchOrders' 400 fails the sync, recorded and alerted; what was stored stays.
+    h.server.reset().await;
+    h.mount_token(token_fixture(&dir)).await;
+    let search_refused = sandbox_responses(&dir, "/orders/2026-01-01/orders", "400");
+    Mock::given(method("GET"))
+        .and(path("/orders/2026-01-01/orders"))
+        .respond_with(json_response(400, search_refused[0].to_string()))
+        .mount(&h.server)
+        .await;
+    let failed = h.sync("").await;
+    assert_eq!(failed["status"], "error");
+    assert!(failed["last_orders_sync_error"].as_str().unwrap().contains("Invalid Input"));
+    assert_eq!(h.dashboard_orders().await.len(), 2);
+    let alerts = h.store.alerts_since(&h.shop, None, 10).await.unwrap();
+    assert!(alerts.iter().any(|(_, a)| a.kind == AlertKind::SyncFailed));
 }
 
 #[tokio::test]

@@ -50,6 +50,28 @@ pub enum ModelError {
     Field(&'static str),
 }
 
+/// The default currency of the main marketplaces
+/// (<https://developer-docs.amazon.com/sp-api/docs/marketplace-ids>), for orders that carry no amount
+/// yet (pending orders have no `OrderTotal`).
+pub fn marketplace_currency(marketplace_id: &str) -> Option<&'static str> {
+    Some(match marketplace_id {
+        "ATVPDKIKX0DER" => "USD",
+        "A2EUQ1WTGCTBG2" => "CAD",
+        "A1AM78C64UM0Y8" => "MXN",
+        "A2Q3Y263D00KWC" => "BRL",
+        "A1F83G8C2ARO7P" => "GBP",
+        "A1PA6795UKMFR9" | "A13V1IB3VIYZZH" | "APJ6JRA9NG5V4" | "A1RKKUPIHCS9HS" | "A1805IZSGTT6HS" => "EUR",
+        "A2NODRKZP88ZB9" => "SEK",
+        "A1C3SOZRARQ6R3" => "PLN",
+        "A33AVAJ2PDY3EV" => "TRY",
+        "A21TJRUUN4KGV" => "INR",
+        "A1VC38T7YXB528" => "JPY",
+        "A39IBJ37TRP1C6" => "AUD",
+        "A19VAU5U5O7RUS" => "SGD",
+        _ => return None,
+    })
+}
+
 /// A date as the sandbox and production send them: RFC 3339, or epoch seconds as a number or string
 /// (`"1.569521782042E9"`). `None` for anything else.
 pub fn lenient_date(value: &Value) -> Option<DateTime<Utc>> {
@@ -162,6 +184,7 @@ impl AmazonOrder {
             .as_ref()
             .map(|m| m.currency.clone())
             .or_else(|| items.iter().find_map(|i| i.item_price.as_ref().map(|p| p.currency.clone())))
+            .or_else(|| marketplace_currency(&self.marketplace_id).map(str::to_owned))
             .unwrap_or_default();
         let zero = Money { amount: "0".into(), currency };
         Ok(Order {
@@ -267,7 +290,7 @@ mod tests {
         let shop = ShopDomain::parse("a.myshopify.com").unwrap();
         let canonical = order.to_canonical(&shop, &[]).unwrap();
         assert_eq!(canonical.financial_status, FinancialStatus::Pending);
-        assert_eq!(canonical.total.amount, "0");
+        assert_eq!((canonical.total.amount.as_str(), canonical.total.currency.as_str()), ("0", "USD"));
         assert!(AmazonOrder::from_v0(&json!({"AmazonOrderId": "a#b"}), "M").is_err());
         assert!(AmazonOrder::from_v0(&json!({"AmazonOrderId": "1-2-3"}), "M").is_err(), "no date at all");
     }
