@@ -963,3 +963,44 @@ async fn a_run_out_of_time_resumes_mid_page_and_items_fetched_later_reach_the_ca
     );
     assert_eq!(canonical.version, 2);
 }
+
+#[tokio::test]
+async fn a_refused_page_token_restarts_the_window_without_counting_twice() {
+    let Some(dir) = spapi_dir() else { return };
+    let h = Harness::new(&[]).await;
+    h.connect("v0", "ATVPDKIKX0DER").await;
+    h.mount_token(token_fixture(&dir)).await;
+    let token = "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4";
+    // The first use of the page token is refused (as an expired token is), then it works.
+    Mock::given(method("GET"))
+        .and(path("/orders/v0/orders"))
+        .and(query_param("NextToken", token))
+        .respond_with(json_response(400, read(&dir, "getOrders.400.TEST_CASE_400.json")))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orders/v0/orders"))
+        .and(query_param("NextToken", token))
+        .respond_with(json_response(200, read(&dir, "getOrders.200.TEST_CASE_200_NEXT_TOKEN.with_next_token.json")))
+        .with_priority(2)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orders/v0/orders"))
+        .respond_with(json_response(200, read(&dir, "getOrders.200.TEST_CASE_200_NEXT_TOKEN.json")))
+        .mount(&h.server)
+        .await;
+    let result = h.sync("").await;
+    assert_eq!(result["status"], "ok", "{result}");
+    assert_eq!(result["last_orders_sync_orders_count"], 1);
+    let tokens: Vec<bool> = h
+        .requests("/orders/v0/orders")
+        .await
+        .iter()
+        .map(|r| r.url.query_pairs().any(|(k, _)| k == "NextToken"))
+        .collect();
+    assert_eq!(tokens, [false, true, false, true], "first page, refused token, first page again, second page");
+    assert_eq!(h.store.amazon_orders(&h.shop, 10).await.unwrap().len(), 1);
+}

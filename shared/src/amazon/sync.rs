@@ -157,6 +157,17 @@ pub struct Resume {
     pub items: u64,
 }
 
+impl Resume {
+    /// Back to the window's first page. The counts start again too: the window is read again whole.
+    fn restart(&mut self) {
+        self.next_token = None;
+        self.token_issued_at = None;
+        self.page_offset = 0;
+        self.orders = 0;
+        self.items = 0;
+    }
+}
+
 /// A sync to run: now (admin endpoint, schedule) or carried over (`resume`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncJob {
@@ -257,9 +268,7 @@ pub async fn run(
     };
     if state.token_issued_at.is_some_and(|at| now - at > TOKEN_LIFETIME) {
         tracing::info!("pagination token expired; restarting the window");
-        state.next_token = None;
-        state.token_issued_at = None;
-        state.page_offset = 0;
+        state.restart();
     }
     let started = std::time::Instant::now();
     let budget = deps.client.run_budget();
@@ -277,9 +286,8 @@ pub async fn run(
                 // An expired or unknown page token: the window restarts; upserts make that safe.
                 tracing::warn!("page token refused; restarting the window");
                 restarts += 1;
-                state.next_token = None;
-                state.token_issued_at = None;
-                state.page_offset = 0;
+                state.restart();
+                seen.clear();
                 continue;
             }
             Err(e) => return Err(e.into()),
