@@ -16,6 +16,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 start_moto "${MOTO_PORT:-}"
-./target/debug/local-stack &
+"${CARGO_TARGET_DIR:-target}/debug/local-stack" &
 STACK_PID=$!
 wait "$STACK_PID"

@@ -9,7 +9,7 @@ cargo build --quiet --bin local-stack
 port="$(free_port)"
 run_id="st$(date +%s)$$"
 PORT="$port" TABLE_NAME="orders-$run_id" QUEUE_PREFIX="$run_id-" SEED_DEMO=true SCHEDULE_INTERVAL_SECONDS=3600 \
-  RUST_LOG=warn ./target/debug/local-stack > "target/schemathesis-stack.log" 2>&1 &
+  RUST_LOG=warn "${CARGO_TARGET_DIR:-target}/debug/local-stack" > "target/schemathesis-stack.log" 2>&1 &
 stack_pid=$!
 trap 'kill "$stack_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -26,6 +26,7 @@ use shared::{
 use tokio::net::TcpListener;
 
 pub mod simulator;
+pub mod spapi_sim;
 
 /// HTTP routes of the bundle: method, path (a trailing `*` matches a prefix) and the function serving it.
 /// A test checks this table against `infra/template.yaml`.
@@ -39,6 +40,11 @@ pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", dashboard_api::FULFILL_ROUTE, "dashboard-api"),
     ("POST", dashboard_api::SUPPORT_ROUTE, "dashboard-api"),
     ("POST", dashboard_api::RETURNS_ROUTE, "dashboard-api"),
+    ("GET", amazon_api::CONNECTION_ROUTE, "amazon-api"),
+    ("PUT", amazon_api::CONNECTION_ROUTE, "amazon-api"),
+    ("PUT", amazon_api::CREDENTIAL_ROUTE, "amazon-api"),
+    ("POST", amazon_api::PING_ROUTE, "amazon-api"),
+    ("POST", amazon_api::SYNC_ROUTE, "amazon-api"),
 ];
 
 /// Streaming routes (a Function URL with `InvokeMode: RESPONSE_STREAM` in AWS), taken when the client
@@ -46,11 +52,15 @@ pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
 pub const STREAMING_ROUTES: &[(&str, &str, &str)] = &[("GET", alerts_stream::ROUTE, "alerts-stream")];
 
 /// Queue workers: the stage whose queue feeds each.
-pub const QUEUE_WORKERS: &[(Stage, &str)] =
-    &[(Stage::Ingest, "ingest-worker"), (Stage::Outbound, "outbound-worker"), (Stage::ShopifyPoll, "shopify-poller")];
+pub const QUEUE_WORKERS: &[(Stage, &str)] = &[
+    (Stage::Ingest, "ingest-worker"),
+    (Stage::Outbound, "outbound-worker"),
+    (Stage::ShopifyPoll, "shopify-poller"),
+    (Stage::AmazonSync, "spapi-poll"),
+];
 
 /// Scheduled functions.
-pub const SCHEDULED: &[&str] = &["dlq-monitor", "shipment-monitor", "shopify-scheduler"];
+pub const SCHEDULED: &[&str] = &["dlq-monitor", "shipment-monitor", "shopify-scheduler", "spapi-poll"];
 
 /// The function serving `method path`: exact routes first, then `{param}` segments.
 pub fn route(method: &str, path: &str) -> Option<&'static str> {
@@ -143,6 +153,10 @@ pub struct Stack {
     pub shopify_scheduler: shopify_scheduler::Deps,
     /// The built-in Shopify Admin API simulator the local stack points the poller at.
     pub simulator: simulator::Simulator,
+    pub amazon_api: amazon_api::Deps,
+    pub spapi_poll: spapi_poll::Deps,
+    /// The local SP-API/LWA simulator every SP-API base URL points at.
+    pub spapi_sim_url: String,
     /// Local-only shop installs (`POST /local/shops`): the store and the KMS key they use.
     pub shops: shared::store::dynamo::DynamoStore,
     pub sealer: shared::secrets::KmsSealer,
@@ -188,6 +202,10 @@ impl Stack {
                 vars.push((def.dlq_url_env.to_owned(), urls.dlq.clone()));
             }
         }
+        let spapi_sim_url = spapi_sim::start(spapi_sim::Samples::load(&settings.events_dir)?)
+            .await
+            .context("starting the SP-API simulator")?;
+        vars.extend(spapi_vars(&spapi_sim_url, &key_id));
         let env = || Env::from_map(vars.clone());
         Ok(Self {
             shops: shared::store::dynamo::DynamoStore::new(dynamodb.clone(), settings.table_name.clone()),
@@ -202,6 +220,9 @@ impl Stack {
             shopify_poller: shopify_poller::Deps::connect(shopify_poller::Config::read(env())?).await?,
             shopify_scheduler: shopify_scheduler::Deps::connect(shopify_scheduler::Config::read(env())?).await,
             simulator: simulator::Simulator::load(&settings.events_dir)?,
+            amazon_api: amazon_api::Deps::connect(amazon_api::Config::read(env())?).await,
+            spapi_poll: spapi_poll::Deps::connect(spapi_poll::Config::read(env())?).await,
+            spapi_sim_url,
             settings,
             queues,
             sqs,
@@ -214,6 +235,7 @@ impl Stack {
         let result = match route(request.method().as_str(), &path) {
             Some("shopify-webhook") => shopify_webhook::handle(&self.shopify_webhook, request).await,
             Some("dashboard-api") => dashboard_api::handle(&self.dashboard_api, request).await,
+            Some("amazon-api") => amazon_api::handle(&self.amazon_api, request).await,
             _ => Ok(shared::http::json(
                 lambda_http::http::StatusCode::NOT_FOUND,
                 &serde_json::json!({ "error": "no such route", "code": "NOT_FOUND" }),
@@ -273,6 +295,7 @@ impl Stack {
             Stage::Ingest => ingest_worker::handle(&self.ingest_worker, invocation).await,
             Stage::Outbound => outbound_worker::handle(&self.outbound_worker, invocation).await,
             Stage::ShopifyPoll => shopify_poller::handle(&self.shopify_poller, invocation).await,
+            Stage::AmazonSync => spapi_poll::handle_sqs(&self.spapi_poll, invocation).await,
         }
         .map_err(|e| anyhow::anyhow!("worker failed: {e}"))?;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
@@ -335,12 +358,37 @@ impl Stack {
                 .await
                 .map_err(|e| anyhow::anyhow!("shipment-monitor failed: {e}"))?;
         tracing::debug!(?report, "shipment-monitor ticked");
-        let report = shopify_scheduler::handle(&self.shopify_scheduler, LambdaEvent::new(event, Context::default()))
-            .await
-            .map_err(|e| anyhow::anyhow!("shopify-scheduler failed: {e}"))?;
+        let report =
+            shopify_scheduler::handle(&self.shopify_scheduler, LambdaEvent::new(event.clone(), Context::default()))
+                .await
+                .map_err(|e| anyhow::anyhow!("shopify-scheduler failed: {e}"))?;
         tracing::debug!(?report, "shopify-scheduler ticked");
+        let report = spapi_poll::handle_schedule(&self.spapi_poll, LambdaEvent::new(event, Context::default()))
+            .await
+            .map_err(|e| anyhow::anyhow!("spapi-poll failed: {e}"))?;
+        tracing::debug!(?report, "spapi-poll ticked");
         Ok(())
     }
+}
+
+/// The SP-API settings of the local functions: every base URL and the LWA token URL point at the
+/// simulator, with a local app LWA client, the local KMS key and short back-offs.
+pub fn spapi_vars(sim_url: &str, key_id: &str) -> Vec<(String, String)> {
+    [
+        ("SPAPI_LWA_TOKEN_URL", format!("{sim_url}/auth/o2/token")),
+        ("SPAPI_ENDPOINT_NA", sim_url.to_owned()),
+        ("SPAPI_ENDPOINT_EU", sim_url.to_owned()),
+        ("SPAPI_ENDPOINT_FE", sim_url.to_owned()),
+        ("SPAPI_ENDPOINT_SANDBOX", sim_url.to_owned()),
+        ("SPAPI_LWA_CLIENT_ID", "amzn1.application-oa2-client.local".to_owned()),
+        ("SPAPI_LWA_CLIENT_SECRET", "local-lwa-client-secret".to_owned()),
+        ("SPAPI_BACKOFF_BASE_MS", "200".to_owned()),
+        ("SPAPI_MAX_INLINE_WAIT_MS", "3000".to_owned()),
+        ("SECRETS_KEY_ID", key_id.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// Turns a plain HTTP request into the API Gateway v2 event Lambda would receive, and parses it with

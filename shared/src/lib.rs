@@ -3,6 +3,7 @@
 //! plumbing every function uses. Functions stay thin: they wire these pieces together.
 #![forbid(unsafe_code)]
 
+pub mod amazon;
 pub mod aws;
 pub mod clock;
 pub mod config;

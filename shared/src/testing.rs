@@ -498,6 +498,7 @@ where
         StageMessage::ShopifyWebhook(w) => w.webhook_id.clone(),
         StageMessage::Outbound(o) => o.id.clone(),
         StageMessage::ShopifyPoll(p) => p.origin.clone(),
+        StageMessage::AmazonSync(job) => job.shop.to_string(),
     });
     assert_eq!(got, [message("w1"), message("w2")], "messages survive the trip unchanged");
 }

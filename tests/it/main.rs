@@ -1,6 +1,7 @@
 //! Integration tests. They run against the moto server that `make test` starts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod amazon;
 mod compliance;
 mod contracts;
 mod dashboard;

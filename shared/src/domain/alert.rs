@@ -22,6 +22,8 @@ pub enum AlertKind {
     Setup,
     /// A partner refused a change we pushed (Shopify `userErrors`).
     PushRejected,
+    /// A channel sync (Amazon SP-API orders) failed; cleared by the next successful run.
+    SyncFailed,
 }
 
 impl AlertKind {
@@ -33,6 +35,7 @@ impl AlertKind {
             AlertKind::DataGap => "data_gap",
             AlertKind::Setup => "setup",
             AlertKind::PushRejected => "push_rejected",
+            AlertKind::SyncFailed => "sync_failed",
         }
     }
 }

@@ -15,6 +15,8 @@ pub enum StageMessage {
     Outbound(Outbound),
     /// Work for the Shopify poller: a window of orders, or a subscription health check.
     ShopifyPoll(PollJob),
+    /// An Amazon orders sync to run or resume.
+    AmazonSync(crate::amazon::sync::SyncJob),
 }
 
 impl StageMessage {
@@ -24,6 +26,7 @@ impl StageMessage {
             StageMessage::ShopifyWebhook(_) => "shopify_webhook",
             StageMessage::Outbound(_) => "outbound",
             StageMessage::ShopifyPoll(_) => "shopify_poll",
+            StageMessage::AmazonSync(_) => "amazon_sync",
         }
     }
 
@@ -32,6 +35,7 @@ impl StageMessage {
             StageMessage::ShopifyWebhook(w) => &w.shop,
             StageMessage::Outbound(o) => &o.shop,
             StageMessage::ShopifyPoll(p) => &p.shop,
+            StageMessage::AmazonSync(job) => &job.shop,
         }
     }
 }

@@ -107,6 +107,12 @@ pub struct LineItem {
     pub variant_id: Option<String>,
     pub quantity: u32,
     pub price: Money,
+    /// The channel the line came from (`amazon`), when it is not the order's own webhook payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The line's id in that channel (Amazon's `OrderItemId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_order_item_id: Option<String>,
 }
 
 /// A shipment of some or all of the order's items.

@@ -19,6 +19,8 @@ pub enum Stage {
     /// Shopify poll work: order windows and subscription checks, re-queued with a delay to wait out
     /// rate limits.
     ShopifyPoll,
+    /// Amazon SP-API orders syncs, one per connection and run, carried over with a delay when throttled.
+    AmazonSync,
 }
 
 #[async_trait]

@@ -25,7 +25,7 @@ pub struct QueueDef {
     pub worker_timeout_seconds: u32,
 }
 
-pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND, SHOPIFY_POLL];
+pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND, SHOPIFY_POLL, AMAZON_SYNC];
 
 const INGEST: QueueDef = QueueDef {
     stage: Stage::Ingest,
@@ -57,11 +57,24 @@ const SHOPIFY_POLL: QueueDef = QueueDef {
     worker_timeout_seconds: 120,
 };
 
+/// Amazon syncs: a run may wait in process for a throttle (up to 10 s per wait) and pages through a
+/// window, so the worker gets 120 s.
+const AMAZON_SYNC: QueueDef = QueueDef {
+    stage: Stage::AmazonSync,
+    name: "amazon-sync",
+    url_env: "AMAZON_SYNC_QUEUE_URL",
+    dlq_url_env: "AMAZON_SYNC_DLQ_URL",
+    max_receive_count: 5,
+    visibility_timeout_seconds: 720,
+    worker_timeout_seconds: 120,
+};
+
 pub fn def(stage: Stage) -> &'static QueueDef {
     match stage {
         Stage::Ingest => &INGEST,
         Stage::Outbound => &OUTBOUND,
         Stage::ShopifyPoll => &SHOPIFY_POLL,
+        Stage::AmazonSync => &AMAZON_SYNC,
     }
 }
 

@@ -198,6 +198,8 @@ impl GqlOrder {
                     sku: item.sku.filter(|s| !s.is_empty()),
                     variant_id: item.variant.map(|v| gid_tail(&v.id).to_owned()),
                     quantity: item.quantity,
+                    source: None,
+                    source_order_item_id: None,
                 })
             })
             .collect::<Result<Vec<_>, MapError>>()?;

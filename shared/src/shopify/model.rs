@@ -158,6 +158,8 @@ impl ShopifyOrder {
                     sku: item.sku.filter(|s| !s.is_empty()),
                     variant_id: item.variant_id,
                     quantity: item.quantity,
+                    source: None,
+                    source_order_item_id: None,
                 })
             })
             .collect::<Result<Vec<_>, MapError>>()?;

@@ -28,6 +28,7 @@ use crate::{
     error::StoreError,
 };
 
+mod amazon;
 mod products;
 
 type Item = HashMap<String, AttributeValue>;
@@ -903,6 +904,7 @@ impl ShopStore for DynamoStore {
         doomed.extend(self.partition_keys(&keys::shop_pk(shop)).await?);
         doomed.extend(self.product_keys(shop).await?);
         doomed.extend(self.partition_keys(&keys::order_cursors_pk(shop)).await?);
+        doomed.extend(self.amazon_erasure_keys(shop).await?);
         doomed.push((keys::SHOPS_PK.to_owned(), shop.as_str().to_owned()));
         doomed.sort();
         doomed.dedup();

@@ -223,3 +223,32 @@ pub fn inventory_items_pk(shop: &ShopDomain) -> String {
 pub fn order_cursors_pk(shop: &ShopDomain) -> String {
     format!("CURSORS#{shop}")
 }
+
+/// The shop's Amazon SP-API connection, in the shop's partition (`docs/data-model.md` §6.3).
+pub const AMAZON_CONNECTION_SK: &str = "CONN#amazon";
+/// The connection's sealed LWA credential.
+pub const AMAZON_CREDENTIAL_SK: &str = "CRED#amazon";
+/// The Amazon orders watermark.
+pub const AMAZON_WATERMARK_SK: &str = "SYNC#amazon#orders";
+/// GSI2 partition of active Amazon connections (`GSI2SK` = the shop), for the `spapi-poll` fan-out.
+pub const AMAZON_CONNECTIONS_GSI2PK: &str = "CONNS#amazon";
+
+/// An Amazon order's partition: the order (`ORDER`) and its items (`ITEM#{orderItemId}`).
+pub fn amazon_order_pk(shop: &ShopDomain, marketplace_id: &str, amazon_order_id: &str) -> String {
+    format!("AMZ#{shop}#{marketplace_id}#{amazon_order_id}")
+}
+
+pub const AMAZON_ORDER_SK: &str = "ORDER";
+
+pub fn amazon_item_sk(order_item_id: &str) -> String {
+    format!("ITEM#{order_item_id}")
+}
+
+/// GSI1 partition listing the shop's Amazon orders (and reaching them for erasure).
+pub fn amazon_orders_gsi1pk(shop: &ShopDomain) -> String {
+    format!("SHOP#{shop}#AMAZON_ORDERS")
+}
+
+pub fn amazon_orders_gsi1sk(purchased: DateTime<Utc>, marketplace_id: &str, amazon_order_id: &str) -> String {
+    format!("{}#{marketplace_id}#{amazon_order_id}", sortable_millis(purchased))
+}

@@ -6,6 +6,8 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
+mod amazon;
+
 use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
@@ -50,6 +52,7 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    amazon: amazon::AmazonMemory,
 }
 
 impl MemoryStore {
@@ -354,7 +357,8 @@ impl ShopStore for MemoryStore {
         state.products.retain(|(s, _), _| s != shop);
         state.inventory_items.retain(|(s, _), _| s != shop);
         state.order_cursors.retain(|(s, _), _| s != shop);
-        Ok(before as u64)
+        drop(state);
+        Ok(before as u64 + self.amazon.erase(shop))
     }
 
     async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError> {

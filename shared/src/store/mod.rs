@@ -2,6 +2,7 @@
 //! implement all of them and run through the same contract suite (`crate::testing::store_contract`).
 //! Key design: `docs/data-model.md`.
 
+pub mod amazon;
 pub mod dynamo;
 pub mod keys;
 #[cfg(feature = "testing")]
@@ -15,6 +16,8 @@ use crate::{
     domain::{Alert, Order, OrderKey, Priority, Product, ShopDomain, Tab, TimelineEvent, Variant},
     error::StoreError,
 };
+
+pub use amazon::AmazonStore;
 
 /// How long webhook receipts are kept. Shopify retries for 4 hours; a week covers manual replays.
 pub const RECEIPT_TTL_SECONDS: i64 = 7 * 24 * 3600;
