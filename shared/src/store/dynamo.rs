@@ -780,6 +780,19 @@ impl DynamoStore {
         Ok(output.item)
     }
 
+    /// Every item of the GSI1 partition `pk`.
+    async fn gsi1_items(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_values(":pk", s(pk));
+        self.query(query, usize::MAX).await
+    }
+
     /// Every (PK, SK) of a base-table partition.
     async fn partition_keys(&self, pk: &str) -> Result<Vec<(String, String)>, StoreError> {
         let query = self
@@ -871,17 +884,7 @@ impl ShopStore for DynamoStore {
     }
 
     async fn active_shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("#pk = :pk")
-            .projection_expression("#sk")
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_names("#sk", keys::GSI1SK)
-            .expression_attribute_values(":pk", s(keys::ACTIVE_SHOPS_GSI1PK));
-        self.query(query, usize::MAX)
+        self.gsi1_items(keys::ACTIVE_SHOPS_GSI1PK)
             .await?
             .iter()
             .map(|item| {

@@ -58,18 +58,8 @@ impl DynamoStore {
     /// Every item of the shop's Amazon order partitions, reached through GSI1 (no scan). The
     /// connection, credential and watermark live in the shop's partition, which erasure takes whole.
     pub(super) async fn amazon_erasure_keys(&self, shop: &ShopDomain) -> Result<Vec<(String, String)>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("#pk = :pk")
-            .projection_expression("#base")
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_names("#base", keys::PK)
-            .expression_attribute_values(":pk", s(keys::amazon_orders_gsi1pk(shop)));
         let mut doomed = Vec::new();
-        for item in self.query(query, usize::MAX).await? {
+        for item in self.gsi1_items(&keys::amazon_orders_gsi1pk(shop)).await? {
             doomed.extend(self.partition_keys(string_attr(&item, keys::PK)?).await?);
         }
         Ok(doomed)

@@ -310,16 +310,8 @@ impl ProductStore for DynamoStore {
 impl DynamoStore {
     /// Every (PK, SK) of the shop's products and of its inventory item index, for erasure.
     pub(super) async fn product_keys(&self, shop: &ShopDomain) -> Result<Vec<(String, String)>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_values(":pk", s(keys::shop_products_gsi1pk(shop)));
         let mut doomed = Vec::new();
-        for item in self.query(query, usize::MAX).await? {
+        for item in self.gsi1_items(&keys::shop_products_gsi1pk(shop)).await? {
             let id = string_attr(&item, keys::GSI1SK)?;
             doomed.extend(self.partition_keys(&keys::product_pk(shop, id)).await?);
         }
