@@ -337,6 +337,9 @@ async fn v2026_sync_reads_search_orders_with_items_and_pagination_tokens() {
     let second = pages[1]["orders"][0]["orderId"].as_str().unwrap();
     let marketplace = pages[1]["orders"][0]["salesChannel"]["marketplaceId"].as_str().unwrap();
     assert!(h.store.amazon_order(&h.shop, marketplace, second).await.unwrap().is_some(), "the second page is stored");
+    let shipped = h.canonical(second).await.unwrap();
+    let tracking = pages[1]["orders"][0]["packages"][0]["trackingNumber"].as_str().unwrap();
+    assert_eq!(shipped.fulfillments[0].tracking_numbers, [tracking], "packages carry the tracking");
     let canonical = h.canonical("250-1234567-8901234").await.unwrap();
     assert_eq!(canonical.fulfillment_status.as_str(), "fulfilled");
     assert_eq!(canonical.line_items.len(), 2);
