@@ -337,6 +337,9 @@ async fn v2026_sync_reads_search_orders_with_items_and_pagination_tokens() {
     let second = pages[1]["orders"][0]["orderId"].as_str().unwrap();
     let marketplace = pages[1]["orders"][0]["salesChannel"]["marketplaceId"].as_str().unwrap();
     assert!(h.store.amazon_order(&h.shop, marketplace, second).await.unwrap().is_some(), "the second page is stored");
+    let shipped = h.canonical(second).await.unwrap();
+    let tracking = pages[1]["orders"][0]["packages"][0]["trackingNumber"].as_str().unwrap();
+    assert_eq!(shipped.fulfillments[0].tracking_numbers, [tracking], "packages carry the tracking");
     let canonical = h.canonical("250-1234567-8901234").await.unwrap();
     assert_eq!(canonical.fulfillment_status.as_str(), "fulfilled");
     assert_eq!(canonical.line_items.len(), 2);
@@ -1003,4 +1006,80 @@ async fn a_refused_page_token_restarts_the_window_without_counting_twice() {
         .collect();
     assert_eq!(tokens, [false, true, false, true], "first page, refused token, first page again, second page");
     assert_eq!(h.store.amazon_orders(&h.shop, 10).await.unwrap().len(), 1);
+}
+
+/// `spapi-poll` wired to the harness's wiremock and table.
+async fn poll_worker(h: &Harness) -> spapi_poll::Deps {
+    let stack = &h.env.stack;
+    let sdk = shared::aws::sdk_config().await;
+    let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
+    let mut vars = local_stack::spapi_vars(&h.server.uri(), &key_id);
+    vars.extend([
+        ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
+        ("AMAZON_SYNC_QUEUE_URL".to_owned(), stack.queues[&Stage::AmazonSync].queue.clone()),
+        ("SPAPI_BACKOFF_BASE_MS".to_owned(), "1".to_owned()),
+    ]);
+    spapi_poll::Deps::connect(spapi_poll::Config::read(Env::from_map(vars)).unwrap()).await
+}
+
+#[tokio::test]
+async fn the_scheduled_poll_moves_a_watermark_with_overlap_and_alerts_on_failure() {
+    let Some(dir) = spapi_dir() else { return };
+    let h = Harness::new(&[]).await;
+    h.connect("v0", "ATVPDKIKX0DER").await;
+    h.mount_token(token_fixture(&dir)).await;
+    Mock::given(method("GET"))
+        .and(path("/orders/v0/orders"))
+        .respond_with(json_response(200, read(&dir, "getOrders.200.TEST_CASE_200.json")))
+        .with_priority(2)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/orders/v0/orders/[^/]+/orderItems$"))
+        .respond_with(json_response(200, r#"{"payload":{"OrderItems":[]}}"#))
+        .mount(&h.server)
+        .await;
+    let worker = poll_worker(&h).await;
+    assert_eq!(spapi_poll::fan_out(&worker).await.unwrap().enqueued, 1, "one job per active connection");
+    let job = || {
+        StageMessage::AmazonSync(shared::amazon::sync::SyncJob {
+            shop: h.shop.clone(),
+            dry_run: false,
+            include_items: true,
+            resume: None,
+        })
+    };
+    spapi_poll::step(&worker, job()).await.unwrap();
+    let first = h.store.amazon_watermark(&h.shop).await.unwrap().unwrap();
+    spapi_poll::step(&worker, job()).await.unwrap();
+    let windows: Vec<(String, String)> = h
+        .requests("/orders/v0/orders")
+        .await
+        .iter()
+        .filter(|r| r.url.path() == "/orders/v0/orders")
+        .map(|r| {
+            let get = |name: &str| r.url.query_pairs().find(|(k, _)| k == name).unwrap().1.into_owned();
+            (get("LastUpdatedAfter"), get("LastUpdatedBefore"))
+        })
+        .collect();
+    assert_eq!(windows.len(), 2);
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    assert_eq!(at(&windows[0].1), first.at, "the watermark is the end of the first window");
+    assert_eq!(at(&windows[1].0), first.at - Duration::minutes(10), "the next window overlaps it by 10 minutes");
+    assert!(h.store.amazon_watermark(&h.shop).await.unwrap().unwrap().at >= first.at);
+    assert_eq!(h.store.amazon_orders(&h.shop, 10).await.unwrap().len(), 2, "the overlap stored nothing twice");
+
+    // A failing run: status error with Amazon's message, and an alert.
+    Mock::given(method("GET"))
+        .and(path("/orders/v0/orders"))
+        .respond_with(json_response(400, read(&dir, "getOrders.400.TEST_CASE_400.json")))
+        .with_priority(1)
+        .mount(&h.server)
+        .await;
+    spapi_poll::step(&worker, job()).await.unwrap();
+    let status = h.store.amazon_connection(&h.shop).await.unwrap().unwrap().status;
+    assert_eq!(status.last_orders_sync_status.as_deref(), Some("error"));
+    assert!(status.last_orders_sync_error.unwrap().contains("InvalidInput"));
+    let alerts = h.store.alerts_since(&h.shop, None, 10).await.unwrap();
+    assert!(alerts.iter().any(|(_, a)| a.kind == AlertKind::SyncFailed && a.cleared_at.is_none()));
 }

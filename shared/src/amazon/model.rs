@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{
-    Channel, ChannelOrderId, FinancialStatus, FulfillmentStatus, LineItem, Money, Order, OrderName, ShopDomain,
+    Channel, ChannelOrderId, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money, Order, OrderName,
+    ShopDomain,
 };
 
 /// An order as Amazon reported it, unique per (amazon_order_id, marketplace_id).
@@ -223,11 +224,35 @@ impl AmazonOrder {
                 .collect(),
             customer: None,
             shipping_address: None,
-            fulfillments: Vec::new(),
+            fulfillments: packages(&self.raw_payload),
             ops: Default::default(),
             version: 0,
         })
     }
+}
+
+/// v2026 `packages` (merchant-fulfilled orders) as shipments with their carrier and tracking number, so
+/// the canonical order knows its tracking. v0 orders carry none.
+fn packages(raw: &Value) -> Vec<Fulfillment> {
+    raw.get("packages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(n, package)| Fulfillment {
+            id: text(package, "packageReferenceId").unwrap_or_else(|| format!("package-{n}")),
+            status: "success".to_owned(),
+            shipment_status: package
+                .get("packageStatus")
+                .and_then(|s| text(s, "status"))
+                .map(|s| s.to_ascii_lowercase()),
+            tracking_company: text(package, "carrier"),
+            tracking_numbers: text(package, "trackingNumber").into_iter().collect(),
+            tracking_urls: Vec::new(),
+            created_at: package.get("shipTime").or_else(|| package.get("createdTime")).and_then(lenient_date),
+            updated_at: None,
+        })
+        .collect()
 }
 
 impl AmazonOrderItem {
@@ -301,6 +326,8 @@ mod tests {
             "lastUpdatedTime": "2024-12-25T06:45:00Z", "salesChannel": {"marketplaceId": "A1"},
             "fulfillment": {"fulfillmentStatus": "PARTIALLY_SHIPPED", "fulfilledBy": "MERCHANT"},
             "proceeds": {"grandTotal": {"amount": "19.90", "currencyCode": "EUR"}},
+            "packages": [{"packageReferenceId": "P1", "carrier": "DPD", "trackingNumber": "155",
+                          "packageStatus": {"status": "IN_TRANSIT"}, "shipTime": "2024-12-25T14:00:00Z"}],
             "orderItems": [{"orderItemId": "9", "quantityOrdered": 2,
                 "product": {"asin": "B0", "sellerSku": "SKU", "price": {"unitPrice": {"amount": 9.95, "currencyCode": "EUR"}}}},
                 {"quantityOrdered": 1}]});
@@ -313,5 +340,12 @@ mod tests {
         assert_eq!(canonical.financial_status, FinancialStatus::Paid);
         assert_eq!(canonical.line_items[0].source.as_deref(), Some("amazon"));
         assert_eq!(canonical.line_items[0].source_order_item_id.as_deref(), Some("9"));
+        let shipment = &canonical.fulfillments[0];
+        assert_eq!(
+            (shipment.tracking_company.as_deref(), shipment.tracking_numbers.as_slice()),
+            (Some("DPD"), &["155".to_owned()][..])
+        );
+        assert_eq!(shipment.shipment_status.as_deref(), Some("in_transit"));
+        assert!(canonical.has_tracking());
     }
 }

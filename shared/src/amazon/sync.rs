@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -202,9 +202,9 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Never within two minutes of now: the latest `…Before` Amazon accepts.
+/// Never within two minutes of now: the latest `…Before` Amazon accepts, in whole seconds (as sent).
 pub fn latest_before(now: DateTime<Utc>) -> DateTime<Utc> {
-    now - BEFORE_MARGIN
+    (now - BEFORE_MARGIN).trunc_subsecs(0)
 }
 
 /// The window of a new run. The sandbox answers only its static test cases, so a sandbox connection
