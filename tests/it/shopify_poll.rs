@@ -124,6 +124,19 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
     let first = list["orders"][0]["name"].as_str().unwrap();
     assert_eq!(list["shopifyCursor"], format!("at-{first}"), "the page boundary's Shopify cursor");
 
+    // The next tick's window starts an overlap before the watermark the window left.
+    let invocation = shopify_scheduler::Invocation { id: Some("tick-2".into()), backfill: None };
+    shopify_scheduler::run(&env.stack.shopify_scheduler, invocation).await.unwrap();
+    let next = queued_polls(&env)
+        .await
+        .into_iter()
+        .find_map(|j| match j.task {
+            PollTask::Orders { window, .. } if j.shop == shop => Some(window),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(next.from, window.until - TimeDelta::seconds(120));
+
     // The same job again (a redelivery): nothing new is written or raised.
     env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;
     env.drain(Stage::ShopifyPoll, 0).await;
