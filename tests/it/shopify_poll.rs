@@ -123,6 +123,9 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
     let list = integration_tests::json_body(&env.get_as(&shop, &format!("/sync/orders?shop_domain={shop}")).await);
     let first = list["orders"][0]["name"].as_str().unwrap();
     assert_eq!(list["shopifyCursor"], format!("at-{first}"), "the page boundary's Shopify cursor");
+    let alerts =
+        integration_tests::json_body(&env.get_as(&shop, &format!("/sync/orders/alerts?shop_domain={shop}")).await);
+    assert_eq!(alerts["refreshedAt"], "2026-11-22T00:00:00Z", "the completed window pinged a refresh");
 
     // The next tick's window starts an overlap before the watermark the window left.
     let invocation = shopify_scheduler::Invocation { id: Some("tick-2".into()), backfill: None };

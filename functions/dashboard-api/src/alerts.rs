@@ -1,5 +1,6 @@
 //! `GET /sync/orders/alerts?since=<cursor>`: the JSON polling side of the alert channel. Each alert
-//! carries the cursor to pass next; a cleared alert reappears once, with `clearedAt` set.
+//! carries the cursor to pass next; a cleared alert reappears once, with `clearedAt` set. `refreshedAt`
+//! is the shop's refresh ping.
 //!
 //! With `Accept: text/event-stream` the same route answers Server-Sent Events: through API Gateway
 //! (which buffers) the events since `Last-Event-ID`, after which the browser reconnects on its own;
@@ -32,6 +33,9 @@ struct AlertPage {
     alerts: Vec<AlertEvent>,
     /// Pass as `since` next time (unchanged when nothing new arrived).
     cursor: Option<String>,
+    /// The shop's refresh ping (the polling side of the SSE `refresh` event): when it differs from the
+    /// last poll's, a webhook or a poll window changed the shop's orders; refetch the lists.
+    refreshed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub async fn poll(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -52,5 +56,6 @@ pub async fn poll(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError
     let alerts = deps.alerts.alerts_since(&shop, since.as_deref(), PAGE).await?;
     let cursor = alerts.last().map(|(c, _)| c.clone()).or(since);
     let alerts = alerts.into_iter().map(|(cursor, alert)| AlertEvent { id: alert.id.clone(), cursor, alert }).collect();
-    Ok(h::json(StatusCode::OK, &AlertPage { alerts, cursor }))
+    let refreshed_at = deps.sync.sync_state(&shop).await?.refreshed_at;
+    Ok(h::json(StatusCode::OK, &AlertPage { alerts, cursor, refreshed_at }))
 }
