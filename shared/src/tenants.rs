@@ -57,7 +57,12 @@ pub async fn access_token(
     shop: &ShopDomain,
 ) -> Result<Option<Secret>, TenantError> {
     let Some(record) = store.shop(shop).await?.filter(|r| r.status == ShopStatus::Active) else { return Ok(None) };
-    Ok(Some(sealer.open(&record.sealed_token, &context(shop)).await?))
+    Ok(Some(open_token(sealer, &record).await?))
+}
+
+/// Opens the token of a shop record already read.
+pub async fn open_token(sealer: &dyn Sealer, record: &ShopRecord) -> Result<Secret, TenantError> {
+    Ok(sealer.open(&record.sealed_token, &context(&record.shop)).await?)
 }
 
 impl From<TenantError> for crate::error::WorkerError {

@@ -35,7 +35,7 @@ use shared::{
         },
     },
     sqs_batch,
-    store::{AlertStore, Delivery, DeliveryStore, ShopStore, dynamo::DynamoStore},
+    store::{AlertStore, Delivery, DeliveryStore, ShopStatus, ShopStore, dynamo::DynamoStore},
     tenants,
 };
 
@@ -139,13 +139,11 @@ async fn assignment(
     id: &str,
     assignee: &str,
 ) -> Result<(&'static str, String), WorkerError> {
-    let enabled = deps.shops.shop(shop).await?.is_some_and(|r| r.metafields_sync);
-    if !enabled || key.channel != Channel::Shopify {
+    let record = deps.shops.shop(shop).await?.filter(|r| r.status == ShopStatus::Active);
+    let Some(record) = record.filter(|r| r.metafields_sync && key.channel == Channel::Shopify) else {
         return Ok(("skipped", "Shopify metafields are read-only for this shop".into()));
-    }
-    let Some(token) = token(deps, shop).await? else {
-        return Ok(("skipped", "the shop is not installed".into()));
     };
+    let token = tenants::open_token(deps.sealer.as_ref(), &record).await?;
     let variables = serde_json::json!({ "metafields": [{
         "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
         "type": "single_line_text_field", "value": assignee,

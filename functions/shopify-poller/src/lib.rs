@@ -171,9 +171,7 @@ pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError>
         tracing::info!(shop = %job.shop, "shop is not installed or not active; poll job dropped");
         return Ok(());
     };
-    let token = tenants::access_token(deps.shops.as_ref(), deps.sealer.as_ref(), &job.shop)
-        .await?
-        .ok_or_else(|| WorkerError::Permanent(anyhow::anyhow!("the shop has no access token")))?;
+    let token = tenants::open_token(deps.sealer.as_ref(), &record).await?;
     match &job.task {
         PollTask::Orders { window, after } => orders_window(deps, &job, &record, &token, *window, after.clone()).await,
         PollTask::Products { window, after } => {
