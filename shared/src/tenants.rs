@@ -1,13 +1,16 @@
 //! Installing a shop and reading its access token back. The token is sealed with KMS under an
 //! encryption context naming the shop, stored only sealed, and never logged or returned.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::{
-    config::Secret,
+    config::{Env, Secret, SecretsConfig},
     domain::ShopDomain,
     error::StoreError,
-    secrets::{SealError, Sealer},
+    secrets::{KmsSealer, SealError, Sealer},
+    shopify::admin::{AdminClient, AdminConfig},
     store::{ShopRecord, ShopStatus, ShopStore},
 };
 
@@ -72,5 +75,45 @@ impl From<TenantError> for crate::error::WorkerError {
             TenantError::Seal(SealError::Invalid) => Self::Permanent(e.into()),
             TenantError::Seal(_) => Self::Retryable(e.into()),
         }
+    }
+}
+
+/// What a function needs to call shops' Admin API: where the API lives, and the key that opens shop
+/// tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopifyAccessConfig {
+    pub admin: AdminConfig,
+    pub secrets: SecretsConfig,
+}
+
+impl ShopifyAccessConfig {
+    pub fn read(env: &mut Env) -> Self {
+        Self { admin: AdminConfig::read(env), secrets: SecretsConfig::read(env) }
+    }
+}
+
+/// The Admin API client and the sealer that opens shop tokens for it.
+#[derive(Clone)]
+pub struct ShopifyAccess {
+    pub admin: AdminClient,
+    pub sealer: Arc<dyn Sealer>,
+}
+
+impl ShopifyAccess {
+    pub fn connect(sdk: &aws_config::SdkConfig, config: ShopifyAccessConfig) -> Self {
+        Self {
+            admin: AdminClient::new(config.admin),
+            sealer: Arc::new(KmsSealer::new(crate::aws::kms(sdk), config.secrets.key_id)),
+        }
+    }
+
+    /// The token of a shop record already read.
+    pub async fn open(&self, record: &ShopRecord) -> Result<Secret, TenantError> {
+        open_token(self.sealer.as_ref(), record).await
+    }
+
+    /// The shop's token, if it is installed and active.
+    pub async fn token(&self, shops: &dyn ShopStore, shop: &ShopDomain) -> Result<Option<Secret>, TenantError> {
+        access_token(shops, self.sealer.as_ref(), shop).await
     }
 }

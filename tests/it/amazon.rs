@@ -2,7 +2,10 @@
 //! published SP-API payloads (`../shared/fixtures/spapi`, read in place), the DynamoDB store in moto, KMS
 //! sealing, the carried-over sync on the amazon-sync queue, and the local stack's SP-API simulator.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use chrono::{DateTime, Duration, Utc};
 use integration_tests::{API_KEY, API_SECRET, TestEnv, fixture, json_body};
@@ -62,6 +65,9 @@ struct Harness {
     store: DynamoStore,
 }
 
+/// The `NextToken` of the sandbox's first `getOrders` page.
+const V0_NEXT_TOKEN: &str = "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4";
+
 impl Harness {
     /// A stack in moto, wiremock as every SP-API endpoint and the LWA token URL, and `amazon-api` wired
     /// to both. `overrides` replace environment values (back-off tuning).
@@ -117,6 +123,23 @@ impl Harness {
         Mock::given(method("POST"))
             .and(path("/auth/o2/token"))
             .respond_with(json_response(200, body))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The sandbox's two `getOrders` pages: the first page, then (for its `NextToken`, at `priority`)
+    /// the second.
+    async fn mount_v0_pages(&self, dir: &Path, priority: u8) {
+        Mock::given(method("GET"))
+            .and(path("/orders/v0/orders"))
+            .and(query_param("NextToken", V0_NEXT_TOKEN))
+            .respond_with(json_response(200, read(dir, "getOrders.200.TEST_CASE_200_NEXT_TOKEN.with_next_token.json")))
+            .with_priority(priority)
+            .mount(&self.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/orders/v0/orders"))
+            .respond_with(json_response(200, read(dir, "getOrders.200.TEST_CASE_200_NEXT_TOKEN.json")))
             .mount(&self.server)
             .await;
     }
@@ -264,18 +287,7 @@ async fn v0_paging_follows_next_token_and_counts_each_order_once() {
     let h = Harness::new(&[]).await;
     h.connect("v0", "ATVPDKIKX0DER").await;
     h.mount_token(token_fixture(&dir)).await;
-    Mock::given(method("GET"))
-        .and(path("/orders/v0/orders"))
-        .and(query_param("NextToken", "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"))
-        .respond_with(json_response(200, read(&dir, "getOrders.200.TEST_CASE_200_NEXT_TOKEN.with_next_token.json")))
-        .with_priority(1)
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/orders/v0/orders"))
-        .respond_with(json_response(200, read(&dir, "getOrders.200.TEST_CASE_200_NEXT_TOKEN.json")))
-        .mount(&h.server)
-        .await;
+    h.mount_v0_pages(&dir, 1).await;
 
     let result = h.sync("").await;
     assert_eq!(result["status"], "ok", "{result}");
@@ -284,7 +296,7 @@ async fn v0_paging_follows_next_token_and_counts_each_order_once() {
     assert_eq!(result["last_orders_sync_items_count"], 0);
     let calls = h.requests("/orders/v0/orders").await;
     assert_eq!(calls.len(), 2);
-    assert!(calls[1].url.query_pairs().any(|(k, v)| k == "NextToken" && v == "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"));
+    assert!(calls[1].url.query_pairs().any(|(k, v)| k == "NextToken" && v == V0_NEXT_TOKEN));
     assert!(calls.iter().all(|c| !c.url.path().ends_with("/orderItems")));
     let orders = h.store.amazon_orders(&h.shop, 10).await.unwrap();
     assert_eq!(orders.len(), 1);
@@ -973,7 +985,7 @@ async fn a_refused_page_token_restarts_the_window_without_counting_twice() {
     let h = Harness::new(&[]).await;
     h.connect("v0", "ATVPDKIKX0DER").await;
     h.mount_token(token_fixture(&dir)).await;
-    let token = "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4";
+    let token = V0_NEXT_TOKEN;
     // The first use of the page token is refused (as an expired token is), then it works.
     Mock::given(method("GET"))
         .and(path("/orders/v0/orders"))
@@ -983,18 +995,7 @@ async fn a_refused_page_token_restarts_the_window_without_counting_twice() {
         .up_to_n_times(1)
         .mount(&h.server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/orders/v0/orders"))
-        .and(query_param("NextToken", token))
-        .respond_with(json_response(200, read(&dir, "getOrders.200.TEST_CASE_200_NEXT_TOKEN.with_next_token.json")))
-        .with_priority(2)
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/orders/v0/orders"))
-        .respond_with(json_response(200, read(&dir, "getOrders.200.TEST_CASE_200_NEXT_TOKEN.json")))
-        .mount(&h.server)
-        .await;
+    h.mount_v0_pages(&dir, 2).await;
     let result = h.sync("").await;
     assert_eq!(result["status"], "ok", "{result}");
     assert_eq!(result["last_orders_sync_orders_count"], 1);

@@ -24,7 +24,7 @@ use shared::{
         sync::{self, SyncDeps, SyncJob},
     },
     clock::{Clock, SystemClock},
-    config::{ConfigError, Env, Secret, ShopifyAppConfig, TableConfig},
+    config::{ConfigError, Env, Secret, SecretsConfig, ShopifyAppConfig, TableConfig},
     domain::{ShopDomain, StageMessage},
     error::ApiError,
     http as h,
@@ -51,8 +51,8 @@ pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAppConfig,
     pub spapi: SpApiConfig,
-    /// The KMS key that seals credentials (`SECRETS_KEY_ID`).
-    pub secrets_key_id: String,
+    /// The KMS key that seals credentials.
+    pub secrets: SecretsConfig,
     pub amazon_sync_queue_url: String,
 }
 
@@ -66,7 +66,7 @@ impl Config {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAppConfig::read(&mut env),
             spapi: SpApiConfig::read(&mut env),
-            secrets_key_id: env.required("SECRETS_KEY_ID"),
+            secrets: SecretsConfig::read(&mut env),
             amazon_sync_queue_url: env.required(schema::def(Stage::AmazonSync).url_env),
         };
         env.finish().map(|()| config)
@@ -94,7 +94,7 @@ impl Deps {
             amazon: store.clone(),
             orders: store.clone(),
             alerts: store,
-            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets_key_id)),
+            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
             client: Arc::new(SpApiClient::new(config.spapi, clock.clone())),
             queue: Arc::new(SqsQueue::new(
                 shared::aws::sqs(&sdk),

@@ -11,7 +11,6 @@ use shared::{
     error::WorkerError,
     orders::{self, Decision},
     shopify::graphql::gid_tail,
-    tenants,
 };
 
 use crate::{Deps, not_found_is_fine, order_key};
@@ -114,7 +113,7 @@ pub async fn hold(deps: &Deps, webhook: &ShopifyWebhook) -> Result<(), WorkerErr
 
 /// The order of a fulfillment order, asked of the Admin API (the hold payloads name only the latter).
 async fn resolve_order(deps: &Deps, shop: &ShopDomain, fulfillment_order: &str) -> Result<Option<String>, WorkerError> {
-    let Some(token) = tenants::access_token(deps.shops.as_ref(), deps.sealer.as_ref(), shop).await? else {
+    let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
         return Ok(None);
     };
     let gid = if fulfillment_order.starts_with("gid://") {
@@ -123,7 +122,8 @@ async fn resolve_order(deps: &Deps, shop: &ShopDomain, fulfillment_order: &str) 
         format!("gid://shopify/FulfillmentOrder/{fulfillment_order}")
     };
     let variables = serde_json::json!({ "id": gid });
-    let reply = deps.admin.graphql::<FulfillmentOrderOrder>(shop, &token, FULFILLMENT_ORDER_ORDER, variables).await?;
+    let reply =
+        deps.shopify.admin.graphql::<FulfillmentOrderOrder>(shop, &token, FULFILLMENT_ORDER_ORDER, variables).await?;
     Ok(reply.data.fulfillment_order.map(|f| gid_tail(&f.order_id).to_owned()))
 }
 

@@ -11,22 +11,19 @@ use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use shared::{
     clock::{Clock, SystemClock},
-    config::{ConfigError, Env, SecretsConfig, TableConfig},
+    config::{ConfigError, Env, TableConfig},
     domain::ops::ChannelReturn,
     domain::{ChannelOrderId, Fulfillment, OrderKey, ShopDomain, StageMessage, TimelineEvent, message::ShopifyWebhook},
     error::WorkerError,
     orders::{self, ChangeError, Decision},
     queue::{Stage, schema},
-    secrets::{KmsSealer, Sealer},
-    shopify::{
-        admin::{AdminClient, AdminConfig, AdminError},
-        model::{
-            ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
-            ShopifyProduct, ShopifyRefund,
-        },
+    shopify::model::{
+        ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
+        ShopifyProduct, ShopifyRefund,
     },
     sqs_batch,
     store::{AlertStore, OrderStore, ProductStore, ShopStatus, ShopStore, SyncStore, dynamo::DynamoStore},
+    tenants::{ShopifyAccess, ShopifyAccessConfig},
 };
 
 const STAGE: &str = "ingest";
@@ -34,8 +31,7 @@ const STAGE: &str = "ingest";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: TableConfig,
-    pub admin: AdminConfig,
-    pub secrets: SecretsConfig,
+    pub shopify: ShopifyAccessConfig,
 }
 
 impl Config {
@@ -44,11 +40,7 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self {
-            table: TableConfig::read(&mut env),
-            admin: AdminConfig::read(&mut env),
-            secrets: SecretsConfig::read(&mut env),
-        };
+        let config = Self { table: TableConfig::read(&mut env), shopify: ShopifyAccessConfig::read(&mut env) };
         env.finish().map(|()| config)
     }
 }
@@ -59,25 +51,23 @@ pub struct Deps {
     pub shops: Arc<dyn ShopStore>,
     pub sync: Arc<dyn SyncStore>,
     pub products: Arc<dyn ProductStore>,
-    pub sealer: Arc<dyn Sealer>,
-    pub admin: AdminClient,
+    pub shopify: ShopifyAccess,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
-    pub async fn connect(config: Config) -> Result<Self, AdminError> {
+    pub async fn connect(config: Config) -> Self {
         let sdk = shared::aws::sdk_config().await;
         let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
-        Ok(Self {
+        Self {
             orders: store.clone(),
             alerts: store.clone(),
             shops: store.clone(),
             sync: store.clone(),
             products: store,
-            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
-            admin: AdminClient::new(config.admin)?,
+            shopify: ShopifyAccess::connect(&sdk, config.shopify),
             clock: Arc::new(SystemClock),
-        })
+        }
     }
 }
 

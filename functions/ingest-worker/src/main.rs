@@ -5,6 +5,6 @@ use lambda_runtime::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let deps = Deps::connect(Config::from_env()?).await?;
+    let deps = Deps::connect(Config::from_env()?).await;
     run(service_fn(|event| handle(&deps, event))).await
 }

@@ -19,16 +19,15 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::{
     clock::{Clock, SystemClock},
-    config::{ConfigError, Env, Secret, SecretsConfig, TableConfig},
+    config::{ConfigError, Env, TableConfig},
     domain::{
         Alert, AlertKind, Channel, OrderKey, ShopDomain, StageMessage,
         message::{Outbound, OutboundChange},
     },
     error::WorkerError,
     queue::{Stage, schema},
-    secrets::{KmsSealer, Sealer},
     shopify::{
-        admin::{AdminClient, AdminConfig, AdminError, UserError, describe},
+        admin::{UserError, describe},
         graphql::{
             FULFILLMENT_CREATE, FulfillmentCreateData, METAFIELDS_SET, MetafieldsSetData, ORDER_FULFILLMENT_ORDERS,
             OrderFulfillmentOrdersData,
@@ -36,7 +35,7 @@ use shared::{
     },
     sqs_batch,
     store::{AlertStore, Delivery, DeliveryStore, ShopStatus, ShopStore, dynamo::DynamoStore},
-    tenants,
+    tenants::{ShopifyAccess, ShopifyAccessConfig},
 };
 
 const STAGE: &str = "outbound";
@@ -44,8 +43,7 @@ const STAGE: &str = "outbound";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: TableConfig,
-    pub admin: AdminConfig,
-    pub secrets: SecretsConfig,
+    pub shopify: ShopifyAccessConfig,
 }
 
 impl Config {
@@ -54,11 +52,7 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self {
-            table: TableConfig::read(&mut env),
-            admin: AdminConfig::read(&mut env),
-            secrets: SecretsConfig::read(&mut env),
-        };
+        let config = Self { table: TableConfig::read(&mut env), shopify: ShopifyAccessConfig::read(&mut env) };
         env.finish().map(|()| config)
     }
 }
@@ -67,23 +61,21 @@ pub struct Deps {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub shops: Arc<dyn ShopStore>,
-    pub sealer: Arc<dyn Sealer>,
-    pub admin: AdminClient,
+    pub shopify: ShopifyAccess,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
-    pub async fn connect(config: Config) -> Result<Self, AdminError> {
+    pub async fn connect(config: Config) -> Self {
         let sdk = shared::aws::sdk_config().await;
         let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
-        Ok(Self {
+        Self {
             deliveries: store.clone(),
             alerts: store.clone(),
             shops: store,
-            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
-            admin: AdminClient::new(config.admin)?,
+            shopify: ShopifyAccess::connect(&sdk, config.shopify),
             clock: Arc::new(SystemClock),
-        })
+        }
     }
 }
 
@@ -123,11 +115,6 @@ pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError>
     Ok(())
 }
 
-/// The shop's token, or why there is none (not installed, or uninstalled).
-async fn token(deps: &Deps, shop: &ShopDomain) -> Result<Option<Secret>, WorkerError> {
-    Ok(tenants::access_token(deps.shops.as_ref(), deps.sealer.as_ref(), shop).await?)
-}
-
 fn order_gid(key: &OrderKey) -> String {
     format!("gid://shopify/Order/{}", key.id)
 }
@@ -143,12 +130,12 @@ async fn assignment(
     let Some(record) = record.filter(|r| r.metafields_sync && key.channel == Channel::Shopify) else {
         return Ok(("skipped", "Shopify metafields are read-only for this shop".into()));
     };
-    let token = tenants::open_token(deps.sealer.as_ref(), &record).await?;
+    let token = deps.shopify.open(&record).await?;
     let variables = serde_json::json!({ "metafields": [{
         "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
         "type": "single_line_text_field", "value": assignee,
     }]});
-    let payload = deps.admin.graphql::<MetafieldsSetData>(shop, &token, METAFIELDS_SET, variables).await?.data;
+    let payload = deps.shopify.admin.graphql::<MetafieldsSetData>(shop, &token, METAFIELDS_SET, variables).await?.data;
     let done = "assignment mirrored to metafield order_sync.assigned_to";
     rejected_or(deps, shop, key, id, "metafieldsSet", &payload.metafields_set.user_errors, done).await
 }
@@ -164,11 +151,12 @@ async fn fulfillment(
     if key.channel != Channel::Shopify {
         return Ok(("skipped", "not a Shopify order".into()));
     }
-    let Some(token) = token(deps, shop).await? else {
+    let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
         return Ok(("skipped", "the shop is not installed".into()));
     };
     let variables = serde_json::json!({ "id": order_gid(key) });
     let order = deps
+        .shopify
         .admin
         .graphql::<OrderFulfillmentOrdersData>(shop, &token, ORDER_FULFILLMENT_ORDERS, variables)
         .await?
@@ -196,7 +184,8 @@ async fn fulfillment(
         fulfillment["trackingInfo"] = serde_json::json!({ "number": number, "company": carrier });
     }
     let variables = serde_json::json!({ "fulfillment": fulfillment });
-    let payload = deps.admin.graphql::<FulfillmentCreateData>(shop, &token, FULFILLMENT_CREATE, variables).await?.data;
+    let payload =
+        deps.shopify.admin.graphql::<FulfillmentCreateData>(shop, &token, FULFILLMENT_CREATE, variables).await?.data;
     let done = match tracking_number {
         Some(number) => format!("fulfilment created in Shopify with tracking {number} ({id})"),
         None => format!("fulfilment created in Shopify ({id})"),

@@ -22,7 +22,7 @@ use chrono::TimeDelta;
 use lambda_runtime::LambdaEvent;
 use shared::{
     clock::{Clock, SystemClock},
-    config::{ConfigError, Env, Secret, SecretsConfig, TableConfig},
+    config::{ConfigError, Env, Secret, TableConfig},
     domain::{
         Alert, AlertKind, ChannelOrderId, OrderKey, ShopDomain, StageMessage,
         message::{PollJob, PollTask, PollWindow, WindowMode},
@@ -30,9 +30,8 @@ use shared::{
     error::WorkerError,
     orders::{self, Applied},
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    secrets::{KmsSealer, Sealer},
     shopify::{
-        admin::{AdminClient, AdminConfig, AdminError, Cost, Reply, describe},
+        admin::{AdminError, Cost, Reply, describe},
         graphql::{
             ORDERS_PAGE, ORDERS_PAGE_SIZE, OrdersData, PRODUCT_VARIANTS, PRODUCTS_PAGE, PRODUCTS_PAGE_SIZE, PageInfo,
             ProductVariantsData, ProductsData, WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS,
@@ -44,7 +43,7 @@ use shared::{
         AlertStore, OrderStore, ProductStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncStore,
         dynamo::DynamoStore,
     },
-    tenants,
+    tenants::{ShopifyAccess, ShopifyAccessConfig},
 };
 
 const STAGE: &str = "shopify-poll";
@@ -93,8 +92,7 @@ pub fn graphql_topic(topic: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: TableConfig,
-    pub admin: AdminConfig,
-    pub secrets: SecretsConfig,
+    pub shopify: ShopifyAccessConfig,
     pub poll_queue_url: String,
     /// Where Shopify should deliver webhooks (the `POST /webhooks/shopify` route).
     pub webhook_callback_url: String,
@@ -110,8 +108,7 @@ impl Config {
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         let config = Self {
             table: TableConfig::read(&mut env),
-            admin: AdminConfig::read(&mut env),
-            secrets: SecretsConfig::read(&mut env),
+            shopify: ShopifyAccessConfig::read(&mut env),
             poll_queue_url: env.required(schema::def(Stage::ShopifyPoll).url_env),
             webhook_callback_url: env.required("SHOPIFY_WEBHOOK_CALLBACK_URL"),
             overlap: TimeDelta::seconds(env.parsed("SHOPIFY_POLL_OVERLAP_SECONDS", 120, |v| v.parse().ok())),
@@ -126,34 +123,32 @@ pub struct Deps {
     pub shops: Arc<dyn ShopStore>,
     pub sync: Arc<dyn SyncStore>,
     pub products: Arc<dyn ProductStore>,
-    pub sealer: Arc<dyn Sealer>,
     pub queue: Arc<dyn MessageQueue>,
-    pub admin: AdminClient,
+    pub shopify: ShopifyAccess,
     pub clock: Arc<dyn Clock>,
     pub webhook_callback_url: String,
     pub overlap: TimeDelta,
 }
 
 impl Deps {
-    pub async fn connect(config: Config) -> Result<Self, AdminError> {
+    pub async fn connect(config: Config) -> Self {
         let sdk = shared::aws::sdk_config().await;
         let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
-        Ok(Self {
+        Self {
             orders: store.clone(),
             alerts: store.clone(),
             shops: store.clone(),
             sync: store.clone(),
             products: store,
-            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
             queue: Arc::new(SqsQueue::new(
                 shared::aws::sqs(&sdk),
                 HashMap::from([(Stage::ShopifyPoll, config.poll_queue_url)]),
             )),
-            admin: AdminClient::new(config.admin)?,
+            shopify: ShopifyAccess::connect(&sdk, config.shopify),
             clock: Arc::new(SystemClock),
             webhook_callback_url: config.webhook_callback_url,
             overlap: config.overlap,
-        })
+        }
     }
 }
 
@@ -171,7 +166,7 @@ pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError>
         tracing::info!(shop = %job.shop, "shop is not installed or not active; poll job dropped");
         return Ok(());
     };
-    let token = tenants::open_token(deps.sealer.as_ref(), &record).await?;
+    let token = deps.shopify.open(&record).await?;
     match &job.task {
         PollTask::Orders { window, after } => orders_window(deps, &job, &record, &token, *window, after.clone()).await,
         PollTask::Products { window, after } => {
@@ -206,7 +201,7 @@ async fn fetch<T: serde::de::DeserializeOwned>(
 ) -> Result<Fetch<T>, WorkerError> {
     let mut throttled = 0;
     loop {
-        match deps.admin.graphql::<T>(shop, token, query, variables.clone()).await {
+        match deps.shopify.admin.graphql::<T>(shop, token, query, variables.clone()).await {
             Ok(reply) => return Ok(Fetch::Got(reply)),
             Err(AdminError::Throttled { wait }) if wait <= MAX_INLINE_WAIT && throttled < MAX_INLINE_RETRIES => {
                 throttled += 1;
@@ -501,6 +496,7 @@ async fn raise_gap(deps: &Deps, order: &shared::domain::Order) -> Result<(), Wor
 async fn subscriptions(deps: &Deps, job: &PollJob, record: &ShopRecord, token: &Secret) -> Result<(), WorkerError> {
     let shop = &record.shop;
     let existing = deps
+        .shopify
         .admin
         .graphql::<WebhookSubscriptionsData>(shop, token, WEBHOOK_SUBSCRIPTIONS, serde_json::json!({}))
         .await?
@@ -525,6 +521,7 @@ async fn subscriptions(deps: &Deps, job: &PollJob, record: &ShopRecord, token: &
             "webhookSubscription": { "callbackUrl": deps.webhook_callback_url, "format": "JSON" },
         });
         let created = deps
+            .shopify
             .admin
             .graphql::<WebhookSubscriptionCreateData>(shop, token, WEBHOOK_SUBSCRIPTION_CREATE, variables)
             .await?

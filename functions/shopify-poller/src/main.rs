@@ -6,6 +6,6 @@ use shopify_poller::{Config, Deps, handle};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let deps = Deps::connect(Config::from_env()?).await?;
+    let deps = Deps::connect(Config::from_env()?).await;
     run(service_fn(|event| handle(&deps, event))).await
 }

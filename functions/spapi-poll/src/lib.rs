@@ -17,7 +17,7 @@ use shared::{
         sync::{self, SyncDeps, SyncJob},
     },
     clock::{Clock, SystemClock},
-    config::{ConfigError, Env, TableConfig},
+    config::{ConfigError, Env, SecretsConfig, TableConfig},
     domain::StageMessage,
     error::{StoreError, WorkerError},
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
@@ -32,7 +32,7 @@ const STAGE: &str = "amazon-sync";
 pub struct Config {
     pub table: TableConfig,
     pub spapi: SpApiConfig,
-    pub secrets_key_id: String,
+    pub secrets: SecretsConfig,
     pub amazon_sync_queue_url: String,
 }
 
@@ -45,7 +45,7 @@ impl Config {
         let config = Self {
             table: TableConfig::read(&mut env),
             spapi: SpApiConfig::read(&mut env),
-            secrets_key_id: env.required("SECRETS_KEY_ID"),
+            secrets: SecretsConfig::read(&mut env),
             amazon_sync_queue_url: env.required(schema::def(Stage::AmazonSync).url_env),
         };
         env.finish().map(|()| config)
@@ -71,7 +71,7 @@ impl Deps {
             amazon: store.clone(),
             orders: store.clone(),
             alerts: store,
-            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets_key_id)),
+            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
             client: Arc::new(SpApiClient::new(config.spapi, clock.clone())),
             queue: Arc::new(SqsQueue::new(
                 shared::aws::sqs(&sdk),

@@ -125,22 +125,27 @@ struct Extensions {
 
 #[derive(Debug, Clone)]
 pub struct AdminClient {
-    http: reqwest::Client,
+    /// Built on first use: the ingest worker, for one, rarely calls Shopify, so its cold start should
+    /// not pay for a TLS client.
+    http: std::sync::OnceLock<reqwest::Client>,
     config: AdminConfig,
 }
 
 impl AdminClient {
-    pub fn new(config: AdminConfig) -> Result<Self, AdminError> {
+    pub fn new(config: AdminConfig) -> Self {
+        Self { http: std::sync::OnceLock::new(), config }
+    }
+
+    fn http(&self) -> Result<&reqwest::Client, AdminError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(20))
             .user_agent(concat!("order-sync/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, config })
-    }
-
-    pub fn config(&self) -> &AdminConfig {
-        &self.config
+        Ok(self.http.get_or_init(|| http))
     }
 
     /// Runs one GraphQL operation and decodes its `data` into `T`.
@@ -152,7 +157,7 @@ impl AdminClient {
         variables: Value,
     ) -> Result<Reply<T>, AdminError> {
         let response = self
-            .http
+            .http()?
             .post(self.config.endpoint(shop))
             .header("X-Shopify-Access-Token", token.expose())
             .json(&serde_json::json!({ "query": query, "variables": variables }))

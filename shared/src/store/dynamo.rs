@@ -780,15 +780,15 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// Every item of the GSI1 partition `pk`.
-    async fn gsi1_items(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+    /// Every item of the partition `pk` of `index` (`GSI1` with `GSI1PK`, `GSI2` with `GSI2PK`).
+    async fn index_partition(&self, index: &str, pk_attribute: &str, pk: &str) -> Result<Vec<Item>, StoreError> {
         let query = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(keys::GSI1)
+            .index_name(index)
             .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_names("#pk", pk_attribute)
             .expression_attribute_values(":pk", s(pk));
         self.query(query, usize::MAX).await
     }
@@ -884,7 +884,7 @@ impl ShopStore for DynamoStore {
     }
 
     async fn active_shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
-        self.gsi1_items(keys::ACTIVE_SHOPS_GSI1PK)
+        self.index_partition(keys::GSI1, keys::GSI1PK, keys::ACTIVE_SHOPS_GSI1PK)
             .await?
             .iter()
             .map(|item| {

@@ -59,7 +59,7 @@ impl DynamoStore {
     /// connection, credential and watermark live in the shop's partition, which erasure takes whole.
     pub(super) async fn amazon_erasure_keys(&self, shop: &ShopDomain) -> Result<Vec<(String, String)>, StoreError> {
         let mut doomed = Vec::new();
-        for item in self.gsi1_items(&keys::amazon_orders_gsi1pk(shop)).await? {
+        for item in self.index_partition(keys::GSI1, keys::GSI1PK, &keys::amazon_orders_gsi1pk(shop)).await? {
             doomed.extend(self.partition_keys(string_attr(&item, keys::PK)?).await?);
         }
         Ok(doomed)
@@ -211,15 +211,7 @@ impl AmazonStore for DynamoStore {
     }
 
     async fn active_amazon_connections(&self) -> Result<Vec<ShopDomain>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI2)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI2PK)
-            .expression_attribute_values(":pk", s(keys::AMAZON_CONNECTIONS_GSI2PK));
-        self.query(query, usize::MAX)
+        self.index_partition(keys::GSI2, keys::GSI2PK, keys::AMAZON_CONNECTIONS_GSI2PK)
             .await?
             .iter()
             .map(|item| {

@@ -311,7 +311,7 @@ impl DynamoStore {
     /// Every (PK, SK) of the shop's products and of its inventory item index, for erasure.
     pub(super) async fn product_keys(&self, shop: &ShopDomain) -> Result<Vec<(String, String)>, StoreError> {
         let mut doomed = Vec::new();
-        for item in self.gsi1_items(&keys::shop_products_gsi1pk(shop)).await? {
+        for item in self.index_partition(keys::GSI1, keys::GSI1PK, &keys::shop_products_gsi1pk(shop)).await? {
             let id = string_attr(&item, keys::GSI1SK)?;
             doomed.extend(self.partition_keys(&keys::product_pk(shop, id)).await?);
         }
