@@ -17,11 +17,11 @@ use lambda_runtime::{Context, LambdaEvent};
 use shared::{
     config::{ConfigError, Env, ShopifyAppConfig},
     domain::ShopDomain,
+    integrations::shopify::{session, webhook},
     queue::{
         Stage,
         schema::{self, QueueUrls},
     },
-    shopify::{session, webhook},
 };
 use tokio::net::TcpListener;
 
@@ -506,7 +506,7 @@ async fn install_shop(stack: &Stack, body: &[u8]) -> lambda_http::Response<lambd
         return bad("access_token is empty");
     }
     let token = shared::config::Secret::new(install.access_token);
-    match shared::tenants::install(&stack.shops, &stack.sealer, &shop, &token, install.scopes, Utc::now()).await {
+    match shared::app::shops::install(&stack.shops, &stack.sealer, &shop, &token, install.scopes, Utc::now()).await {
         Ok(record) => shared::http::json(
             StatusCode::CREATED,
             &serde_json::json!({ "shop": record.shop, "status": record.status, "scopes": record.scopes,
@@ -618,7 +618,7 @@ pub async fn install_demo_shop(stack: &Stack) -> anyhow::Result<()> {
     let settings = &stack.settings;
     let scopes = ["read_orders", "read_all_orders", "write_fulfillments", "read_products"].map(String::from).to_vec();
     let token = shared::config::Secret::new("local-demo-token");
-    shared::tenants::install(&stack.shops, &stack.sealer, &settings.demo_shop, &token, scopes, Utc::now()).await?;
+    shared::app::shops::install(&stack.shops, &stack.sealer, &settings.demo_shop, &token, scopes, Utc::now()).await?;
     let callback = format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE);
     for topic in shopify_poller::SUBSCRIBED_TOPICS {
         stack.simulator.subscribe(&shopify_poller::graphql_topic(topic), &callback);

@@ -11,10 +11,10 @@ use std::{
 
 use chrono::Utc;
 use shared::{
+    app::orders,
     config::Secret,
     domain::{ShopDomain, UpsertPlan},
-    orders,
-    shopify::{graphql::GqlOrder, model::ShopifyOrder, webhook},
+    integrations::shopify::{graphql::GqlOrder, model::ShopifyOrder, webhook},
     store::memory::MemoryStore,
 };
 

@@ -8,7 +8,7 @@ use crate::{
     config::ShopifyAppConfig,
     domain::ShopDomain,
     error::ApiError,
-    shopify::session::{self, Session},
+    integrations::shopify::session::{self, Session},
 };
 
 /// Turns a handler result into a response. Client errors carry `{ "error", "code" }`; internal errors

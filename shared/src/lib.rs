@@ -3,22 +3,20 @@
 //! plumbing every function uses. Functions stay thin: they wire these pieces together.
 #![forbid(unsafe_code)]
 
-pub mod amazon;
+pub mod app;
 pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
-pub mod orders;
+pub mod integrations;
 pub mod queue;
 pub mod secrets;
-pub mod shopify;
 pub mod sqs_batch;
 pub mod sse;
 pub mod store;
 pub mod telemetry;
-pub mod tenants;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -13,12 +13,12 @@ use lambda_http::{Body, Response, http::StatusCode};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::{
-    amazon::lwa::{LwaClient, LwaCredentials},
     clock::{Clock, FixedClock},
     config::{Env, Secret},
     domain::{AlertKind, Channel, ChannelOrderId, OrderKey, ShopDomain, StageMessage},
+    integrations::amazon::lwa::{LwaClient, LwaCredentials},
+    integrations::shopify::session,
     queue::Stage,
-    shopify::session,
     store::{AlertStore, OrderStore, amazon::AmazonStore, dynamo::DynamoStore},
     testing::unique_shop,
 };
@@ -364,8 +364,11 @@ async fn v2026_sync_reads_search_orders_with_items_and_pagination_tokens() {
         client_secret: Secret::new(CLIENT_SECRET),
         refresh_token: Secret::new(REFRESH_TOKEN),
     };
-    let seller =
-        shared::amazon::client::Seller { id: "A2SELLER01", region: shared::amazon::Region::Na, credentials: &creds };
+    let seller = shared::integrations::amazon::client::Seller {
+        id: "A2SELLER01",
+        region: shared::integrations::amazon::Region::Na,
+        credentials: &creds,
+    };
     let single = sandbox_responses(&dir, "/orders/2026-01-01/orders/{orderId}", "200");
     assert_eq!(single.len(), 3);
     for response in &single {
@@ -721,7 +724,7 @@ async fn only_the_owner_changes_the_credential_or_runs_admin_calls() {
     let sealed = h.store.amazon_credential(&h.shop).await.unwrap().unwrap();
     assert!(format!("{sealed:?}").contains("***"));
     let deps = h.deps.sync_deps();
-    let opened = shared::amazon::sync::credentials(deps, &h.shop).await.unwrap();
+    let opened = shared::app::poll::amazon::credentials(deps, &h.shop).await.unwrap();
     assert_eq!((opened.refresh_token.expose(), opened.client_secret.expose()), (REFRESH_TOKEN, CLIENT_SECRET));
 
     // The owner updates; the owner stays the owner.
@@ -893,8 +896,8 @@ async fn both_amazon_store_adapters_meet_the_contract() {
         shared::aws::dynamodb(&shared::aws::sdk_config().await),
         env.stack.settings.table_name.clone(),
     );
-    shared::amazon::contract::amazon_store_contract(&store).await;
-    shared::amazon::contract::amazon_store_contract(&shared::store::memory::MemoryStore::new()).await;
+    shared::integrations::amazon::contract::amazon_store_contract(&store).await;
+    shared::integrations::amazon::contract::amazon_store_contract(&shared::store::memory::MemoryStore::new()).await;
 }
 
 #[tokio::test]
@@ -1043,7 +1046,7 @@ async fn the_scheduled_poll_moves_a_watermark_with_overlap_and_alerts_on_failure
     let worker = poll_worker(&h).await;
     assert_eq!(spapi_poll::fan_out(&worker).await.unwrap().enqueued, 1, "one job per active connection");
     let job = || {
-        StageMessage::AmazonSync(shared::amazon::sync::SyncJob {
+        StageMessage::AmazonSync(shared::app::poll::amazon::SyncJob {
             shop: h.shop.clone(),
             dry_run: false,
             include_items: true,

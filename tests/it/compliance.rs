@@ -6,7 +6,7 @@ use serde_json::json;
 use shared::{
     config::Secret,
     domain::{ChannelOrderId, OrderKey},
-    shopify::webhook,
+    integrations::shopify::webhook,
     store::{OrderStore, ShopStatus, ShopStore, dynamo::DynamoStore},
     testing::unique_shop,
 };

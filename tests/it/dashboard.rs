@@ -44,8 +44,8 @@ async fn call(
     target: &str,
     body: Option<serde_json::Value>,
 ) -> (StatusCode, serde_json::Value) {
-    let claims = shared::shopify::session::claims_for(token_shop, API_KEY, "7", deps.clock.now(), 60);
-    let token = shared::shopify::session::sign(&claims, &Secret::new(API_SECRET));
+    let claims = shared::integrations::shopify::session::claims_for(token_shop, API_KEY, "7", deps.clock.now(), 60);
+    let token = shared::integrations::shopify::session::sign(&claims, &Secret::new(API_SECRET));
     let headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let request = to_lambda_request(method, target, &headers, body.as_bytes()).unwrap();

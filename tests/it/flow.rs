@@ -4,7 +4,7 @@ use integration_tests::{TestEnv, demo_event, fixture, json_body};
 use lambda_http::http::StatusCode;
 use shared::{
     domain::{ChannelOrderId, Order, OrderKey, ShopDomain, TimelineEvent},
-    shopify::webhook,
+    integrations::shopify::webhook,
     store::{OrderQuery, OrderStore, Seek, dynamo::DynamoStore},
     testing::unique_shop,
 };
@@ -197,8 +197,8 @@ async fn the_dashboard_serves_only_the_token_shop_and_rejects_bad_parameters() {
     // The other shop sees its own (empty) list, never this shop's orders.
     let theirs = json_body(&env.get_as(&other, &format!("/sync/orders?shop_domain={other}")).await);
     assert_eq!(theirs["orders"].as_array().unwrap().len(), 0);
-    let expired = shared::shopify::session::sign(
-        &shared::shopify::session::claims_for(
+    let expired = shared::integrations::shopify::session::sign(
+        &shared::integrations::shopify::session::claims_for(
             &shop,
             integration_tests::API_KEY,
             "7",
@@ -260,7 +260,7 @@ async fn every_order_sample_in_the_shared_fixtures_goes_through_the_real_path() 
         if !is_order {
             continue;
         }
-        shared::shopify::model::ShopifyOrder::parse(&value, shop.clone())
+        shared::integrations::shopify::model::ShopifyOrder::parse(&value, shop.clone())
             .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
         let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
         let response = env.deliver(&shop, "orders/updated", &name, &body).await;

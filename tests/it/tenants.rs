@@ -3,10 +3,10 @@
 
 use integration_tests::TestEnv;
 use shared::{
+    app::shops,
     config::Secret,
     secrets::{KmsSealer, SealError, Sealer},
     store::{ShopStatus, ShopStore, dynamo::DynamoStore},
-    tenants,
     testing::unique_shop,
 };
 
@@ -61,7 +61,7 @@ async fn a_shop_installed_over_http_keeps_its_token_sealed_and_loses_it_on_unins
         .unwrap();
     assert!(!format!("{raw:?}").contains(TOKEN));
     let store = DynamoStore::new(shared::aws::dynamodb(&sdk), stack.settings.table_name.clone());
-    let opened = tenants::access_token(&store, &stack.sealer, &shop).await.unwrap().unwrap();
+    let opened = shops::access_token(&store, &stack.sealer, &shop).await.unwrap().unwrap();
     assert_eq!(opened.expose(), TOKEN);
 
     // Uninstalling stops the token's use; the record stays until shop/redact.
@@ -69,6 +69,6 @@ async fn a_shop_installed_over_http_keeps_its_token_sealed_and_loses_it_on_unins
     assert_eq!(env.deliver(&shop, "app/uninstalled", "u1", uninstall.as_bytes()).await.status(), 200);
     env.drain_ingest().await;
     assert_eq!(store.shop_status(&shop).await.unwrap(), Some(ShopStatus::Uninstalled));
-    assert!(tenants::access_token(&store, &stack.sealer, &shop).await.unwrap().is_none());
+    assert!(shops::access_token(&store, &stack.sealer, &shop).await.unwrap().is_none());
     server.abort();
 }

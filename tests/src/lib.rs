@@ -13,8 +13,8 @@ use local_stack::{Settings, Stack, to_lambda_request};
 use shared::{
     config::{Secret, ShopifyAppConfig},
     domain::ShopDomain,
+    integrations::shopify::{session, webhook},
     queue::Stage,
-    shopify::{session, webhook},
 };
 
 /// The project root.
@@ -144,9 +144,16 @@ impl TestEnv {
     /// Installs `shop` with `token` and `scopes`, as the install flow would.
     pub async fn install(&self, shop: &ShopDomain, token: &str, scopes: &[&str]) -> shared::store::ShopRecord {
         let scopes = scopes.iter().map(|s| s.to_string()).collect();
-        shared::tenants::install(&self.stack.shops, &self.stack.sealer, shop, &Secret::new(token), scopes, Utc::now())
-            .await
-            .unwrap()
+        shared::app::shops::install(
+            &self.stack.shops,
+            &self.stack.sealer,
+            shop,
+            &Secret::new(token),
+            scopes,
+            Utc::now(),
+        )
+        .await
+        .unwrap()
     }
 
     /// Sends `message` to `stage`'s queue, as another stage would.

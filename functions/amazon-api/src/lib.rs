@@ -18,19 +18,16 @@ use lambda_http::{
 };
 use serde::{Deserialize, Serialize};
 use shared::{
-    amazon::{
-        ApiVersion, Region, SpApiConfig,
-        client::SpApiClient,
-        sync::{self, SyncDeps, SyncJob},
-    },
+    app::poll::amazon::{self as sync, SyncDeps, SyncJob},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, Secret, SecretsConfig, ShopifyAppConfig, TableConfig},
     domain::{ShopDomain, StageMessage},
     error::ApiError,
     http as h,
+    integrations::amazon::{ApiVersion, Region, SpApiConfig, client::SpApiClient},
+    integrations::shopify::session,
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
-    shopify::session,
     store::{
         AlertStore, OrderStore, Recorded, WriteOutcome,
         amazon::{AmazonConnection, AmazonStore, ConnectionStatus},

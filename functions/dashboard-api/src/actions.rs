@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::{
+    app::orders::{self, ChangeError, Decision},
     domain::{
         FulfillmentStatus, Order, ReturnAction, ReturnCase, StageMessage, TimelineEvent,
         message::{Outbound, OutboundChange},
@@ -17,7 +18,6 @@ use shared::{
     },
     error::ApiError,
     http::{self as h, header},
-    orders::{self, ChangeError, Decision},
     queue::Stage,
 };
 

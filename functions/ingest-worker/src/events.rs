@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use shared::{
+    app::orders::{self, Decision},
     domain::{ShopDomain, TimelineEvent, message::ShopifyWebhook, ops::ChannelReturn},
     error::WorkerError,
-    orders::{self, Decision},
-    shopify::graphql::gid_tail,
+    integrations::shopify::graphql::gid_tail,
 };
 
 use crate::{Deps, not_found_is_fine, order_key};

@@ -10,20 +10,20 @@ use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use shared::{
+    app::orders::{self, ChangeError, Decision},
+    app::shops::{ShopifyAccess, ShopifyAccessConfig},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
     domain::ops::ChannelReturn,
     domain::{ChannelOrderId, Fulfillment, OrderKey, ShopDomain, StageMessage, TimelineEvent, message::ShopifyWebhook},
     error::WorkerError,
-    orders::{self, ChangeError, Decision},
-    queue::{Stage, schema},
-    shopify::model::{
+    integrations::shopify::model::{
         ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
         ShopifyProduct, ShopifyRefund,
     },
+    queue::{Stage, schema},
     sqs_batch,
     store::{AlertStore, OrderStore, ProductStore, ShopStatus, ShopStore, SyncStore, dynamo::DynamoStore},
-    tenants::{ShopifyAccess, ShopifyAccessConfig},
 };
 
 const STAGE: &str = "ingest";

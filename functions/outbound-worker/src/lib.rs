@@ -18,6 +18,7 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::{
+    app::shops::{ShopifyAccess, ShopifyAccessConfig},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
     domain::{
@@ -25,17 +26,16 @@ use shared::{
         message::{Outbound, OutboundChange},
     },
     error::WorkerError,
-    queue::{Stage, schema},
-    shopify::{
+    integrations::shopify::{
         admin::{UserError, describe},
         graphql::{
             FULFILLMENT_CREATE, FulfillmentCreateData, METAFIELDS_SET, MetafieldsSetData, ORDER_FULFILLMENT_ORDERS,
             OrderFulfillmentOrdersData,
         },
     },
+    queue::{Stage, schema},
     sqs_batch,
     store::{AlertStore, Delivery, DeliveryStore, ShopStatus, ShopStore, dynamo::DynamoStore},
-    tenants::{ShopifyAccess, ShopifyAccessConfig},
 };
 
 const STAGE: &str = "outbound";

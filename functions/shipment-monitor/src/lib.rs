@@ -9,9 +9,9 @@ use std::sync::Arc;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use shared::{
+    app::orders::{self, ChangeError},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
-    orders::{self, ChangeError},
     store::{AlertStore, OrderStore, dynamo::DynamoStore},
 };
 

@@ -21,6 +21,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::TimeDelta;
 use lambda_runtime::LambdaEvent;
 use shared::{
+    app::orders::{self, Applied},
+    app::shops::{ShopifyAccess, ShopifyAccessConfig},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, Secret, TableConfig},
     domain::{
@@ -28,9 +30,7 @@ use shared::{
         message::{PollJob, PollTask, PollWindow, WindowMode},
     },
     error::WorkerError,
-    orders::{self, Applied},
-    queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    shopify::{
+    integrations::shopify::{
         admin::{AdminError, Cost, Reply, describe},
         graphql::{
             ORDERS_PAGE, ORDERS_PAGE_SIZE, OrdersData, PRODUCT_VARIANTS, PRODUCTS_PAGE, PRODUCTS_PAGE_SIZE, PageInfo,
@@ -38,12 +38,12 @@ use shared::{
             WebhookSubscriptionCreateData, WebhookSubscriptionsData, gid_tail,
         },
     },
+    queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     sqs_batch,
     store::{
         AlertStore, OrderStore, ProductStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncStore,
         dynamo::DynamoStore,
     },
-    tenants::{ShopifyAccess, ShopifyAccessConfig},
 };
 
 const STAGE: &str = "shopify-poll";

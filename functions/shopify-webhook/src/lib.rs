@@ -12,8 +12,8 @@ use shared::{
     domain::{StageMessage, message::ShopifyWebhook},
     error::ApiError,
     http::{self as h, header},
+    integrations::shopify::webhook::{self, DeliveryHeaders, HMAC_HEADER, HeaderError},
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    shopify::webhook::{self, DeliveryHeaders, HMAC_HEADER, HeaderError},
     store::{ReceiptStore, Recorded, WebhookReceipt, dynamo::DynamoStore},
 };
 

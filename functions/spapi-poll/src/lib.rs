@@ -3,7 +3,7 @@
 //! the shared sync (watermark on last-updated time with an overlap, idempotent upserts, the canonical
 //! order write path) and records the outcome on the connection. A throttled job is re-queued with an SQS
 //! delay rather than waited out inside the Lambda. A failed job records `error` with its message and
-//! raises an alert (`shared::amazon::sync::run_and_record`); the next scheduled run tries again.
+//! raises an alert (`shared::app::poll::amazon::run_and_record`); the next scheduled run tries again.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -11,15 +11,12 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use shared::{
-    amazon::{
-        SpApiConfig,
-        client::SpApiClient,
-        sync::{self, SyncDeps, SyncJob},
-    },
+    app::poll::amazon::{self as sync, SyncDeps, SyncJob},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, SecretsConfig, TableConfig},
     domain::StageMessage,
     error::{StoreError, WorkerError},
+    integrations::amazon::{SpApiConfig, client::SpApiClient},
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
     sqs_batch,

@@ -16,7 +16,7 @@ pub enum StageMessage {
     /// Work for the Shopify poller: a window of orders, or a subscription health check.
     ShopifyPoll(PollJob),
     /// An Amazon orders sync to run or resume.
-    AmazonSync(crate::amazon::sync::SyncJob),
+    AmazonSync(crate::app::poll::amazon::SyncJob),
 }
 
 impl StageMessage {

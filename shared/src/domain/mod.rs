@@ -1,5 +1,5 @@
 //! The canonical model: pure types and rules, no I/O. Channel wire formats convert into these at the
-//! adapters (`crate::shopify::model`), so the rest of the system never sees upstream JSON.
+//! adapters (`crate::integrations::shopify::model`), so the rest of the system never sees upstream JSON.
 
 pub mod alert;
 pub mod ids;

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{Recorded, WriteOutcome};
 use crate::{
-    amazon::{
+    domain::ShopDomain,
+    error::StoreError,
+    integrations::amazon::{
         ApiVersion, Region,
         model::{AmazonOrder, AmazonOrderItem},
     },
-    domain::ShopDomain,
-    error::StoreError,
 };
 
 /// A shop's SP-API connection. The first session user to create it is its owner (`owner_sub`).

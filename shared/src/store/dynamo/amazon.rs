@@ -8,9 +8,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{DynamoStore, Item, from_data, n, s, string_attr, to_json};
 use crate::{
-    amazon::model::{AmazonOrder, AmazonOrderItem},
     domain::ShopDomain,
     error::StoreError,
+    integrations::amazon::model::{AmazonOrder, AmazonOrderItem},
     store::{
         Recorded, WriteOutcome,
         amazon::{

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
 use crate::{
-    amazon::model::{AmazonOrder, AmazonOrderItem},
     domain::ShopDomain,
     error::StoreError,
+    integrations::amazon::model::{AmazonOrder, AmazonOrderItem},
     store::{
         Recorded, WriteOutcome,
         amazon::{AmazonConnection, AmazonStore, CheckResult, SealedCredential, SyncResult, Upserted, Watermark},

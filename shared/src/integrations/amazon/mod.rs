@@ -9,7 +9,6 @@ pub mod contract;
 pub mod lwa;
 pub mod model;
 pub mod rate;
-pub mod sync;
 
 use std::{fmt, time::Duration};
 

@@ -10,17 +10,17 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{
+use crate::integrations::amazon::{
     ApiVersion, Region,
     client::{OrdersWindow, Seller, SpApiClient, SpApiError, WindowField},
     lwa::LwaCredentials,
     model::{AmazonOrder, AmazonOrderItem},
 };
 use crate::{
+    app::orders::{self, Applied, ChangeError, Decision},
     config::Secret,
     domain::{Alert, AlertKind, ShopDomain},
     error::StoreError,
-    orders::{self, Applied, ChangeError, Decision},
     secrets::{SealError, Sealer},
     store::{
         AlertStore, OrderStore,

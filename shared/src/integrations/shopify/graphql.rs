@@ -10,7 +10,7 @@ use crate::{
         Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
         Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
     },
-    shopify::model::MapError,
+    integrations::shopify::model::MapError,
 };
 
 /// Orders updated in a window, oldest first. Cost ≈ `first` × (1 + line items + fulfilments).

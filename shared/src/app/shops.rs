@@ -9,8 +9,8 @@ use crate::{
     config::{Env, Secret, SecretsConfig},
     domain::ShopDomain,
     error::StoreError,
+    integrations::shopify::admin::{AdminClient, AdminConfig},
     secrets::{KmsSealer, SealError, Sealer},
-    shopify::admin::{AdminClient, AdminConfig},
     store::{ShopRecord, ShopStatus, ShopStore},
 };
 

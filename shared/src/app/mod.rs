@@ -1,0 +1,6 @@
+//! The use cases: what the system does, over the store and queue ports and the integrations' clients.
+//! No Lambda or AWS types: functions decode their trigger, call into here, and map the answer.
+
+pub mod orders;
+pub mod poll;
+pub mod shops;

@@ -1,0 +1,3 @@
+//! Scheduled reads of an upstream: what each integration's poll does with a job.
+
+pub mod amazon;

@@ -1,0 +1,6 @@
+//! One folder per upstream system, each the same shape: its configuration, authentication, HTTP client,
+//! wire model and the mapping of that model to the canonical domain. An integration imports `domain`
+//! (and the foundation modules `config`, `error`, `clock`) only: never `store`, `queue` or `app`.
+
+pub mod amazon;
+pub mod shopify;
