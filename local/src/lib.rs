@@ -9,73 +9,27 @@ use anyhow::Context as _;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use chrono::Utc;
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use lambda_runtime::{Context, LambdaEvent};
 use shared::{
+    clock::{Clock, SystemClock},
     config::{ConfigError, Env, ShopifyAppConfig},
-    domain::ShopDomain,
+    domain::{Integration, ShopDomain},
     integrations::shopify::{session, webhook},
     queue::{
         Stage,
         schema::{self, QueueUrls},
     },
+    sse::SseBody,
 };
 use tokio::net::TcpListener;
 
-pub mod simulator;
-pub mod spapi_sim;
+pub mod registry;
+pub mod sim;
 
-/// HTTP routes of the bundle: method, path (a trailing `*` matches a prefix) and the function serving it.
-/// A test checks this table against `infra/template.yaml`.
-pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
-    ("POST", shopify_webhook::ROUTE, "shopify-webhook"),
-    ("GET", dashboard_api::OPENAPI_ROUTE, "dashboard-api"),
-    ("GET", dashboard_api::ORDERS_ROUTE, "dashboard-api"),
-    ("GET", dashboard_api::ALERTS_ROUTE, "dashboard-api"),
-    ("GET", "/sync/orders/{id}", "dashboard-api"),
-    ("POST", dashboard_api::ASSIGN_ROUTE, "dashboard-api"),
-    ("POST", dashboard_api::FULFILL_ROUTE, "dashboard-api"),
-    ("POST", dashboard_api::SUPPORT_ROUTE, "dashboard-api"),
-    ("POST", dashboard_api::RETURNS_ROUTE, "dashboard-api"),
-    ("GET", amazon_api::CONNECTION_ROUTE, "amazon-api"),
-    ("PUT", amazon_api::CONNECTION_ROUTE, "amazon-api"),
-    ("PUT", amazon_api::CREDENTIAL_ROUTE, "amazon-api"),
-    ("POST", amazon_api::PING_ROUTE, "amazon-api"),
-    ("POST", amazon_api::SYNC_ROUTE, "amazon-api"),
-];
-
-/// Streaming routes (a Function URL with `InvokeMode: RESPONSE_STREAM` in AWS), taken when the client
-/// asks for `text/event-stream`.
-pub const STREAMING_ROUTES: &[(&str, &str, &str)] = &[("GET", alerts_stream::ROUTE, "alerts-stream")];
-
-/// Queue workers: the stage whose queue feeds each.
-pub const QUEUE_WORKERS: &[(Stage, &str)] = &[
-    (Stage::Ingest, "ingest-worker"),
-    (Stage::Outbound, "outbound-worker"),
-    (Stage::ShopifyPoll, "shopify-poller"),
-    (Stage::AmazonSync, "spapi-poll"),
-];
-
-/// Scheduled functions.
-pub const SCHEDULED: &[&str] = &["dlq-monitor", "shipment-monitor", "shopify-scheduler", "spapi-poll"];
-
-/// The function serving `method path`: exact routes first, then `{param}` segments.
-pub fn route(method: &str, path: &str) -> Option<&'static str> {
-    let matches = |pattern: &str| {
-        let (pattern, path): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
-        pattern.len() == path.len()
-            && pattern.iter().zip(&path).all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
-    };
-    let candidates = || HTTP_ROUTES.iter().filter(|(m, _, _)| *m == method);
-    candidates()
-        .find(|(_, p, _)| *p == path)
-        .or_else(|| candidates().find(|(_, p, _)| matches(p)))
-        .or_else(|| HTTP_ROUTES.iter().find(|(_, p, _)| *p == path || matches(p)))
-        .map(|(_, _, f)| *f)
-}
+pub use registry::{FUNCTIONS, Function, Handler, Trigger, route};
 
 /// The local stack's settings. The defaults here are the only defaults in the code base: deployed
 /// functions get every value from their environment.
@@ -89,8 +43,9 @@ pub struct Settings {
     pub schedule_interval: Duration,
     pub events_dir: PathBuf,
     pub seed: bool,
-    /// The Shopify Admin API base (`{shop}` stands for the shop): the built-in simulator by default.
-    pub shopify_admin_url: String,
+    /// Each integration's upstream base URL, where it is not the built-in simulator: Shopify's Admin
+    /// API base (`{shop}` stands for the shop), Amazon's SP-API and LWA base.
+    pub upstreams: HashMap<Integration, String>,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -125,15 +80,24 @@ impl Settings {
             schedule_interval: Duration::from_secs(env.parsed("SCHEDULE_INTERVAL_SECONDS", 60, |v| v.parse().ok())),
             events_dir: PathBuf::from(env.required("EVENTS_DIR")),
             seed: env.parsed("SEED_DEMO", true, |v| v.parse().ok()),
-            shopify_admin_url: String::new(),
+            upstreams: HashMap::new(),
         };
-        let settings = Settings {
-            shopify_admin_url: env
-                .optional("SHOPIFY_ADMIN_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{shop}}", settings.port, simulator::ROUTE_PREFIX)),
-            ..settings
-        };
+        let upstreams = [(Integration::Shopify, "SHOPIFY_ADMIN_URL"), (Integration::Amazon, "SPAPI_URL")]
+            .into_iter()
+            .filter_map(|(integration, name)| env.optional(name).map(|url| (integration, url)))
+            .collect();
+        let settings = Settings { upstreams, ..settings };
         env.finish().map(|()| settings)
+    }
+}
+
+impl Settings {
+    /// Shopify's Admin API base: the configured upstream, else the built-in simulator.
+    pub fn shopify_admin_url(&self) -> String {
+        self.upstreams
+            .get(&Integration::Shopify)
+            .cloned()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{shop}}", self.port, sim::shopify::ROUTE_PREFIX))
     }
 }
 
@@ -142,19 +106,12 @@ pub struct Stack {
     pub settings: Settings,
     pub queues: HashMap<Stage, QueueUrls>,
     pub sqs: aws_sdk_sqs::Client,
-    pub shopify_webhook: shopify_webhook::Deps,
-    pub ingest_worker: ingest_worker::Deps,
-    pub dashboard_api: dashboard_api::Deps,
-    pub dlq_monitor: dlq_monitor::Deps,
-    pub outbound_worker: outbound_worker::Deps,
-    pub shipment_monitor: shipment_monitor::Deps,
-    pub alerts_stream: alerts_stream::Deps,
-    pub shopify_poller: shopify_poller::Deps,
-    pub shopify_scheduler: shopify_scheduler::Deps,
+    /// Every function of [`FUNCTIONS`], built from the same environment.
+    handlers: Vec<(&'static Function, Handler)>,
+    /// The environment the functions are built from (their `Config::read` input).
+    vars: Vec<(String, String)>,
     /// The built-in Shopify Admin API simulator the local stack points the poller at.
-    pub simulator: simulator::Simulator,
-    pub amazon_api: amazon_api::Deps,
-    pub spapi_poll: spapi_poll::Deps,
+    pub simulator: sim::shopify::Simulator,
     /// The local SP-API/LWA simulator every SP-API base URL points at.
     pub spapi_sim_url: String,
     /// Local-only shop installs (`POST /local/shops`): the store and the KMS key they use.
@@ -166,6 +123,13 @@ pub struct Stack {
 pub const LOCAL_INSTALL_ROUTE: &str = "/local/shops";
 /// The KMS key alias of the local stack.
 pub const LOCAL_KEY_ALIAS: &str = "alias/order-sync-local";
+
+fn internal_error() -> lambda_http::Response<lambda_http::Body> {
+    shared::http::json(
+        lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR,
+        &serde_json::json!({ "error": "internal error", "code": "INTERNAL" }),
+    )
+}
 
 impl Stack {
     /// Creates the table and queues (from the same definitions the code uses) and builds each function
@@ -184,8 +148,8 @@ impl Stack {
         let mut vars = vec![
             ("TABLE_NAME".to_owned(), settings.table_name.clone()),
             ("SECRETS_KEY_ID".to_owned(), key_id.clone()),
-            ("SHOPIFY_ADMIN_URL".to_owned(), settings.shopify_admin_url.clone()),
-            ("SHOPIFY_API_VERSION".to_owned(), simulator::API_VERSION.to_owned()),
+            ("SHOPIFY_ADMIN_URL".to_owned(), settings.shopify_admin_url()),
+            ("SHOPIFY_API_VERSION".to_owned(), sim::shopify::API_VERSION.to_owned()),
             (
                 "SHOPIFY_WEBHOOK_CALLBACK_URL".to_owned(),
                 format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE),
@@ -202,26 +166,24 @@ impl Stack {
                 vars.push((def.dlq_url_env.to_owned(), urls.dlq.clone()));
             }
         }
-        let spapi_sim_url = spapi_sim::start(spapi_sim::Samples::load(&settings.events_dir)?)
+        let spapi_sim_url = sim::spapi::start(sim::spapi::Samples::load(&settings.events_dir)?)
             .await
             .context("starting the SP-API simulator")?;
-        vars.extend(spapi_vars(&spapi_sim_url, &key_id));
-        let env = || Env::from_map(vars.clone());
+        let spapi_url = settings.upstreams.get(&Integration::Amazon).unwrap_or(&spapi_sim_url);
+        vars.extend(spapi_vars(spapi_url, &key_id));
+        let mut handlers = Vec::new();
+        for function in FUNCTIONS {
+            let handler = (function.build)(Env::from_map(vars.clone()))
+                .await
+                .with_context(|| format!("building {}", function.name))?;
+            handlers.push((function, handler));
+        }
         Ok(Self {
             shops: shared::store::dynamo::DynamoStore::new(dynamodb.clone(), settings.table_name.clone()),
             sealer: shared::secrets::KmsSealer::new(kms, key_id),
-            shopify_webhook: shopify_webhook::Deps::connect(shopify_webhook::Config::read(env())?).await,
-            ingest_worker: ingest_worker::Deps::connect(ingest_worker::Config::read(env())?).await,
-            dashboard_api: dashboard_api::Deps::connect(dashboard_api::Config::read(env())?).await,
-            dlq_monitor: dlq_monitor::Deps::connect(dlq_monitor::Config::read(env())?).await,
-            outbound_worker: outbound_worker::Deps::connect(outbound_worker::Config::read(env())?).await,
-            shipment_monitor: shipment_monitor::Deps::connect(shipment_monitor::Config::read(env())?).await,
-            alerts_stream: alerts_stream::Deps::connect(alerts_stream::Config::read(env())?).await,
-            shopify_poller: shopify_poller::Deps::connect(shopify_poller::Config::read(env())?).await,
-            shopify_scheduler: shopify_scheduler::Deps::connect(shopify_scheduler::Config::read(env())?).await,
-            simulator: simulator::Simulator::load(&settings.events_dir)?,
-            amazon_api: amazon_api::Deps::connect(amazon_api::Config::read(env())?).await,
-            spapi_poll: spapi_poll::Deps::connect(spapi_poll::Config::read(env())?).await,
+            handlers,
+            vars,
+            simulator: sim::shopify::Simulator::load(&settings.events_dir)?,
             spapi_sim_url,
             settings,
             queues,
@@ -229,25 +191,43 @@ impl Stack {
         })
     }
 
+    /// The environment every function is built from, for tests that build one function themselves.
+    pub fn env(&self) -> Env {
+        Env::from_map(self.vars.clone())
+    }
+
+    fn handler(&self, name: &str) -> Option<&Handler> {
+        self.handlers.iter().find(|(f, _)| f.name == name).map(|(_, h)| h)
+    }
+
     /// Routes one API Gateway request to the function that serves it.
     pub async fn dispatch(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
         let path = request.uri().path().to_owned();
-        let result = match route(request.method().as_str(), &path) {
-            Some("shopify-webhook") => shopify_webhook::handle(&self.shopify_webhook, request).await,
-            Some("dashboard-api") => dashboard_api::handle(&self.dashboard_api, request).await,
-            Some("amazon-api") => amazon_api::handle(&self.amazon_api, request).await,
-            _ => Ok(shared::http::json(
+        let handler = route(request.method().as_str(), &path).and_then(|name| self.handler(name));
+        let Some(Handler::Http(handle)) = handler else {
+            return shared::http::json(
                 lambda_http::http::StatusCode::NOT_FOUND,
                 &serde_json::json!({ "error": "no such route", "code": "NOT_FOUND" }),
-            )),
+            );
         };
-        result.unwrap_or_else(|e| {
+        handle(request).await.unwrap_or_else(|e| {
             tracing::error!(error = %e, "handler failed");
-            shared::http::json(
-                lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR,
-                &serde_json::json!({ "error": "internal error", "code": "INTERNAL" }),
-            )
+            internal_error()
         })
+    }
+
+    /// Serves `request` from a streaming route, if one matches it.
+    pub async fn stream(&self, request: lambda_http::Request) -> Option<lambda_http::Response<SseBody>> {
+        let (method, path) = (request.method().as_str().to_owned(), request.uri().path().to_owned());
+        let (_, handle) = self.handlers.iter().find(|(f, h)| {
+            matches!(h, Handler::Stream(_))
+                && f.triggers.iter().any(|t| matches!(t, Trigger::Stream(m, p) if *m == method && *p == path))
+        })?;
+        let Handler::Stream(handle) = handle else { return None };
+        Some(handle(request).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "stream handler failed");
+            internal_error().map(|_| SseBody::once(r#"{"error":"internal error","code":"INTERNAL"}"#))
+        }))
     }
 
     /// Receives one batch from `stage`'s queue, runs its worker on it as a real `SqsEvent`, and deletes
@@ -291,13 +271,11 @@ impl Stack {
             .collect();
         let event: SqsEvent = serde_json::from_value(serde_json::json!({ "Records": records }))?;
         let invocation = LambdaEvent::new(event, Context::default());
-        let response = match stage {
-            Stage::Ingest => ingest_worker::handle(&self.ingest_worker, invocation).await,
-            Stage::Outbound => outbound_worker::handle(&self.outbound_worker, invocation).await,
-            Stage::ShopifyPoll => shopify_poller::handle(&self.shopify_poller, invocation).await,
-            Stage::AmazonSync => spapi_poll::handle_sqs(&self.spapi_poll, invocation).await,
-        }
-        .map_err(|e| anyhow::anyhow!("worker failed: {e}"))?;
+        let worker = FUNCTIONS.iter().find(|f| f.triggers.contains(&Trigger::Queue(stage))).context("no worker")?;
+        let Some(Handler::Queue(handle)) = self.handler(worker.name) else {
+            anyhow::bail!("{} is no queue worker", worker.name)
+        };
+        let response = handle(invocation).await.map_err(|e| anyhow::anyhow!("{} failed: {e}", worker.name))?;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         let done: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()
@@ -344,29 +322,20 @@ impl Stack {
 
     /// Invokes every scheduled function once with an EventBridge schedule event.
     pub async fn tick(&self) -> anyhow::Result<()> {
+        let now = SystemClock.now();
         let event = serde_json::json!({
-            "version": "0", "id": format!("local-{}", Utc::now().timestamp_millis()), "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "000000000000", "time": Utc::now().to_rfc3339(), "region": "local",
+            "version": "0", "id": format!("local-{}", now.timestamp_millis()), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "000000000000", "time": now.to_rfc3339(), "region": "local",
             "resources": ["arn:aws:events:local:000000000000:rule/local-schedule"], "detail": {}
         });
-        let reports = dlq_monitor::handle(&self.dlq_monitor, LambdaEvent::new(event.clone(), Context::default()))
-            .await
-            .map_err(|e| anyhow::anyhow!("dlq-monitor failed: {e}"))?;
-        tracing::debug!(?reports, "dlq-monitor ticked");
-        let report =
-            shipment_monitor::handle(&self.shipment_monitor, LambdaEvent::new(event.clone(), Context::default()))
-                .await
-                .map_err(|e| anyhow::anyhow!("shipment-monitor failed: {e}"))?;
-        tracing::debug!(?report, "shipment-monitor ticked");
-        let report =
-            shopify_scheduler::handle(&self.shopify_scheduler, LambdaEvent::new(event.clone(), Context::default()))
-                .await
-                .map_err(|e| anyhow::anyhow!("shopify-scheduler failed: {e}"))?;
-        tracing::debug!(?report, "shopify-scheduler ticked");
-        let report = spapi_poll::handle_schedule(&self.spapi_poll, LambdaEvent::new(event, Context::default()))
-            .await
-            .map_err(|e| anyhow::anyhow!("spapi-poll failed: {e}"))?;
-        tracing::debug!(?report, "spapi-poll ticked");
+        for (function, handler) in &self.handlers {
+            if let Handler::Schedule(handle) = handler {
+                let report = handle(LambdaEvent::new(event.clone(), Context::default()))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{} failed: {e}", function.name))?;
+                tracing::debug!(function = function.name, %report, "ticked");
+            }
+        }
         Ok(())
     }
 }
@@ -415,7 +384,7 @@ pub fn to_lambda_request(
         Ok(text) => (text.to_owned(), false),
         Err(_) => (STANDARD.encode(body), true),
     };
-    let now = Utc::now();
+    let now = SystemClock.now();
     let event = serde_json::json!({
         "version": "2.0",
         "routeKey": format!("{method} {path}"),
@@ -464,22 +433,15 @@ async fn serve_connection(
     if method == "POST" && lambda_request.uri().path() == LOCAL_INSTALL_ROUTE {
         return Ok(buffered(install_shop(&stack, &body).await));
     }
-    if let Some(rest) = lambda_request.uri().path().strip_prefix(simulator::ROUTE_PREFIX) {
+    if let Some(rest) = lambda_request.uri().path().strip_prefix(sim::shopify::ROUTE_PREFIX) {
         return Ok(buffered(stack.simulator.handle(&method, rest, &headers, &body)));
     }
-    let streaming = shared::http::wants_event_stream(&lambda_request)
-        && STREAMING_ROUTES.iter().any(|(m, p, _)| *m == method && lambda_request.uri().path() == *p);
-    if streaming {
-        return Ok(match alerts_stream::handle(&stack.alerts_stream, lambda_request).await {
-            Ok(response) => response.map(|body| body.boxed()),
-            Err(e) => {
-                tracing::error!(error = %e, "stream handler failed");
-                buffered(shared::http::json(
-                    lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    &serde_json::json!({ "error": "internal error", "code": "INTERNAL" }),
-                ))
-            }
-        });
+    if shared::http::wants_event_stream(&lambda_request) {
+        let streamable = registry::triggers()
+            .any(|(_, t)| matches!(t, Trigger::Stream(m, p) if m == method && p == lambda_request.uri().path()));
+        if streamable && let Some(response) = stack.stream(lambda_request.clone()).await {
+            return Ok(response.map(|body| body.boxed()));
+        }
     }
     Ok(buffered(stack.dispatch(lambda_request).await))
 }
@@ -506,7 +468,9 @@ async fn install_shop(stack: &Stack, body: &[u8]) -> lambda_http::Response<lambd
         return bad("access_token is empty");
     }
     let token = shared::config::Secret::new(install.access_token);
-    match shared::app::shops::install(&stack.shops, &stack.sealer, &shop, &token, install.scopes, Utc::now()).await {
+    match shared::app::shops::install(&stack.shops, &stack.sealer, &shop, &token, install.scopes, SystemClock.now())
+        .await
+    {
         Ok(record) => shared::http::json(
             StatusCode::CREATED,
             &serde_json::json!({ "shop": record.shop, "status": record.status, "scopes": record.scopes,
@@ -551,8 +515,14 @@ pub async fn serve(stack: Arc<Stack>, listener: TcpListener) {
 
 /// Polls every worker's queue forever.
 pub async fn poll_forever(stack: Arc<Stack>) {
+    let workers: Vec<(Stage, &str)> = registry::triggers()
+        .filter_map(|(name, t)| match t {
+            Trigger::Queue(stage) => Some((stage, name)),
+            _ => None,
+        })
+        .collect();
     loop {
-        for (stage, worker) in QUEUE_WORKERS {
+        for (stage, worker) in &workers {
             match stack.poll_once(*stage, 1).await {
                 Ok((0, _)) => {}
                 Ok((received, failed)) => {
@@ -618,10 +588,11 @@ pub async fn install_demo_shop(stack: &Stack) -> anyhow::Result<()> {
     let settings = &stack.settings;
     let scopes = ["read_orders", "read_all_orders", "write_fulfillments", "read_products"].map(String::from).to_vec();
     let token = shared::config::Secret::new("local-demo-token");
-    shared::app::shops::install(&stack.shops, &stack.sealer, &settings.demo_shop, &token, scopes, Utc::now()).await?;
+    shared::app::shops::install(&stack.shops, &stack.sealer, &settings.demo_shop, &token, scopes, SystemClock.now())
+        .await?;
     let callback = format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE);
-    for topic in shopify_poller::SUBSCRIBED_TOPICS {
-        stack.simulator.subscribe(&shopify_poller::graphql_topic(topic), &callback);
+    for topic in shared::app::poll::shopify::SUBSCRIBED_TOPICS {
+        stack.simulator.subscribe(&shared::app::poll::shopify::graphql_topic(topic), &callback);
     }
     Ok(())
 }
@@ -647,7 +618,8 @@ pub fn demo_alerts_curl(settings: &Settings, base_url: &str, hours: i64) -> Stri
 }
 
 fn demo_token(settings: &Settings, hours: i64) -> String {
-    let claims = session::claims_for(&settings.demo_shop, &settings.shopify.api_key, "1", Utc::now(), hours * 3600);
+    let claims =
+        session::claims_for(&settings.demo_shop, &settings.shopify.api_key, "1", SystemClock.now(), hours * 3600);
     session::sign(&claims, &settings.shopify.api_secret)
 }
 
@@ -669,7 +641,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let ticker = tokio::spawn(tick_forever(stack.clone()));
     let banner = format!(
         "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nCtrl-C stops everything.\n",
-        HTTP_ROUTES.iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
+        registry::http_routes().iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
         stack.settings.demo_shop,
         demo_curl(&stack.settings, &base_url, 12),
         demo_alerts_curl(&stack.settings, &base_url, 12),

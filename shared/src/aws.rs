@@ -18,3 +18,19 @@ pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
 pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(config)
 }
+
+/// The Admin API client and the KMS sealer that opens shop tokens, for the functions that call Shopify.
+pub fn shopify_access(
+    sdk: &aws_config::SdkConfig,
+    config: crate::app::shops::ShopifyAccessConfig,
+) -> crate::app::shops::ShopifyAccess {
+    crate::app::shops::ShopifyAccess {
+        admin: crate::integrations::shopify::admin::AdminClient::new(config.admin),
+        sealer: std::sync::Arc::new(crate::secrets::KmsSealer::new(kms(sdk), config.secrets.key_id)),
+    }
+}
+
+/// The DynamoDB store on `table` with the SDK's default configuration, for functions that need only it.
+pub async fn dynamo_store(table: impl Into<String>) -> crate::store::dynamo::DynamoStore {
+    crate::store::dynamo::DynamoStore::new(dynamodb(&sdk_config().await), table)
+}

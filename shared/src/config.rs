@@ -86,6 +86,11 @@ impl Env {
         }
     }
 
+    /// Records a configuration problem that is not about one variable's presence.
+    pub fn invalid(&mut self, name: &str, why: impl Into<String>) {
+        self.invalid.push((name.to_owned(), why.into()));
+    }
+
     /// Ok when every required variable was present and every value parsed.
     pub fn finish(self) -> Result<(), ConfigError> {
         if self.missing.is_empty() && self.invalid.is_empty() {

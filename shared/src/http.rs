@@ -4,12 +4,7 @@ use http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use crate::{
-    config::ShopifyAppConfig,
-    domain::ShopDomain,
-    error::ApiError,
-    integrations::shopify::session::{self, Session},
-};
+use crate::error::ApiError;
 
 /// Turns a handler result into a response. Client errors carry `{ "error", "code" }`; internal errors
 /// are logged with their cause chain and answered with an opaque 500.
@@ -67,30 +62,6 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
 /// The request path without API Gateway stage prefixes.
 pub fn path(req: &Request) -> String {
     req.raw_http_path().to_owned()
-}
-
-/// Verifies the request's Shopify session token (`Authorization: Bearer`) at `now`, and that
-/// `shop_domain` names the token's shop: 401 for a missing or invalid token, 400 for a missing or
-/// malformed `shop_domain`, 403 when it names another shop.
-pub fn authorize_shop(
-    req: &Request,
-    app: &ShopifyAppConfig,
-    now: chrono::DateTime<chrono::Utc>,
-    shop_domain: Option<&str>,
-) -> Result<ShopDomain, ApiError> {
-    let token = header(req, "authorization")
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(|| ApiError::unauthorized("TOKEN_MISSING", "a Shopify session token is required"))?;
-    let Session { shop, .. } =
-        session::verify(token.trim(), app, now).map_err(|e| ApiError::unauthorized("TOKEN_INVALID", e.to_string()))?;
-    let requested =
-        shop_domain.ok_or_else(|| ApiError::bad_request("SHOP_DOMAIN_REQUIRED", "shop_domain is required"))?;
-    let requested = ShopDomain::parse(requested)
-        .map_err(|_| ApiError::bad_request("INVALID_SHOP_DOMAIN", "shop_domain is not a shop domain"))?;
-    if requested != shop {
-        return Err(ApiError::forbidden("SHOP_MISMATCH", "the session token belongs to another shop"));
-    }
-    Ok(shop)
 }
 
 /// Whether the client asked for Server-Sent Events.

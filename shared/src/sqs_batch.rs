@@ -6,33 +6,35 @@
 use std::future::Future;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::Utc;
 use tracing::Instrument;
 
 use crate::{
-    domain::{Alert, AlertKind, StageMessage},
+    app::alerts,
+    clock::Clock,
     error::WorkerError,
+    queue::{Message, Stage, schema},
     store::AlertStore,
 };
 
-/// Runs `handle` on every record of `event` and reports the ones that failed.
-/// `max_receive_count` is the queue's redrive setting, so the driver knows a record's last attempt.
+/// Runs `handle` on every record of `event`, a batch of `stage`'s queue, and reports the ones that
+/// failed. The queue's redrive setting tells the driver a record's last attempt.
 pub async fn process<F, Fut>(
     event: SqsEvent,
-    stage: &'static str,
-    max_receive_count: u32,
-    alerts: &dyn AlertStore,
+    stage: Stage,
+    store: &dyn AlertStore,
+    clock: &dyn Clock,
     handle: F,
 ) -> SqsBatchResponse
 where
-    F: Fn(StageMessage) -> Fut,
+    F: Fn(Message) -> Fut,
     Fut: Future<Output = Result<(), WorkerError>>,
 {
     let mut response = SqsBatchResponse::default();
+    let name = stage.to_string();
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let span = tracing::info_span!("record", stage, message_id = %message_id, shop = tracing::field::Empty);
-        let failed = process_record(record, stage, max_receive_count, alerts, &handle).instrument(span).await;
+        let span = tracing::info_span!("record", stage = %name, message_id = %message_id, shop = tracing::field::Empty);
+        let failed = process_record(record, stage, store, clock, &handle).instrument(span).await;
         if failed {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = message_id;
@@ -45,16 +47,16 @@ where
 /// Returns true when the record failed.
 async fn process_record<F, Fut>(
     record: SqsMessage,
-    stage: &'static str,
-    max_receive_count: u32,
-    alerts: &dyn AlertStore,
+    stage: Stage,
+    store: &dyn AlertStore,
+    clock: &dyn Clock,
     handle: &F,
 ) -> bool
 where
-    F: Fn(StageMessage) -> Fut,
+    F: Fn(Message) -> Fut,
     Fut: Future<Output = Result<(), WorkerError>>,
 {
-    let message: StageMessage = match serde_json::from_str(record.body.as_deref().unwrap_or_default()) {
+    let message: Message = match serde_json::from_str(record.body.as_deref().unwrap_or_default()) {
         Ok(message) => message,
         Err(e) => {
             // No shop to alert: the DLQ depth alarm in the template reports it.
@@ -67,7 +69,7 @@ where
         return false;
     };
     let receive_count: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-    let last_attempt = receive_count >= max_receive_count;
+    let last_attempt = receive_count >= schema::max_receive_count(stage);
     match &error {
         WorkerError::Retryable(_) if !last_attempt => {
             tracing::warn!(%error, receive_count, "will retry")
@@ -75,18 +77,9 @@ where
         _ => tracing::error!(%error, receive_count, last_attempt, "record failed"),
     }
     if last_attempt {
-        let alert = Alert {
-            shop: message.shop().clone(),
-            id: format!("dead-letter:{stage}:{}", record.message_id.as_deref().unwrap_or_default()),
-            kind: AlertKind::DeadLetter,
-            message: format!(
-                "A {stage} message failed {receive_count} times and was moved to the dead-letter queue: {error}"
-            ),
-            order: None,
-            raised_at: Utc::now(),
-            cleared_at: None,
-        };
-        if let Err(e) = alerts.raise_alert(&alert).await {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        let alert = alerts::dead_letter(message.shop(), stage, message_id, Some((receive_count, &error)), clock.now());
+        if let Err(e) = store.raise_alert(&alert).await {
             tracing::error!(error = %e, "could not raise the dead-letter alert");
         }
     }

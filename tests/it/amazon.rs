@@ -13,13 +13,19 @@ use lambda_http::{Body, Response, http::StatusCode};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::{
+    app::connections::amazon::AmazonConnection,
+    error::StoreError,
+    integrations::amazon::model::{AmazonOrder, AmazonOrderItem},
+    store::{CredentialStore, Resource, SealedCredential, SyncStore, Watermark},
+};
+use shared::{
     clock::{Clock, FixedClock},
     config::{Env, Secret},
-    domain::{AlertKind, Channel, ChannelOrderId, OrderKey, ShopDomain, StageMessage},
+    domain::{AlertKind, Channel, ChannelOrderId, Integration, OrderKey, ShopDomain},
     integrations::amazon::lwa::{LwaClient, LwaCredentials},
     integrations::shopify::session,
-    queue::Stage,
-    store::{AlertStore, OrderStore, amazon::AmazonStore, dynamo::DynamoStore},
+    queue::{Message, PollTask, Stage},
+    store::{AlertStore, OrderStore, dynamo::DynamoStore},
     testing::unique_shop,
 };
 use wiremock::{
@@ -28,6 +34,54 @@ use wiremock::{
 };
 
 const OWNER: &str = "owner-1";
+const AMAZON_POLL: Stage = Stage::Poll(Integration::Amazon);
+
+/// What the tests read back of the Amazon data, through the app's typed readers over the generic
+/// connection, credential, watermark and mirror stores.
+trait AmazonReads {
+    async fn amazon_orders(&self, shop: &ShopDomain, limit: usize) -> Result<Vec<AmazonOrder>, StoreError>;
+    async fn amazon_order(
+        &self,
+        shop: &ShopDomain,
+        marketplace: &str,
+        id: &str,
+    ) -> Result<Option<(AmazonOrder, Vec<AmazonOrderItem>)>, StoreError>;
+    async fn amazon_connection(&self, shop: &ShopDomain) -> Result<Option<AmazonConnection>, StoreError>;
+    async fn amazon_watermark(&self, shop: &ShopDomain) -> Result<Option<Watermark>, StoreError>;
+    async fn amazon_credential(&self, shop: &ShopDomain) -> Result<Option<SealedCredential>, StoreError>;
+}
+
+impl AmazonReads for DynamoStore {
+    async fn amazon_orders(&self, shop: &ShopDomain, limit: usize) -> Result<Vec<AmazonOrder>, StoreError> {
+        shared::app::poll::amazon::stored_orders(self, shop, limit).await
+    }
+
+    async fn amazon_order(
+        &self,
+        shop: &ShopDomain,
+        marketplace: &str,
+        id: &str,
+    ) -> Result<Option<(AmazonOrder, Vec<AmazonOrderItem>)>, StoreError> {
+        shared::app::poll::amazon::stored_order(self, shop, marketplace, id).await
+    }
+
+    async fn amazon_connection(&self, shop: &ShopDomain) -> Result<Option<AmazonConnection>, StoreError> {
+        shared::app::connections::amazon::load(self, shop).await
+    }
+
+    async fn amazon_watermark(&self, shop: &ShopDomain) -> Result<Option<Watermark>, StoreError> {
+        Ok(self.sync_state(shop).await?.watermark(Integration::Amazon, Resource::Orders).cloned())
+    }
+
+    async fn amazon_credential(&self, shop: &ShopDomain) -> Result<Option<SealedCredential>, StoreError> {
+        self.credential(shop, Integration::Amazon).await
+    }
+}
+
+/// `amazon-poller` wired to `vars`.
+async fn poller(vars: Vec<(String, String)>) -> amazon_poller::Deps {
+    amazon_poller::connect(amazon_poller::Config::read(Env::from_map(vars)).unwrap()).await
+}
 const OTHER: &str = "staff-2";
 const REFRESH_TOKEN: &str = "Atzr|IwEBIJ-refresh-token-under-test-0123456789";
 const CLIENT_SECRET: &str = "amzn1.oa2-cs.v1.client-secret-under-test";
@@ -84,10 +138,10 @@ impl Harness {
             ("SHOPIFY_API_SECRET".to_owned(), API_SECRET.to_owned()),
             ("SPAPI_BACKOFF_BASE_MS".to_owned(), "1".to_owned()),
             ("SPAPI_BACKOFF_MAX_MS".to_owned(), "20".to_owned()),
-            ("AMAZON_SYNC_QUEUE_URL".to_owned(), stack.queues[&Stage::AmazonSync].queue.clone()),
+            ("AMAZON_POLL_QUEUE_URL".to_owned(), stack.queues[&AMAZON_POLL].queue.clone()),
         ]);
         vars.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let deps = amazon_api::Deps::connect(amazon_api::Config::read(Env::from_map(vars)).unwrap()).await;
+        let deps = amazon_api::connect(amazon_api::Config::read(Env::from_map(vars)).unwrap()).await;
         let store = DynamoStore::new(shared::aws::dynamodb(&sdk), stack.settings.table_name.clone());
         Self { env, server, deps, shop: unique_shop("amazon"), store }
     }
@@ -585,7 +639,7 @@ async fn a_long_throttle_is_carried_over_on_the_queue_with_a_delay_and_then_comp
 
     // The carried-over job waits out its delay on the queue; the worker then completes it.
     let stack = &h.env.stack;
-    let queue = &stack.queues[&Stage::AmazonSync].queue;
+    let queue = &stack.queues[&AMAZON_POLL].queue;
     let mut message = None;
     for _ in 0..10 {
         let received = stack.sqs.receive_message().queue_url(queue).wait_time_seconds(1).send().await.unwrap();
@@ -595,19 +649,19 @@ async fn a_long_throttle_is_carried_over_on_the_queue_with_a_delay_and_then_comp
         }
     }
     let message = message.expect("the carried-over job");
-    let job: StageMessage = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
-    let StageMessage::AmazonSync(ref carried) = job else { panic!("not a sync job") };
-    assert!(carried.resume.is_some());
+    let job: Message = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+    let Message::Poll(ref carried) = job else { panic!("not a sync job") };
+    assert!(matches!(carried.task, PollTask::OrdersSync { resume: Some(_), .. }));
     let sdk = shared::aws::sdk_config().await;
     let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
     let mut vars = local_stack::spapi_vars(&h.server.uri(), &key_id);
     vars.extend([
         ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
-        ("AMAZON_SYNC_QUEUE_URL".to_owned(), queue.clone()),
+        ("AMAZON_POLL_QUEUE_URL".to_owned(), queue.clone()),
         ("SPAPI_BACKOFF_BASE_MS".to_owned(), "1".to_owned()),
     ]);
-    let worker = spapi_poll::Deps::connect(spapi_poll::Config::read(Env::from_map(vars)).unwrap()).await;
-    spapi_poll::step(&worker, job).await.unwrap();
+    let worker = poller(vars).await;
+    shared::app::poll::amazon::process(&worker, job).await.unwrap();
     let connection = h.store.amazon_connection(&h.shop).await.unwrap().unwrap();
     assert_eq!(connection.status.last_orders_sync_status.as_deref(), Some("ok"));
     assert_eq!(connection.status.last_orders_sync_orders_count, Some(2));
@@ -623,7 +677,7 @@ async fn lwa_tokens_are_reused_until_shortly_before_expiry_then_refreshed() {
     };
     Mock::given(method("POST")).and(path("/auth/o2/token")).respond_with(json_response(200, body)).mount(&server).await;
     let clock = Arc::new(FixedClock::new(Utc::now()));
-    let lwa = LwaClient::new(reqwest::Client::new(), format!("{}/auth/o2/token", server.uri()), clock.clone());
+    let lwa = LwaClient::new(format!("{}/auth/o2/token", server.uri()), clock.clone());
     let creds = LwaCredentials {
         client_id: "client".into(),
         client_secret: Secret::new(CLIENT_SECRET),
@@ -873,12 +927,16 @@ async fn the_local_stack_syncs_a_sandbox_connection_from_its_simulator() {
     assert_eq!(call("PUT", "/api/amazon/connection".into(), v2026.to_string()).await.0, StatusCode::OK);
     let stack = &env.stack;
     let schedule = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
-    let report =
-        spapi_poll::handle_schedule(&stack.spapi_poll, LambdaEvent::new(schedule, Context::default())).await.unwrap();
+    let report = amazon_scheduler::handle(
+        &integration_tests::deps!(stack, amazon_scheduler),
+        LambdaEvent::new(schedule, Context::default()),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.enqueued, 1);
     let mut processed = 0;
     while processed == 0 {
-        processed = stack.poll_once(Stage::AmazonSync, 1).await.unwrap().0;
+        processed = stack.poll_once(AMAZON_POLL, 1).await.unwrap().0;
     }
     let store =
         DynamoStore::new(shared::aws::dynamodb(&shared::aws::sdk_config().await), stack.settings.table_name.clone());
@@ -890,31 +948,21 @@ async fn the_local_stack_syncs_a_sandbox_connection_from_its_simulator() {
 }
 
 #[tokio::test]
-async fn both_amazon_store_adapters_meet_the_contract() {
-    let env = TestEnv::new().await;
-    let store = DynamoStore::new(
-        shared::aws::dynamodb(&shared::aws::sdk_config().await),
-        env.stack.settings.table_name.clone(),
-    );
-    shared::integrations::amazon::contract::amazon_store_contract(&store).await;
-    shared::integrations::amazon::contract::amazon_store_contract(&shared::store::memory::MemoryStore::new()).await;
-}
-
-#[tokio::test]
 async fn the_amazon_sample_events_work_with_their_handlers() {
     let env = TestEnv::new().await;
     let root = integration_tests::root();
     let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
     let request = lambda_http::request::from_str(&read("events/amazon-api/get-connection.apigw-v2.json")).unwrap();
-    let response = amazon_api::handle(&env.stack.amazon_api, request).await.unwrap();
+    let response = amazon_api::handle(&integration_tests::deps!(env.stack, amazon_api), request).await.unwrap();
     assert_eq!((response.status(), json_body(&response)), (StatusCode::OK, Value::Null));
-    let schedule: Value = serde_json::from_str(&read("events/spapi-poll/schedule.json")).unwrap();
-    let answer =
-        spapi_poll::handle(&env.stack.spapi_poll, LambdaEvent::new(schedule, Context::default())).await.unwrap();
-    assert_eq!(answer, json!({ "enqueued": 0 }));
-    let batch = json!({ "Records": [] });
-    let answer = spapi_poll::handle(&env.stack.spapi_poll, LambdaEvent::new(batch, Context::default())).await.unwrap();
-    assert_eq!(answer["batchItemFailures"], json!([]));
+    let schedule: Value = serde_json::from_str(&read("events/amazon-scheduler/schedule.json")).unwrap();
+    let scheduler = integration_tests::deps!(env.stack, amazon_scheduler);
+    let answer = amazon_scheduler::handle(&scheduler, LambdaEvent::new(schedule, Context::default())).await.unwrap();
+    assert_eq!(serde_json::to_value(answer).unwrap(), json!({ "enqueued": 0 }));
+    let batch = serde_json::from_value(json!({ "Records": [] })).unwrap();
+    let poller = integration_tests::deps!(env.stack, amazon_poller);
+    let answer = amazon_poller::handle(&poller, LambdaEvent::new(batch, Context::default())).await.unwrap();
+    assert_eq!(serde_json::to_value(answer).unwrap()["batchItemFailures"], json!([]));
 }
 
 #[tokio::test]
@@ -945,24 +993,25 @@ async fn a_run_out_of_time_resumes_mid_page_and_items_fetched_later_reach_the_ca
 
     // The carried-over job resumes at the second order of the same page.
     let stack = &h.env.stack;
-    let queue = &stack.queues[&Stage::AmazonSync].queue;
+    let queue = &stack.queues[&AMAZON_POLL].queue;
     let mut body = None;
     while body.is_none() {
         let received = stack.sqs.receive_message().queue_url(queue).wait_time_seconds(1).send().await.unwrap();
         body = received.messages.unwrap_or_default().into_iter().next().and_then(|m| m.body);
     }
-    let job: StageMessage = serde_json::from_str(&body.unwrap()).unwrap();
-    let StageMessage::AmazonSync(carried) = &job else { panic!("not a sync job") };
+    let job: Message = serde_json::from_str(&body.unwrap()).unwrap();
+    let Message::Poll(carried) = &job else { panic!("not a sync job") };
+    let (carried, _) = shared::app::poll::amazon::SyncJob::from_poll_job(carried.clone()).unwrap();
     assert_eq!(carried.resume.as_ref().map(|r| (r.page_offset, r.orders)), Some((1, 1)));
     let sdk = shared::aws::sdk_config().await;
     let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
     let mut vars = local_stack::spapi_vars(&h.server.uri(), &key_id);
     vars.extend([
         ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
-        ("AMAZON_SYNC_QUEUE_URL".to_owned(), queue.clone()),
+        ("AMAZON_POLL_QUEUE_URL".to_owned(), queue.clone()),
     ]);
-    let worker = spapi_poll::Deps::connect(spapi_poll::Config::read(Env::from_map(vars)).unwrap()).await;
-    spapi_poll::step(&worker, job).await.unwrap();
+    let worker = poller(vars).await;
+    shared::app::poll::amazon::process(&worker, job).await.unwrap();
     let status = h.store.amazon_connection(&h.shop).await.unwrap().unwrap().status;
     assert_eq!(
         (status.last_orders_sync_status.as_deref(), status.last_orders_sync_orders_count),
@@ -1012,18 +1061,18 @@ async fn a_refused_page_token_restarts_the_window_without_counting_twice() {
     assert_eq!(h.store.amazon_orders(&h.shop, 10).await.unwrap().len(), 1);
 }
 
-/// `spapi-poll` wired to the harness's wiremock and table.
-async fn poll_worker(h: &Harness) -> spapi_poll::Deps {
+/// `amazon-poller` wired to the harness's wiremock and table.
+async fn poll_worker(h: &Harness) -> amazon_poller::Deps {
     let stack = &h.env.stack;
     let sdk = shared::aws::sdk_config().await;
     let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
     let mut vars = local_stack::spapi_vars(&h.server.uri(), &key_id);
     vars.extend([
         ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
-        ("AMAZON_SYNC_QUEUE_URL".to_owned(), stack.queues[&Stage::AmazonSync].queue.clone()),
+        ("AMAZON_POLL_QUEUE_URL".to_owned(), stack.queues[&AMAZON_POLL].queue.clone()),
         ("SPAPI_BACKOFF_BASE_MS".to_owned(), "1".to_owned()),
     ]);
-    spapi_poll::Deps::connect(spapi_poll::Config::read(Env::from_map(vars)).unwrap()).await
+    poller(vars).await
 }
 
 #[tokio::test]
@@ -1044,18 +1093,20 @@ async fn the_scheduled_poll_moves_a_watermark_with_overlap_and_alerts_on_failure
         .mount(&h.server)
         .await;
     let worker = poll_worker(&h).await;
-    assert_eq!(spapi_poll::fan_out(&worker).await.unwrap().enqueued, 1, "one job per active connection");
+    let enqueued = shared::app::poll::amazon::schedule(worker.connections.as_ref(), worker.queue.as_ref(), "tick-1");
+    assert_eq!(enqueued.await.unwrap(), 1, "one job per active connection");
     let job = || {
-        StageMessage::AmazonSync(shared::app::poll::amazon::SyncJob {
+        let sync = shared::app::poll::amazon::SyncJob {
             shop: h.shop.clone(),
             dry_run: false,
             include_items: true,
             resume: None,
-        })
+        };
+        Message::Poll(sync.into_poll_job("tick-1".into()).unwrap())
     };
-    spapi_poll::step(&worker, job()).await.unwrap();
+    shared::app::poll::amazon::process(&worker, job()).await.unwrap();
     let first = h.store.amazon_watermark(&h.shop).await.unwrap().unwrap();
-    spapi_poll::step(&worker, job()).await.unwrap();
+    shared::app::poll::amazon::process(&worker, job()).await.unwrap();
     let windows: Vec<(String, String)> = h
         .requests("/orders/v0/orders")
         .await
@@ -1080,7 +1131,7 @@ async fn the_scheduled_poll_moves_a_watermark_with_overlap_and_alerts_on_failure
         .with_priority(1)
         .mount(&h.server)
         .await;
-    spapi_poll::step(&worker, job()).await.unwrap();
+    shared::app::poll::amazon::process(&worker, job()).await.unwrap();
     let status = h.store.amazon_connection(&h.shop).await.unwrap().unwrap().status;
     assert_eq!(status.last_orders_sync_status.as_deref(), Some("error"));
     assert!(status.last_orders_sync_error.unwrap().contains("InvalidInput"));

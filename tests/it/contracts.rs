@@ -3,10 +3,9 @@
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use integration_tests::TestEnv;
 use shared::{
-    domain::StageMessage,
-    queue::{Stage, memory::MemoryQueue, sqs::SqsQueue},
-    store::{dynamo::DynamoStore, memory::MemoryStore},
-    testing::{queue_contract, store_contract},
+    queue::{Message, Stage, memory::MemoryQueue, sqs::SqsQueue},
+    store::{contract::store_contract, dynamo::DynamoStore, memory::MemoryStore},
+    testing::queue_contract,
 };
 
 #[tokio::test]
@@ -46,7 +45,7 @@ async fn the_sqs_queue_meets_the_queue_contract() {
             .messages
             .unwrap_or_default()
             .iter()
-            .map(|m| serde_json::from_str::<StageMessage>(m.body.as_deref().unwrap()).unwrap())
+            .map(|m| serde_json::from_str::<Message>(m.body.as_deref().unwrap()).unwrap())
             .collect()
     })
     .await;

@@ -9,8 +9,8 @@ use local_stack::to_lambda_request;
 use shared::{
     clock::FixedClock,
     config::{Secret, ShopifyAppConfig},
-    domain::{AlertKind, Fulfillment, ReturnCase, ReturnState, ShopDomain, StageMessage, Tab},
-    queue::{Stage, memory::MemoryQueue},
+    domain::{AlertKind, Fulfillment, ReturnCase, ReturnState, ShopDomain, Tab},
+    queue::{Message, Stage, memory::MemoryQueue},
     store::{AlertStore, OrderQuery, OrderStore, Seek, dynamo::DynamoStore, memory::MemoryStore},
     testing::{order, save, unique_shop},
 };
@@ -145,9 +145,9 @@ fn outbound_kinds(queue: &MemoryQueue) -> Vec<&'static str> {
         .sent()
         .into_iter()
         .map(|(stage, message, _)| {
-            assert_eq!(stage, Stage::Outbound);
+            assert_eq!(stage, Stage::Outbound(shared::domain::Integration::Shopify));
             match message {
-                StageMessage::Outbound(o) => o.change.kind(),
+                Message::Outbound(o) => o.change.kind(),
                 other => panic!("unexpected {other:?}"),
             }
         })

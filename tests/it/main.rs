@@ -7,6 +7,7 @@ mod contracts;
 mod dashboard;
 mod dead_letters;
 mod flow;
+mod layering;
 mod openapi;
 mod products;
 mod samples;

@@ -29,8 +29,8 @@ async fn every_route_answers_as_the_openapi_document_says() {
     let doc = json_body(&served);
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc, serde_json::from_str::<Value>(dashboard_api::OPENAPI).unwrap());
-    for (method, path, _) in local_stack::HTTP_ROUTES {
-        assert!(doc["paths"][*path][method.to_lowercase()].is_object(), "{method} {path} is not documented");
+    for (method, path, _) in local_stack::registry::http_routes() {
+        assert!(doc["paths"][path][method.to_lowercase()].is_object(), "{method} {path} is not documented");
     }
 
     let shop = unique_shop("openapi");

@@ -5,11 +5,11 @@ use integration_tests::TestEnv;
 use serde_json::{Value, json};
 use shared::{
     domain::{
-        InventoryStatus, StageMessage,
-        message::{PollJob, PollTask, PollWindow, WindowMode},
+        Integration, InventoryStatus,
+        poll::{PollWindow, WindowMode},
     },
-    queue::Stage,
-    store::{ProductStore, SyncStore},
+    queue::{Message, PollJob, PollTask, Stage},
+    store::{ProductStore, Resource, SyncStore},
     testing::unique_shop,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::body_string_contains};
@@ -99,9 +99,10 @@ async fn the_products_poll_pages_variants_beyond_the_first_hundred_and_advances_
         from: chrono::DateTime::UNIX_EPOCH,
         until: chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").unwrap().to_utc(),
     };
-    let job = PollJob { shop: shop.clone(), origin: "tick".into(), task: PollTask::Products { window, after: None } };
-    env.enqueue(Stage::ShopifyPoll, &StageMessage::ShopifyPoll(job), 0).await;
-    env.drain(Stage::ShopifyPoll, 0).await;
+    let task = PollTask::Products { window, after: None };
+    let job = PollJob { integration: Integration::Shopify, shop: shop.clone(), origin: "tick".into(), task };
+    env.enqueue(Stage::Poll(Integration::Shopify), &Message::Poll(job), 0).await;
+    env.drain(Stage::Poll(Integration::Shopify), 0).await;
 
     let (product, pages) = env.stack.shops.product(&shop, "55").await.unwrap().unwrap();
     assert_eq!((product.variants.len(), pages), (250, 1), "250 on the main record, 70 on page 1");
@@ -109,5 +110,8 @@ async fn the_products_poll_pages_variants_beyond_the_first_hundred_and_advances_
     assert_eq!(page.len(), 70);
     assert_eq!(page[69].id, "319");
     assert_eq!((page[0].size.as_deref(), page[0].color.as_deref()), (Some("S250"), Some("Blue")));
-    assert_eq!(env.stack.shops.sync_state(&shop).await.unwrap().products_watermark, Some(window.until));
+    assert_eq!(
+        env.stack.shops.sync_state(&shop).await.unwrap().watermark_at(Integration::Shopify, Resource::Products),
+        Some(window.until)
+    );
 }

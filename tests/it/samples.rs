@@ -26,18 +26,22 @@ async fn the_sample_events_work_with_their_handlers() {
     let webhook =
         lambda_http::request::from_str(&read(root().join("events/shopify-webhook/orders-create.apigw-v2.json")))
             .unwrap();
-    let response = shopify_webhook::handle(&stack.shopify_webhook, webhook).await.unwrap();
+    let response = shopify_webhook::handle(&integration_tests::deps!(stack, shopify_webhook), webhook).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
     assert_eq!(env.drain_ingest().await, 1);
 
     let batch: SqsEvent = serde_json::from_str(&read(root().join("events/ingest-worker/sqs-batch.json"))).unwrap();
-    let result =
-        ingest_worker::handle(&stack.ingest_worker, LambdaEvent::new(batch, Context::default())).await.unwrap();
+    let result = ingest_worker::handle(
+        &integration_tests::deps!(stack, ingest_worker),
+        LambdaEvent::new(batch, Context::default()),
+    )
+    .await
+    .unwrap();
     assert!(result.batch_item_failures.is_empty());
 
     let list =
         lambda_http::request::from_str(&read(root().join("events/dashboard-api/list-orders.apigw-v2.json"))).unwrap();
-    let response = dashboard_api::handle(&stack.dashboard_api, list).await.unwrap();
+    let response = dashboard_api::handle(&integration_tests::deps!(stack, dashboard_api), list).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut names: Vec<String> = json_body(&response)["orders"]
         .as_array()
@@ -49,8 +53,12 @@ async fn the_sample_events_work_with_their_handlers() {
     assert_eq!(names, ["#1001", "#1002", "#1003"]);
 
     let outbound: SqsEvent = serde_json::from_str(&read(root().join("events/outbound-worker/sqs-batch.json"))).unwrap();
-    let result =
-        outbound_worker::handle(&stack.outbound_worker, LambdaEvent::new(outbound, Context::default())).await.unwrap();
+    let result = outbound_worker::handle(
+        &integration_tests::deps!(stack, outbound_worker),
+        LambdaEvent::new(outbound, Context::default()),
+    )
+    .await
+    .unwrap();
     assert!(result.batch_item_failures.is_empty());
     let store =
         DynamoStore::new(shared::aws::dynamodb(&shared::aws::sdk_config().await), stack.settings.table_name.clone());
@@ -60,15 +68,22 @@ async fn the_sample_events_work_with_their_handlers() {
 
     let schedule: serde_json::Value =
         serde_json::from_str(&read(root().join("events/shipment-monitor/schedule.json"))).unwrap();
-    let report = shipment_monitor::handle(&stack.shipment_monitor, LambdaEvent::new(schedule, Context::default()))
-        .await
-        .unwrap();
+    let report = shipment_monitor::handle(
+        &integration_tests::deps!(stack, shipment_monitor),
+        LambdaEvent::new(schedule, Context::default()),
+    )
+    .await
+    .unwrap();
     assert!(report.shops >= 1);
 
     let schedule: serde_json::Value =
         serde_json::from_str(&read(root().join("events/dlq-monitor/schedule.json"))).unwrap();
-    let reports =
-        dlq_monitor::handle(&stack.dlq_monitor, LambdaEvent::new(schedule, Context::default())).await.unwrap();
+    let reports = dlq_monitor::handle(
+        &integration_tests::deps!(stack, dlq_monitor),
+        LambdaEvent::new(schedule, Context::default()),
+    )
+    .await
+    .unwrap();
     assert!(reports.iter().all(|r| r.depth == 0));
 }
 
@@ -92,15 +107,22 @@ async fn the_poll_samples_work_with_their_handlers() {
     for sample in ["schedule.json", "backfill.json"] {
         let event: serde_json::Value =
             serde_json::from_str(&read(root().join("events/shopify-scheduler").join(sample))).unwrap();
-        let report = shopify_scheduler::handle(&stack.shopify_scheduler, LambdaEvent::new(event, Context::default()))
-            .await
-            .unwrap();
+        let report = shopify_scheduler::handle(
+            &integration_tests::deps!(stack, shopify_scheduler),
+            LambdaEvent::new(event, Context::default()),
+        )
+        .await
+        .unwrap();
         assert!(report.jobs >= 1, "{sample}");
     }
 
     let batch: SqsEvent = serde_json::from_str(&read(root().join("events/shopify-poller/sqs-batch.json"))).unwrap();
-    let result =
-        shopify_poller::handle(&stack.shopify_poller, LambdaEvent::new(batch, Context::default())).await.unwrap();
+    let result = shopify_poller::handle(
+        &integration_tests::deps!(stack, shopify_poller),
+        LambdaEvent::new(batch, Context::default()),
+    )
+    .await
+    .unwrap();
     assert!(result.batch_item_failures.is_empty());
     let store = &stack.shops;
     for name in ["#1001", "#1002", "#1003", "#1004", "#1005"] {
@@ -123,24 +145,34 @@ async fn the_handlers_accept_the_real_lambda_envelopes() {
         "example-apigw-v2-request-no-authorizer.json",
     ] {
         let request = lambda_http::request::from_str(&read(dir.join(name))).unwrap();
-        let response = shopify_webhook::handle(&stack.shopify_webhook, request).await.unwrap();
+        let response =
+            shopify_webhook::handle(&integration_tests::deps!(stack, shopify_webhook), request).await.unwrap();
         assert!(matches!(response.status().as_u16(), 401 | 404 | 405), "{name}: {}", response.status());
         let request = lambda_http::request::from_str(&read(dir.join(name))).unwrap();
-        let response = dashboard_api::handle(&stack.dashboard_api, request).await.unwrap();
+        let response = dashboard_api::handle(&integration_tests::deps!(stack, dashboard_api), request).await.unwrap();
         assert!(response.status().is_client_error(), "{name}: {}", response.status());
     }
 
     // A real SQS batch whose bodies are not our messages: every record is reported, none crashes the batch.
     let batch: SqsEvent = serde_json::from_str(&read(dir.join("example-sqs-event.json"))).unwrap();
     let ids: Vec<String> = batch.records.iter().map(|r| r.message_id.clone().unwrap()).collect();
-    let result =
-        ingest_worker::handle(&stack.ingest_worker, LambdaEvent::new(batch, Context::default())).await.unwrap();
+    let result = ingest_worker::handle(
+        &integration_tests::deps!(stack, ingest_worker),
+        LambdaEvent::new(batch, Context::default()),
+    )
+    .await
+    .unwrap();
     let failed: Vec<String> = result.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
     assert_eq!(failed, ids);
 
     for name in ["example-eventbridge-schedule.json", "example-eventbridge-event-obj.json"] {
         let schedule: serde_json::Value = serde_json::from_str(&read(dir.join(name))).unwrap();
-        dlq_monitor::handle(&stack.dlq_monitor, LambdaEvent::new(schedule, Context::default())).await.unwrap();
+        dlq_monitor::handle(
+            &integration_tests::deps!(stack, dlq_monitor),
+            LambdaEvent::new(schedule, Context::default()),
+        )
+        .await
+        .unwrap();
     }
 }
 

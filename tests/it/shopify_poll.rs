@@ -6,17 +6,19 @@ use integration_tests::{TestEnv, demo_event, graphql_requests, graphql_variables
 use serde_json::{Value, json};
 use shared::{
     domain::{
-        AlertKind, OrderKey, ShopDomain, StageMessage,
-        message::{PollJob, PollTask, PollWindow, WindowMode},
+        AlertKind, Integration, OrderKey, ShopDomain,
+        poll::{PollWindow, WindowMode},
     },
-    queue::Stage,
-    store::{OrderStore, SyncStore},
+    queue::{Message, PollJob, PollTask, Stage},
+    store::{OrderStore, Resource, SyncStore},
     testing::unique_shop,
 };
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{body_string_contains, header, method, path},
 };
+
+const SHOPIFY_POLL: Stage = Stage::Poll(Integration::Shopify);
 
 const TOKEN: &str = "shpat_test_token";
 
@@ -30,7 +32,7 @@ async fn setup(label: &str, scopes: &[&str]) -> (TestEnv, MockServer, ShopDomain
 }
 
 fn graphql_path(shop: &ShopDomain) -> String {
-    format!("/{shop}/admin/api/{}/graphql.json", local_stack::simulator::API_VERSION)
+    format!("/{shop}/admin/api/{}/graphql.json", local_stack::sim::shopify::API_VERSION)
 }
 
 /// The simulator's demo orders in GraphQL shape, by name.
@@ -63,8 +65,8 @@ fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }
 
-fn job(shop: &ShopDomain, origin: &str, task: PollTask) -> StageMessage {
-    StageMessage::ShopifyPoll(PollJob { shop: shop.clone(), origin: origin.into(), task })
+fn job(shop: &ShopDomain, origin: &str, task: PollTask) -> Message {
+    Message::Poll(PollJob { integration: Integration::Shopify, shop: shop.clone(), origin: origin.into(), task })
 }
 
 fn window(mode: WindowMode) -> PollWindow {
@@ -98,12 +100,12 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
         .mount(&server)
         .await;
 
-    env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;
-    env.drain(Stage::ShopifyPoll, 0).await;
+    env.enqueue(SHOPIFY_POLL, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(SHOPIFY_POLL, 0).await;
 
     let pages = graphql_requests(&server, "query OrdersPage").await;
     assert_eq!(pages.len(), 2);
-    let (search, sort_key) = window.search();
+    let (search, sort_key) = shared::integrations::shopify::graphql::search(&window);
     for request in &pages {
         assert_eq!(graphql_variables(request)["query"], search.as_str());
         assert_eq!(graphql_variables(request)["sortKey"], sort_key);
@@ -117,8 +119,9 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
         env.alerts(&shop).await.into_iter().filter(|a| a.kind == AlertKind::DataGap).filter_map(|a| a.order).collect();
     assert_eq!(gaps, ["shopify:5601234560003", "shopify:5601234560005"]);
     let state = store.sync_state(&shop).await.unwrap();
-    assert_eq!(state.orders_watermark, Some(window.until));
-    assert_eq!(state.orders_cursor.as_deref(), Some("end"));
+    let watermark = state.watermark(Integration::Shopify, Resource::Orders).unwrap();
+    assert_eq!(watermark.at, window.until);
+    assert_eq!(watermark.cursor.as_deref(), Some("end"));
     // The list's first order is the newest created: #1005 (a copy of #1001), read at `at-#1005`.
     let list = integration_tests::json_body(&env.get_as(&shop, &format!("/sync/orders?shop_domain={shop}")).await);
     let first = list["orders"][0]["name"].as_str().unwrap();
@@ -129,7 +132,7 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
 
     // The next tick's window starts an overlap before the watermark the window left.
     let invocation = shopify_scheduler::Invocation { id: Some("tick-2".into()), backfill: None };
-    shopify_scheduler::run(&env.stack.shopify_scheduler, invocation).await.unwrap();
+    shopify_scheduler::run(&integration_tests::deps!(env.stack, shopify_scheduler), invocation).await.unwrap();
     let next = queued_polls(&env)
         .await
         .into_iter()
@@ -141,8 +144,8 @@ async fn a_window_pages_through_orders_dedupes_with_webhooks_flags_gaps_and_then
     assert_eq!(next.from, window.until - TimeDelta::seconds(120));
 
     // The same job again (a redelivery): nothing new is written or raised.
-    env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;
-    env.drain(Stage::ShopifyPoll, 0).await;
+    env.enqueue(SHOPIFY_POLL, &job(&shop, "tick-1", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(SHOPIFY_POLL, 0).await;
     let gaps_now = env.alerts(&shop).await.into_iter().filter(|a| a.kind == AlertKind::DataGap).count();
     assert_eq!(gaps_now, 2);
     assert_eq!(store.get_order(&shop, &key("5601234560005")).await.unwrap().unwrap().version, 1);
@@ -176,13 +179,16 @@ async fn throttled_as_200_and_as_429_backs_off_and_resumes_without_failing_the_r
         .mount(&server)
         .await;
     let window = window(WindowMode::Incremental);
-    env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-t", PollTask::Orders { window, after: None }), 0).await;
-    env.drain(Stage::ShopifyPoll, 4).await;
+    env.enqueue(SHOPIFY_POLL, &job(&shop, "tick-t", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(SHOPIFY_POLL, 4).await;
 
     assert_eq!(graphql_requests(&server, "query OrdersPage").await.len(), 3);
     let store = &env.stack.shops;
     assert!(store.get_order(&shop, &key("5601234560004")).await.unwrap().is_some());
-    assert_eq!(store.sync_state(&shop).await.unwrap().orders_watermark, Some(window.until));
+    assert_eq!(
+        store.sync_state(&shop).await.unwrap().watermark_at(Integration::Shopify, Resource::Orders),
+        Some(window.until)
+    );
     let alerts = env.alerts(&shop).await;
     assert!(alerts.iter().all(|a| a.kind != AlertKind::DeadLetter), "no failure surfaced: {alerts:?}");
 }
@@ -195,15 +201,18 @@ async fn a_backfill_reads_by_creation_time_and_neither_flags_gaps_nor_moves_the_
         .mount(&server)
         .await;
     let window = window(WindowMode::Backfill);
-    env.enqueue(Stage::ShopifyPoll, &job(&shop, "backfill-1", PollTask::Orders { window, after: None }), 0).await;
-    env.drain(Stage::ShopifyPoll, 0).await;
+    env.enqueue(SHOPIFY_POLL, &job(&shop, "backfill-1", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(SHOPIFY_POLL, 0).await;
 
     let request = &graphql_requests(&server, "query OrdersPage").await[0];
     assert_eq!(graphql_variables(request)["sortKey"], "CREATED_AT");
     assert!(graphql_variables(request)["query"].as_str().unwrap().starts_with("created_at:>='2026-11-20T00:00:00Z'"));
     assert!(env.stack.shops.get_order(&shop, &key("5601234560003")).await.unwrap().is_some());
     assert!(env.alerts(&shop).await.iter().all(|a| a.kind != AlertKind::DataGap), "history is no gap");
-    assert_eq!(env.stack.shops.sync_state(&shop).await.unwrap().orders_watermark, None);
+    assert_eq!(
+        env.stack.shops.sync_state(&shop).await.unwrap().watermark_at(Integration::Shopify, Resource::Orders),
+        None
+    );
 }
 
 #[tokio::test]
@@ -237,8 +246,8 @@ async fn missing_subscriptions_are_recreated_alerted_and_the_window_since_the_la
         .await;
     Mock::given(body_string_contains("query OrdersPage")).respond_with(page(vec![], None, 900.0)).mount(&server).await;
 
-    env.enqueue(Stage::ShopifyPoll, &job(&shop, "tick-s", PollTask::Subscriptions), 0).await;
-    env.drain(Stage::ShopifyPoll, 0).await;
+    env.enqueue(SHOPIFY_POLL, &job(&shop, "tick-s", PollTask::Subscriptions), 0).await;
+    env.drain(SHOPIFY_POLL, 0).await;
 
     let created: Vec<Value> =
         graphql_requests(&server, "mutation WebhookSubscriptionCreate").await.iter().map(graphql_variables).collect();
@@ -264,7 +273,7 @@ async fn the_scheduler_queues_a_window_and_a_health_check_per_active_shop_and_wa
     env.install(&gone, TOKEN, &["read_orders", "read_all_orders"]).await;
     use shared::store::ShopStore;
     env.stack.shops.set_shop_status(&gone, shared::store::ShopStatus::Uninstalled, Utc::now()).await.unwrap();
-    let deps = &env.stack.shopify_scheduler;
+    let deps = &integration_tests::deps!(env.stack, shopify_scheduler);
     let before = Utc::now();
     for tick in ["tick-a", "tick-b"] {
         let invocation = shopify_scheduler::Invocation { id: Some(tick.into()), backfill: None };
@@ -295,6 +304,7 @@ async fn the_scheduler_queues_a_window_and_a_health_check_per_active_shop_and_wa
                 assert!(window.from < DateTime::UNIX_EPOCH, "never polled: the whole catalogue");
             }
             PollTask::Subscriptions => {}
+            PollTask::OrdersSync { .. } => panic!("the Shopify scheduler queued an orders sync"),
         }
     }
 
@@ -311,7 +321,7 @@ async fn the_scheduler_queues_a_window_and_a_health_check_per_active_shop_and_wa
 
 /// Receives (without processing) every poll job waiting on the queue.
 async fn queued_polls(env: &TestEnv) -> Vec<PollJob> {
-    let url = &env.stack.queues[&Stage::ShopifyPoll].queue;
+    let url = &env.stack.queues[&SHOPIFY_POLL].queue;
     let mut jobs = Vec::new();
     loop {
         let received = env
@@ -330,7 +340,7 @@ async fn queued_polls(env: &TestEnv) -> Vec<PollJob> {
         }
         for m in messages {
             match serde_json::from_str(m.body.as_deref().unwrap()).unwrap() {
-                StageMessage::ShopifyPoll(job) => jobs.push(job),
+                Message::Poll(job) => jobs.push(job),
                 other => panic!("unexpected {other:?}"),
             }
         }

@@ -4,15 +4,14 @@
 use integration_tests::{TestEnv, demo_event, graphql_requests, graphql_variables, token_for};
 use serde_json::{Value, json};
 use shared::{
-    domain::{
-        AlertKind, OrderKey, ShopDomain, StageMessage,
-        message::{Outbound, OutboundChange},
-    },
-    queue::Stage,
+    domain::{AlertKind, Integration, OrderKey, ShopDomain},
+    queue::{Message, Outbound, OutboundChange, Stage},
     store::{DeliveryStore, ShopStore},
     testing::unique_shop,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::body_string_contains};
+
+const SHOPIFY_OUTBOUND: Stage = Stage::Outbound(Integration::Shopify);
 
 const TOKEN: &str = "shpat_push_token";
 const ORDER_GID: &str = "gid://shopify/Order/5601234560002";
@@ -76,7 +75,7 @@ async fn the_fulfill_action_creates_the_shopify_fulfilment_once_per_shipment_eve
 
     let body = json!({ "shop_domain": shop.as_str(), "orderIds": ["#1002"], "tracking": { "number": "1Z999AA1", "carrier": "UPS" } });
     post(&env, &shop, "/sync/orders/fulfill", body).await;
-    env.drain(Stage::Outbound, 0).await;
+    env.drain(SHOPIFY_OUTBOUND, 0).await;
 
     let created = graphql_requests(&server, "mutation FulfillmentCreate").await;
     assert_eq!(created.len(), 1);
@@ -92,7 +91,8 @@ async fn the_fulfill_action_creates_the_shopify_fulfilment_once_per_shipment_eve
     assert_eq!((deliveries[0].kind.as_str(), deliveries[0].outcome.as_str()), ("fulfillment_create", "delivered"));
 
     // SQS delivers the same message again: the record answers, Shopify is not asked.
-    let again = StageMessage::Outbound(Outbound {
+    let again = Message::Outbound(Outbound {
+        destination: Integration::Shopify,
         shop: shop.clone(),
         order: order_key().to_string(),
         id: deliveries[0].id.clone(),
@@ -102,14 +102,14 @@ async fn the_fulfill_action_creates_the_shopify_fulfilment_once_per_shipment_eve
             carrier: Some("UPS".into()),
         },
     });
-    env.enqueue(Stage::Outbound, &again, 0).await;
-    env.drain(Stage::Outbound, 0).await;
+    env.enqueue(SHOPIFY_OUTBOUND, &again, 0).await;
+    env.drain(SHOPIFY_OUTBOUND, 0).await;
     // A push whose record was lost (a crash after the mutation): Shopify's own state answers.
     let lost = match again {
-        StageMessage::Outbound(o) => StageMessage::Outbound(Outbound { id: "lost-record".into(), ..o }),
+        Message::Outbound(o) => Message::Outbound(Outbound { id: "lost-record".into(), ..o }),
         other => other,
     };
-    outbound_worker::step(&env.stack.outbound_worker, lost).await.unwrap();
+    shared::app::outbound::process(&integration_tests::deps!(env.stack, outbound_worker), lost).await.unwrap();
 
     assert_eq!(graphql_requests(&server, "mutation FulfillmentCreate").await.len(), 1, "exactly once per shipment");
     let deliveries = env.stack.shops.deliveries(&shop, &order_key()).await.unwrap();
@@ -130,7 +130,8 @@ async fn user_errors_from_fulfillment_create_raise_an_alert_and_are_recorded_as_
             "userErrors": [{ "field": ["fulfillment", "trackingInfo", "number"], "message": "is invalid" }] } })))
         .mount(&server)
         .await;
-    let message = StageMessage::Outbound(Outbound {
+    let message = Message::Outbound(Outbound {
+        destination: Integration::Shopify,
         shop: shop.clone(),
         order: order_key().to_string(),
         id: "ship-1".into(),
@@ -140,8 +141,8 @@ async fn user_errors_from_fulfillment_create_raise_an_alert_and_are_recorded_as_
             carrier: None,
         },
     });
-    env.enqueue(Stage::Outbound, &message, 0).await;
-    env.drain(Stage::Outbound, 0).await;
+    env.enqueue(SHOPIFY_OUTBOUND, &message, 0).await;
+    env.drain(SHOPIFY_OUTBOUND, 0).await;
 
     let alerts = env.alerts(&shop).await;
     let rejected: Vec<_> = alerts.iter().filter(|a| a.kind == AlertKind::PushRejected).collect();
@@ -163,14 +164,14 @@ async fn assignments_reach_shopify_metafields_only_when_the_shop_enables_it() {
     let assign = |who: &str| json!({ "shop_domain": shop.as_str(), "orderIds": ["1002"], "assignee": who });
 
     post(&env, &shop, "/sync/orders/assign", assign("sam")).await;
-    env.drain(Stage::Outbound, 0).await;
+    env.drain(SHOPIFY_OUTBOUND, 0).await;
     assert!(graphql_requests(&server, "mutation MetafieldsSet").await.is_empty(), "read-only by default");
 
     let mut record = env.stack.shops.shop(&shop).await.unwrap().unwrap();
     record.metafields_sync = true;
     env.stack.shops.install_shop(&record).await.unwrap();
     post(&env, &shop, "/sync/orders/assign", assign("alex")).await;
-    env.drain(Stage::Outbound, 0).await;
+    env.drain(SHOPIFY_OUTBOUND, 0).await;
 
     let set = graphql_requests(&server, "mutation MetafieldsSet").await;
     assert_eq!(set.len(), 1);
@@ -178,7 +179,14 @@ async fn assignments_reach_shopify_metafields_only_when_the_shop_enables_it() {
         graphql_variables(&set[0])["metafields"][0],
         json!({ "ownerId": ORDER_GID, "namespace": "order_sync", "key": "assigned_to", "type": "single_line_text_field", "value": "alex" })
     );
-    let outcomes: Vec<String> =
-        env.stack.shops.deliveries(&shop, &order_key()).await.unwrap().into_iter().map(|d| d.outcome).collect();
+    let outcomes: Vec<String> = env
+        .stack
+        .shops
+        .deliveries(&shop, &order_key())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.outcome.as_str().to_owned())
+        .collect();
     assert!(outcomes.contains(&"skipped".to_owned()) && outcomes.contains(&"delivered".to_owned()), "{outcomes:?}");
 }

@@ -2,6 +2,7 @@
 //! reporting batch item failures, visibility ≥ 6× timeout, and the routes the local stack serves.
 //! cfn-lint checks the syntax; this checks what cfn-lint cannot.
 
+use local_stack::Trigger;
 use std::collections::BTreeSet;
 
 use integration_tests::root;
@@ -120,9 +121,8 @@ fn every_queue_source_reports_batch_failures_and_outlives_its_worker() {
             let def = QUEUES
                 .iter()
                 .find(|d| {
-                    local_stack::QUEUE_WORKERS
-                        .iter()
-                        .any(|(stage, worker)| *stage == d.stage && *worker == function.binary)
+                    local_stack::registry::triggers()
+                        .any(|(worker, t)| t == Trigger::Queue(d.stage) && worker == function.binary)
                 })
                 .unwrap_or_else(|| panic!("{} consumes a queue the code does not declare", function.binary));
             assert_eq!(visibility, u64::from(def.visibility_timeout_seconds));
@@ -132,7 +132,7 @@ fn every_queue_source_reports_batch_failures_and_outlives_its_worker() {
             assert_eq!(resources[dlq]["Type"], "AWS::SQS::Queue", "{queue_name} has a dead-letter queue");
         }
     }
-    assert_eq!(seen, local_stack::QUEUE_WORKERS.len());
+    assert_eq!(seen, local_stack::registry::triggers().filter(|(_, t)| matches!(t, Trigger::Queue(_))).count());
 }
 
 #[test]
@@ -152,10 +152,14 @@ fn the_local_stack_serves_exactly_the_template_routes_and_schedules() {
             scheduled.insert(function.binary.clone());
         }
     }
-    let local: BTreeSet<(String, String, String)> =
-        local_stack::HTTP_ROUTES.iter().map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string())).collect();
+    let local: BTreeSet<(String, String, String)> = local_stack::registry::http_routes()
+        .iter()
+        .map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string()))
+        .collect();
     assert_eq!(routes, local);
-    assert_eq!(scheduled, local_stack::SCHEDULED.iter().map(|s| s.to_string()).collect());
+    let local_scheduled: BTreeSet<String> =
+        local_stack::registry::triggers().filter(|(_, t)| *t == Trigger::Schedule).map(|(f, _)| f.to_owned()).collect();
+    assert_eq!(scheduled, local_scheduled);
 }
 
 #[test]
@@ -179,6 +183,9 @@ fn streaming_routes_have_a_streaming_function_url() {
         .filter(|f| f.properties["FunctionUrlConfig"]["InvokeMode"] == "RESPONSE_STREAM")
         .map(|f| f.binary)
         .collect();
-    let local: BTreeSet<String> = local_stack::STREAMING_ROUTES.iter().map(|(_, _, f)| f.to_string()).collect();
+    let local: BTreeSet<String> = local_stack::registry::triggers()
+        .filter(|(_, t)| matches!(t, Trigger::Stream(..)))
+        .map(|(f, _)| f.to_owned())
+        .collect();
     assert_eq!(streaming, local);
 }

@@ -12,10 +12,18 @@ use lambda_http::{Body, Response};
 use local_stack::{Settings, Stack, to_lambda_request};
 use shared::{
     config::{Secret, ShopifyAppConfig},
-    domain::ShopDomain,
+    domain::{Integration, ShopDomain},
     integrations::shopify::{session, webhook},
     queue::Stage,
 };
+
+/// Builds function `$krate` as its `main` does, from the stack's environment: `deps!(stack, dlq_monitor)`.
+#[macro_export]
+macro_rules! deps {
+    ($stack:expr, $krate:ident) => {
+        $krate::connect($krate::Config::read($stack.env()).unwrap()).await
+    };
+}
 
 /// The project root.
 pub fn root() -> PathBuf {
@@ -32,12 +40,18 @@ pub struct TestEnv {
 impl TestEnv {
     /// A stack on a fresh table and fresh queues (visibility timeout 1 s, so retries come quickly).
     pub async fn new() -> Self {
-        Self::with_shopify("http://127.0.0.1:9/no-shopify/{shop}").await
+        Self::with_upstreams(&[(Integration::Shopify, "http://127.0.0.1:9/no-shopify/{shop}")]).await
     }
 
     /// A stack whose Shopify Admin API calls go to `admin_url` (`{shop}` stands for the shop), such as
     /// a wiremock server.
     pub async fn with_shopify(admin_url: &str) -> Self {
+        Self::with_upstreams(&[(Integration::Shopify, admin_url)]).await
+    }
+
+    /// A stack whose integrations' upstream calls go to the given base URLs (one per integration, such
+    /// as a wiremock server's); the others go to the built-in simulators.
+    pub async fn with_upstreams(upstreams: &[(Integration, &str)]) -> Self {
         assert!(
             std::env::var("AWS_ENDPOINT_URL").is_ok(),
             "AWS_ENDPOINT_URL is not set: run the tests through `make test`, which starts the moto server"
@@ -57,7 +71,7 @@ impl TestEnv {
             schedule_interval: std::time::Duration::from_secs(3600),
             events_dir: root().join("events"),
             seed: false,
-            shopify_admin_url: admin_url.to_owned(),
+            upstreams: upstreams.iter().map(|(i, url)| (*i, url.to_string())).collect(),
         };
         Self { stack: std::sync::Arc::new(Stack::bootstrap(settings, Some(1)).await.unwrap()) }
     }
@@ -157,7 +171,7 @@ impl TestEnv {
     }
 
     /// Sends `message` to `stage`'s queue, as another stage would.
-    pub async fn enqueue(&self, stage: Stage, message: &shared::domain::StageMessage, delay_seconds: u32) {
+    pub async fn enqueue(&self, stage: Stage, message: &shared::queue::Message, delay_seconds: u32) {
         let urls = self.stack.queues.get(&stage).unwrap();
         self.stack
             .sqs

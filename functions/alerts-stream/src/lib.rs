@@ -10,12 +10,13 @@ use lambda_http::{
     http::{HeaderValue, StatusCode, header::CONTENT_TYPE},
 };
 use shared::{
+    app::auth::{self, ShopParam},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, ShopifyAppConfig, TableConfig},
     error::ApiError,
     http::{self as h, header, query_param},
     sse::{self, SseBody, StreamSettings},
-    store::{AlertStore, SyncStore, dynamo::DynamoStore},
+    store::{AlertStore, SyncStore},
 };
 
 pub const ROUTE: &str = "/sync/orders/alerts";
@@ -57,16 +58,14 @@ pub struct Deps {
     pub stream: StreamSettings,
 }
 
-impl Deps {
-    pub async fn connect(config: Config) -> Self {
-        let store = Arc::new(DynamoStore::connect(config.table.table_name).await);
-        Self {
-            shopify: config.shopify,
-            alerts: store.clone(),
-            sync: store,
-            clock: Arc::new(SystemClock),
-            stream: config.stream,
-        }
+pub async fn connect(config: Config) -> Deps {
+    let store = Arc::new(shared::aws::dynamo_store(config.table.table_name).await);
+    Deps {
+        shopify: config.shopify,
+        alerts: store.clone(),
+        sync: store,
+        clock: Arc::new(SystemClock),
+        stream: config.stream,
     }
 }
 
@@ -100,7 +99,9 @@ fn open(deps: &Deps, req: &Request) -> Result<SseBody, ApiError> {
     if req.method() != lambda_http::http::Method::GET {
         return Err(ApiError::method_not_allowed());
     }
-    let shop = h::authorize_shop(req, &deps.shopify, deps.clock.now(), query_param(req, "shop_domain").as_deref())?;
+    let shop_domain = query_param(req, "shop_domain");
+    let (authorization, now) = (header(req, "authorization"), deps.clock.now());
+    let shop = auth::authorize(authorization, shop_domain.as_deref(), ShopParam::Required, &deps.shopify, now)?.shop;
     tracing::Span::current().record("shop", shop.as_str());
     let since = header(req, "last-event-id").map(str::to_owned).or_else(|| query_param(req, "since"));
     if since.as_deref().is_some_and(|s| !shared::store::keys::is_alert_cursor(s)) {

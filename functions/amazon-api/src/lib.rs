@@ -9,7 +9,7 @@
 //!
 //! No response or log line carries the refresh token or the client secret.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lambda_http::{
@@ -18,19 +18,21 @@ use lambda_http::{
 };
 use serde::{Deserialize, Serialize};
 use shared::{
-    app::poll::amazon::{self as sync, SyncDeps, SyncJob},
+    app::{
+        auth::{self, Caller, ShopParam},
+        connections::amazon::{self as connection, AmazonConnection, ConnectionInput, Put},
+        poll::amazon::{self as sync, SyncDeps, SyncJob},
+    },
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, Secret, SecretsConfig, ShopifyAppConfig, TableConfig},
-    domain::{ShopDomain, StageMessage},
+    domain::{Integration, ShopDomain},
     error::ApiError,
     http as h,
     integrations::amazon::{ApiVersion, Region, SpApiConfig, client::SpApiClient},
-    integrations::shopify::session,
-    queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
+    queue::{Message, MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
     store::{
-        AlertStore, OrderStore, Recorded, WriteOutcome,
-        amazon::{AmazonConnection, AmazonStore, ConnectionStatus},
+        AlertStore, ConnectionStatus, ConnectionStore, CredentialStore, MirrorStore, OrderStore, SyncStore,
         dynamo::DynamoStore,
     },
 };
@@ -50,7 +52,7 @@ pub struct Config {
     pub spapi: SpApiConfig,
     /// The KMS key that seals credentials.
     pub secrets: SecretsConfig,
-    pub amazon_sync_queue_url: String,
+    pub queues: std::collections::HashMap<Stage, String>,
 }
 
 impl Config {
@@ -64,7 +66,7 @@ impl Config {
             shopify: ShopifyAppConfig::read(&mut env),
             spapi: SpApiConfig::read(&mut env),
             secrets: SecretsConfig::read(&mut env),
-            amazon_sync_queue_url: env.required(schema::def(Stage::AmazonSync).url_env),
+            queues: schema::read_urls(&mut env, &[Stage::Poll(Integration::Amazon)]),
         };
         env.finish().map(|()| config)
     }
@@ -72,7 +74,10 @@ impl Config {
 
 pub struct Deps {
     pub shopify: ShopifyAppConfig,
-    pub amazon: Arc<dyn AmazonStore>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub sync: Arc<dyn SyncStore>,
+    pub mirror: Arc<dyn MirrorStore>,
     pub orders: Arc<dyn OrderStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub sealer: Arc<dyn Sealer>,
@@ -81,30 +86,33 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
 }
 
-impl Deps {
-    pub async fn connect(config: Config) -> Self {
-        let sdk = shared::aws::sdk_config().await;
-        let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        Self {
-            shopify: config.shopify,
-            amazon: store.clone(),
-            orders: store.clone(),
-            alerts: store,
-            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
-            client: Arc::new(SpApiClient::new(config.spapi, clock.clone())),
-            queue: Arc::new(SqsQueue::new(
-                shared::aws::sqs(&sdk),
-                HashMap::from([(Stage::AmazonSync, config.amazon_sync_queue_url)]),
-            )),
-            clock,
-        }
+pub async fn connect(config: Config) -> Deps {
+    let sdk = shared::aws::sdk_config().await;
+    let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Deps {
+        shopify: config.shopify,
+        connections: store.clone(),
+        credentials: store.clone(),
+        sync: store.clone(),
+        mirror: store.clone(),
+        orders: store.clone(),
+        alerts: store,
+        sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
+        client: Arc::new(SpApiClient::new(config.spapi, clock.clone())),
+        queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        clock,
     }
+}
 
+impl Deps {
     pub fn sync_deps(&self) -> SyncDeps<'_> {
         SyncDeps {
             client: &self.client,
-            amazon: self.amazon.as_ref(),
+            connections: self.connections.as_ref(),
+            credentials: self.credentials.as_ref(),
+            sync: self.sync.as_ref(),
+            mirror: self.mirror.as_ref(),
             orders: self.orders.as_ref(),
             alerts: self.alerts.as_ref(),
             sealer: self.sealer.as_ref(),
@@ -130,45 +138,20 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// The verified session: its shop (checked against `shop_domain` when given) and its user (`sub`).
-struct Caller {
-    shop: ShopDomain,
-    user: Option<String>,
-}
-
+/// Verifies the session (`shop_domain` optional; if given, it must be the token's shop).
 fn authorize(deps: &Deps, req: &Request) -> Result<Caller, ApiError> {
-    let token = h::header(req, "authorization")
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(|| ApiError::unauthorized("TOKEN_MISSING", "a Shopify session token is required"))?;
-    let session = session::verify(token.trim(), &deps.shopify, deps.clock.now())
-        .map_err(|e| ApiError::unauthorized("TOKEN_INVALID", e.to_string()))?;
-    if let Some(requested) = h::query_param(req, "shop_domain") {
-        let requested = ShopDomain::parse(&requested)
-            .map_err(|_| ApiError::bad_request("INVALID_SHOP_DOMAIN", "shop_domain is not a shop domain"))?;
-        if requested != session.shop {
-            return Err(ApiError::forbidden("SHOP_MISMATCH", "the session token belongs to another shop"));
-        }
-    }
-    tracing::Span::current().record("shop", session.shop.as_str());
-    Ok(Caller { shop: session.shop, user: session.user.filter(|u| !u.trim().is_empty()) })
-}
-
-/// 403 unless the caller is the connection's owner.
-fn require_owner(connection: &AmazonConnection, caller: &Caller) -> Result<(), ApiError> {
-    if caller.user.as_deref() == Some(connection.owner_sub.as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("NOT_OWNER", "only the user who connected Amazon may do this"))
-    }
+    let (authorization, now) = (h::header(req, "authorization"), deps.clock.now());
+    let shop_domain = h::query_param(req, "shop_domain");
+    let caller = auth::authorize(authorization, shop_domain.as_deref(), ShopParam::Optional, &deps.shopify, now)?;
+    tracing::Span::current().record("shop", caller.shop.as_str());
+    Ok(caller)
 }
 
 async fn owned_connection(deps: &Deps, caller: &Caller) -> Result<AmazonConnection, ApiError> {
-    let connection = deps
-        .amazon
-        .amazon_connection(&caller.shop)
+    let connection = connection::load(deps.connections.as_ref(), &caller.shop)
         .await?
         .ok_or_else(|| ApiError::not_found("CONNECTION_NOT_FOUND", "this shop has no Amazon connection"))?;
-    require_owner(&connection, caller)?;
+    connection::require_owner(&connection, caller.user.as_deref())?;
     Ok(connection)
 }
 
@@ -195,7 +178,7 @@ pub struct ConnectionView {
 }
 
 async fn view(deps: &Deps, connection: AmazonConnection, caller: &Caller) -> Result<ConnectionView, ApiError> {
-    let has_credential = deps.amazon.amazon_credential(&connection.shop).await?.is_some();
+    let has_credential = has_credential(deps, &connection.shop).await?;
     Ok(ConnectionView {
         is_owner: caller.user.as_deref() == Some(connection.owner_sub.as_str()),
         shop: connection.shop,
@@ -213,7 +196,7 @@ async fn view(deps: &Deps, connection: AmazonConnection, caller: &Caller) -> Res
 
 async fn get_connection(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
-    match deps.amazon.amazon_connection(&caller.shop).await? {
+    match connection::load(deps.connections.as_ref(), &caller.shop).await? {
         Some(connection) => Ok(h::json(StatusCode::OK, &view(deps, connection, &caller).await?)),
         None => Ok(h::json(StatusCode::OK, &serde_json::Value::Null)),
     }
@@ -224,19 +207,8 @@ fn parse_body<T: for<'de> Deserialize<'de>>(req: &Request, shape: &str) -> Resul
         .map_err(|_| ApiError::bad_request("INVALID_BODY", format!("expected a JSON body {shape}")))
 }
 
-fn is_amazon_id(raw: &str) -> bool {
-    (1..=64).contains(&raw.len()) && raw.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-#[derive(Deserialize)]
-struct ConnectionInput {
-    seller_id: String,
-    region: String,
-    marketplace_ids: Vec<String>,
-    #[serde(default)]
-    api_version: Option<String>,
-    #[serde(default)]
-    active: Option<bool>,
+async fn has_credential(deps: &Deps, shop: &ShopDomain) -> Result<bool, ApiError> {
+    Ok(deps.credentials.credential(shop, Integration::Amazon).await?.is_some())
 }
 
 const CONNECTION_SHAPE: &str =
@@ -245,68 +217,11 @@ const CONNECTION_SHAPE: &str =
 async fn put_connection(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
     let input: ConnectionInput = parse_body(req, CONNECTION_SHAPE)?;
-    let seller_id = input.seller_id.trim().to_owned();
-    if !is_amazon_id(&seller_id) {
-        return Err(ApiError::bad_request("INVALID_SELLER_ID", "seller_id must be 1-64 letters and digits"));
-    }
-    let region = Region::parse(input.region.trim())
-        .ok_or_else(|| ApiError::bad_request("INVALID_REGION", "region must be NA, EU, FE or SANDBOX"))?;
-    let marketplace_ids: Vec<String> = input.marketplace_ids.iter().map(|m| m.trim().to_owned()).collect();
-    if marketplace_ids.is_empty() || marketplace_ids.len() > 50 || !marketplace_ids.iter().all(|m| is_amazon_id(m)) {
-        return Err(ApiError::bad_request(
-            "INVALID_MARKETPLACE_IDS",
-            "marketplace_ids must list 1-50 marketplace ids (letters and digits)",
-        ));
-    }
-    let api_version = match input.api_version.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(
-            ApiVersion::parse(raw)
-                .ok_or_else(|| ApiError::bad_request("INVALID_API_VERSION", "api_version must be 2026-01-01 or v0"))?,
-        ),
-    };
     let now = deps.clock.now();
-    for _ in 0..3 {
-        let Some(stored) = deps.amazon.amazon_connection(&caller.shop).await? else {
-            let owner_sub = caller.user.clone().ok_or_else(|| {
-                ApiError::forbidden("USER_REQUIRED", "the session token names no user (sub) to own the connection")
-            })?;
-            let connection = AmazonConnection {
-                shop: caller.shop.clone(),
-                seller_id: seller_id.clone(),
-                region,
-                marketplace_ids: marketplace_ids.clone(),
-                api_version: api_version.unwrap_or_default(),
-                owner_sub,
-                active: input.active.unwrap_or(true),
-                created_at: now,
-                updated_at: now,
-                status: ConnectionStatus::default(),
-                version: 1,
-            };
-            if deps.amazon.create_amazon_connection(&connection).await? == Recorded::New {
-                tracing::info!(region = %region, "Amazon connection created");
-                return Ok(h::json(StatusCode::CREATED, &view(deps, connection, &caller).await?));
-            }
-            continue;
-        };
-        require_owner(&stored, &caller)?;
-        let updated = AmazonConnection {
-            seller_id: seller_id.clone(),
-            region,
-            marketplace_ids: marketplace_ids.clone(),
-            api_version: api_version.unwrap_or(stored.api_version),
-            active: input.active.unwrap_or(stored.active),
-            updated_at: now,
-            version: stored.version + 1,
-            ..stored
-        };
-        if deps.amazon.update_amazon_connection(&updated).await? == WriteOutcome::Written {
-            tracing::info!(region = %region, "Amazon connection updated");
-            return Ok(h::json(StatusCode::OK, &view(deps, updated, &caller).await?));
-        }
-    }
-    Err(conflict("CONCURRENT_UPDATE", "the connection changed meanwhile; try again"))
+    let (put, saved) =
+        connection::put(deps.connections.as_ref(), &caller.shop, caller.user.as_deref(), input, now).await?;
+    let status = if put == Put::Created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(h::json(status, &view(deps, saved, &caller).await?))
 }
 
 #[derive(Deserialize)]
@@ -343,18 +258,9 @@ async fn put_credential(deps: &Deps, req: &Request) -> Result<Response<Body>, Ap
         ));
     }
     let now = deps.clock.now();
-    let secret = client_secret.map(Secret::new);
-    let sealed = sync::seal_credential(
-        deps.sealer.as_ref(),
-        &connection.shop,
-        &Secret::new(refresh_token),
-        client_id.clone(),
-        secret.as_ref(),
-        now,
-    )
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
-    deps.amazon.put_amazon_credential(&connection.shop, &sealed).await?;
+    let client = client_id.clone().zip(client_secret.map(Secret::new));
+    let (store, sealer) = (deps.credentials.as_ref(), deps.sealer.as_ref());
+    connection::put_credential(store, sealer, &connection.shop, &Secret::new(refresh_token), client, now).await?;
     tracing::info!(own_client = client_id.is_some(), "Amazon credential stored");
     Ok(h::json(
         StatusCode::OK,
@@ -365,7 +271,7 @@ async fn put_credential(deps: &Deps, req: &Request) -> Result<Response<Body>, Ap
 async fn ping(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
     let connection = owned_connection(deps, &caller).await?;
-    if deps.amazon.amazon_credential(&connection.shop).await?.is_none() {
+    if !has_credential(deps, &connection.shop).await? {
         return Err(conflict("CREDENTIAL_MISSING", "store the LWA refresh token first (PUT /api/amazon/credential)"));
     }
     let check = sync::check(deps.sync_deps(), &connection, deps.clock.now()).await?;
@@ -390,14 +296,15 @@ async fn sync_now(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError
     let dry_run = flag(req, "dry_run")?;
     let include_items = flag(req, "include_items")?;
     let connection = owned_connection(deps, &caller).await?;
-    if deps.amazon.amazon_credential(&connection.shop).await?.is_none() {
+    if !has_credential(deps, &connection.shop).await? {
         return Err(conflict("CREDENTIAL_MISSING", "store the LWA refresh token first (PUT /api/amazon/credential)"));
     }
     let job = SyncJob { shop: connection.shop.clone(), dry_run, include_items, resume: None };
     let report = sync::run_and_record(deps.sync_deps(), &connection, &job, deps.clock.now()).await?;
     let mut retry_after = None;
     if let Some((next, delay)) = report.carry_over {
-        deps.queue.send(Stage::AmazonSync, &StageMessage::AmazonSync(next), delay).await?;
+        let job = next.into_poll_job("admin-sync".to_owned()).map_err(|e| ApiError::Internal(e.into()))?;
+        deps.queue.send(Stage::Poll(Integration::Amazon), &Message::Poll(job), delay).await?;
         retry_after = Some(delay);
     }
     let result = report.result;

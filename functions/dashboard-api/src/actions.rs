@@ -12,13 +12,12 @@ use sha2::{Digest, Sha256};
 use shared::{
     app::orders::{self, ChangeError, Decision},
     domain::{
-        FulfillmentStatus, Order, ReturnAction, ReturnCase, StageMessage, TimelineEvent,
-        message::{Outbound, OutboundChange},
+        FulfillmentStatus, Integration, Order, ReturnAction, ReturnCase, TimelineEvent,
         ops::{RecordedShipment, SupportThread},
     },
     error::ApiError,
     http::{self as h, header},
-    queue::Stage,
+    queue::{Message, Outbound, OutboundChange, Stage},
 };
 
 use crate::{Deps, authorize, resolve::resolve};
@@ -104,13 +103,17 @@ async fn apply(
     if changed.version != order.version
         && let Some((id, change)) = outbound(&changed)
     {
-        let message = StageMessage::Outbound(Outbound {
+        // Every dashboard change today concerns the Shopify order (its fulfilment, metafields, the
+        // assistant's escalation, the return fan-out).
+        let destination = Integration::Shopify;
+        let message = Message::Outbound(Outbound {
+            destination,
             shop: changed.shop.clone(),
             order: changed.key().to_string(),
             id,
             change,
         });
-        deps.queue.send(Stage::Outbound, &message, 0).await?;
+        deps.queue.send(Stage::Outbound(destination), &message, 0).await?;
     }
     Ok(changed)
 }

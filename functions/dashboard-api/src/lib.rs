@@ -1,5 +1,7 @@
-//! Trigger: the dashboard's `/sync/*` routes (the Orders dashboard ↔ Sync contract, seed 000). Every
-//! route authenticates the Shopify session token and serves only the shop it was issued for.
+//! Trigger: the dashboard's `/sync/*` routes (the Orders dashboard ↔ Sync contract, seed 000) and the
+//! public `GET /openapi.json`. Every `/sync/*` route authenticates the Shopify session token and serves
+//! only the shop it was issued for; lists and details read the order store, actions change orders and
+//! queue their outbound changes.
 
 mod actions;
 mod alerts;
@@ -11,9 +13,10 @@ use std::{collections::HashMap, sync::Arc};
 
 use lambda_http::{Body, Request, Response, http::Method};
 use shared::{
+    app::auth::{self, ShopParam},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, ShopifyAppConfig, TableConfig},
-    domain::ShopDomain,
+    domain::{Integration, ShopDomain},
     error::ApiError,
     http as h,
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
@@ -38,7 +41,7 @@ pub const ORDER_ROUTE_PREFIX: &str = "/sync/orders/";
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAppConfig,
-    pub outbound_queue_url: String,
+    pub queues: HashMap<Stage, String>,
 }
 
 impl Config {
@@ -50,7 +53,7 @@ impl Config {
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAppConfig::read(&mut env),
-            outbound_queue_url: env.required(schema::def(Stage::Outbound).url_env),
+            queues: schema::read_urls(&mut env, &[Stage::Outbound(Integration::Shopify)]),
         };
         env.finish().map(|()| config)
     }
@@ -66,22 +69,17 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
 }
 
-impl Deps {
-    pub async fn connect(config: Config) -> Self {
-        let sdk = shared::aws::sdk_config().await;
-        let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
-        Self {
-            shopify: config.shopify,
-            orders: store.clone(),
-            alerts: store.clone(),
-            requests: store.clone(),
-            sync: store,
-            queue: Arc::new(SqsQueue::new(
-                shared::aws::sqs(&sdk),
-                HashMap::from([(Stage::Outbound, config.outbound_queue_url)]),
-            )),
-            clock: Arc::new(SystemClock),
-        }
+pub async fn connect(config: Config) -> Deps {
+    let sdk = shared::aws::sdk_config().await;
+    let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+    Deps {
+        shopify: config.shopify,
+        orders: store.clone(),
+        alerts: store.clone(),
+        requests: store.clone(),
+        sync: store,
+        queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        clock: Arc::new(SystemClock),
     }
 }
 
@@ -119,7 +117,8 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
 
 /// Verifies the session token and that `shop_domain` names its shop.
 fn authorize(deps: &Deps, req: &Request, shop_domain: Option<&str>) -> Result<ShopDomain, ApiError> {
-    let shop = h::authorize_shop(req, &deps.shopify, deps.clock.now(), shop_domain)?;
+    let (authorization, now) = (h::header(req, "authorization"), deps.clock.now());
+    let shop = auth::authorize(authorization, shop_domain, ShopParam::Required, &deps.shopify, now)?.shop;
     tracing::Span::current().record("shop", shop.as_str());
     Ok(shop)
 }

@@ -169,7 +169,7 @@ async fn position_at(
     let listed = deps.orders.list_orders(shop, query, &Seek::First, count).await?;
     let position = listed.get(count - 1).map(|l| l.position.clone());
     if let Some(position) = &position {
-        deps.orders.remember_page_boundary(shop, &fingerprint, offset, position).await?;
+        deps.orders.remember_page_boundary(shop, &fingerprint, offset, position, deps.clock.now()).await?;
     }
     Ok(position)
 }
@@ -193,7 +193,9 @@ async fn forward(
     let next = match next_first {
         Some(first) => {
             let next_offset = offset + size as u64;
-            deps.orders.remember_page_boundary(shop, &query.fingerprint(), next_offset, &first.position).await?;
+            deps.orders
+                .remember_page_boundary(shop, &query.fingerprint(), next_offset, &first.position, deps.clock.now())
+                .await?;
             Some(cursor(next_offset))
         }
         None => None,
@@ -223,7 +225,9 @@ async fn backward(
     listed.reverse();
     let start = end.saturating_sub(listed.len() as u64);
     if let Some(first) = listed.first() {
-        deps.orders.remember_page_boundary(shop, &query.fingerprint(), start, &first.position).await?;
+        deps.orders
+            .remember_page_boundary(shop, &query.fingerprint(), start, &first.position, deps.clock.now())
+            .await?;
     }
     let next = Some(cursor(start + listed.len() as u64));
     Ok(page(query, size, start, &listed, next, (start > 0).then(|| cursor(start))))

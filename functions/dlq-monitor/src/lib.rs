@@ -6,13 +6,16 @@
 use std::sync::Arc;
 
 use aws_sdk_sqs::{Client, types::QueueAttributeName};
-use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use shared::{
+    app::alerts,
+    clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
-    domain::{Alert, AlertKind, StageMessage},
-    queue::schema::{QUEUES, QueueDef},
+    queue::{
+        Message,
+        schema::{QUEUES, QueueDef},
+    },
     store::{AlertStore, Recorded, dynamo::DynamoStore},
 };
 
@@ -44,16 +47,16 @@ pub struct Deps {
     pub sqs: Client,
     pub alerts: Arc<dyn AlertStore>,
     pub dead_letter_queues: Vec<(&'static QueueDef, String)>,
+    pub clock: Arc<dyn Clock>,
 }
 
-impl Deps {
-    pub async fn connect(config: Config) -> Self {
-        let sdk = shared::aws::sdk_config().await;
-        Self {
-            sqs: shared::aws::sqs(&sdk),
-            alerts: Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name)),
-            dead_letter_queues: config.dead_letter_queues,
-        }
+pub async fn connect(config: Config) -> Deps {
+    let sdk = shared::aws::sdk_config().await;
+    Deps {
+        sqs: shared::aws::sqs(&sdk),
+        alerts: Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name)),
+        dead_letter_queues: config.dead_letter_queues,
+        clock: Arc::new(SystemClock),
     }
 }
 
@@ -113,21 +116,12 @@ async fn inspect(deps: &Deps, def: &QueueDef, url: &str) -> Result<QueueReport, 
         }
         for message in messages {
             let message_id = message.message_id.unwrap_or_default();
-            let Ok(stage_message) = serde_json::from_str::<StageMessage>(message.body.as_deref().unwrap_or_default())
-            else {
+            let Ok(decoded) = serde_json::from_str::<Message>(message.body.as_deref().unwrap_or_default()) else {
                 tracing::error!(stage = def.name, message_id, "undecodable dead letter");
                 report.undecodable += 1;
                 continue;
             };
-            let alert = Alert {
-                shop: stage_message.shop().clone(),
-                id: format!("dead-letter:{}:{message_id}", def.name),
-                kind: AlertKind::DeadLetter,
-                message: format!("A {} message was moved to the dead-letter queue", def.name),
-                order: None,
-                raised_at: Utc::now(),
-                cleared_at: None,
-            };
+            let alert = alerts::dead_letter(decoded.shop(), def.stage, &message_id, None, deps.clock.now());
             if deps.alerts.raise_alert(&alert).await? == Recorded::New {
                 report.alerts_raised += 1;
             }

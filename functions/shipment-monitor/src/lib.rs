@@ -12,7 +12,7 @@ use shared::{
     app::orders::{self, ChangeError},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
-    store::{AlertStore, OrderStore, dynamo::DynamoStore},
+    store::{AlertStore, OrderStore},
 };
 
 #[derive(Debug, Clone)]
@@ -37,11 +37,9 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
 }
 
-impl Deps {
-    pub async fn connect(config: Config) -> Self {
-        let store = Arc::new(DynamoStore::connect(config.table.table_name).await);
-        Self { orders: store.clone(), alerts: store, clock: Arc::new(SystemClock) }
-    }
+pub async fn connect(config: Config) -> Deps {
+    let store = Arc::new(shared::aws::dynamo_store(config.table.table_name).await);
+    Deps { orders: store.clone(), alerts: store, clock: Arc::new(SystemClock) }
 }
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]

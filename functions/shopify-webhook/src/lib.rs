@@ -1,20 +1,21 @@
-//! Trigger: `POST /webhooks/shopify`. Verifies the HMAC over the raw body, records the delivery by
-//! `X-Shopify-Webhook-Id` (idempotent), enqueues it for the ingest worker and answers 200 at once.
-//! Shopify allows 5 s in total; the heavy work happens behind the queue.
+//! Trigger: `POST /webhooks/shopify`. Verifies the HMAC over the raw body, then hands the delivery to
+//! `shared::app::ingest::accept` (a receipt by `X-Shopify-Webhook-Id`, then the ingest queue) and
+//! answers 200 at once. Shopify allows 5 s in total; the heavy work happens behind the queue.
 
 use std::{collections::HashMap, sync::Arc};
 
 use lambda_http::{Body, Request, Response, http::Method};
 use serde_json::json;
 use shared::{
+    app::ingest::{self, Accepted},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, ShopifyAppConfig, TableConfig},
-    domain::{StageMessage, message::ShopifyWebhook},
+    domain::Integration,
     error::ApiError,
     http::{self as h, header},
     integrations::shopify::webhook::{self, DeliveryHeaders, HMAC_HEADER, HeaderError},
-    queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    store::{ReceiptStore, Recorded, WebhookReceipt, dynamo::DynamoStore},
+    queue::{Inbound, MessageQueue, Stage, schema, sqs::SqsQueue},
+    store::{ReceiptStore, dynamo::DynamoStore},
 };
 
 pub const ROUTE: &str = "/webhooks/shopify";
@@ -23,7 +24,7 @@ pub const ROUTE: &str = "/webhooks/shopify";
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAppConfig,
-    pub ingest_queue_url: String,
+    pub queues: HashMap<Stage, String>,
 }
 
 impl Config {
@@ -35,7 +36,7 @@ impl Config {
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAppConfig::read(&mut env),
-            ingest_queue_url: env.required(schema::def(Stage::Ingest).url_env),
+            queues: schema::read_urls(&mut env, &[Stage::Ingest]),
         };
         env.finish().map(|()| config)
     }
@@ -48,18 +49,13 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
 }
 
-impl Deps {
-    pub async fn connect(config: Config) -> Self {
-        let sdk = shared::aws::sdk_config().await;
-        Self {
-            shopify: config.shopify,
-            receipts: Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name)),
-            queue: Arc::new(SqsQueue::new(
-                shared::aws::sqs(&sdk),
-                HashMap::from([(Stage::Ingest, config.ingest_queue_url)]),
-            )),
-            clock: Arc::new(SystemClock),
-        }
+pub async fn connect(config: Config) -> Deps {
+    let sdk = shared::aws::sdk_config().await;
+    Deps {
+        shopify: config.shopify,
+        receipts: Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name)),
+        queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        clock: Arc::new(SystemClock),
     }
 }
 
@@ -94,31 +90,25 @@ async fn process(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> 
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| ApiError::bad_request("INVALID_JSON", "webhook body is not JSON"))?;
 
-    let receipt = WebhookReceipt {
-        shop: headers.shop.clone(),
-        webhook_id: headers.webhook_id.clone(),
-        event_id: headers.event_id.clone(),
-        topic: headers.topic.clone(),
-        received_at: deps.clock.now(),
+    let event = Inbound {
+        source: Integration::Shopify,
+        shop: headers.shop,
+        topic: headers.topic,
+        delivery_id: headers.webhook_id,
+        event_id: headers.event_id,
+        occurred_at: headers
+            .triggered_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc()),
+        payload,
     };
-    if deps.receipts.begin_receipt(&receipt).await? == Recorded::Duplicate {
+    // A failed send answers 500: Shopify retries, and the receipt, still pending, lets the retry through.
+    if ingest::accept(deps.receipts.as_ref(), deps.queue.as_ref(), event, deps.clock.now()).await?
+        == Accepted::Duplicate
+    {
         tracing::info!("duplicate delivery acknowledged");
         return Ok(h::json(lambda_http::http::StatusCode::OK, &json!({ "status": "duplicate" })));
-    }
-    let message = StageMessage::ShopifyWebhook(ShopifyWebhook {
-        shop: headers.shop.clone(),
-        topic: headers.topic,
-        webhook_id: headers.webhook_id.clone(),
-        event_id: headers.event_id,
-        triggered_at: headers.triggered_at,
-        api_version: headers.api_version,
-        payload,
-    });
-    // A failed send answers 500: Shopify retries, and the receipt, still pending, lets the retry through.
-    deps.queue.send(Stage::Ingest, &message, 0).await?;
-    if let Err(e) = deps.receipts.complete_receipt(&headers.shop, &headers.webhook_id).await {
-        // The message is queued; a redelivery would only enqueue a duplicate the worker ignores.
-        tracing::warn!(error = %e, "could not mark the receipt as enqueued");
     }
     tracing::info!("webhook accepted");
     Ok(h::json(lambda_http::http::StatusCode::OK, &json!({ "status": "accepted" })))

@@ -1,10 +1,10 @@
 //! Trigger: `POST /webhooks/shopify` (HttpApi). Writes: webhook receipts. Enqueues: ingest.
 use lambda_http::{Error, run, service_fn};
-use shopify_webhook::{Config, Deps, handle};
+use shopify_webhook::{Config, connect, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let deps = Deps::connect(Config::from_env()?).await;
+    let deps = connect(Config::from_env()?).await;
     run(service_fn(|req| handle(&deps, req))).await
 }

@@ -1,6 +1,12 @@
 //! The use cases: what the system does, over the store and queue ports and the integrations' clients.
 //! No Lambda or AWS types: functions decode their trigger, call into here, and map the answer.
 
+pub mod alerts;
+pub mod auth;
+pub mod connections;
+pub mod credentials;
+pub mod ingest;
 pub mod orders;
+pub mod outbound;
 pub mod poll;
 pub mod shops;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    domain::{Alert, AlertKind, Order, OrderKey, ShopDomain, TimelineEvent, UpsertPlan, ops::ShipmentFlags},
+    domain::{AlertKind, Order, OrderKey, ShopDomain, TimelineEvent, UpsertPlan, ops::ShipmentFlags},
     error::StoreError,
     store::{AlertStore, OrderStore, WriteOutcome, keys::Watch},
 };
@@ -116,23 +116,10 @@ pub async fn sync_alerts(
     ];
     for (kind, was, is) in pairs {
         if let Some(since) = was.filter(|w| Some(*w) != is) {
-            alerts.clear_alert(&order.shop, &shipment_alert_id(kind, &order.key(), since), now).await?;
+            alerts.clear_alert(&order.shop, &super::alerts::shipment_id(kind, &order.key(), since), now).await?;
         }
         if let Some(since) = is.filter(|i| Some(*i) != was) {
-            let alert = Alert {
-                shop: order.shop.clone(),
-                id: shipment_alert_id(kind, &order.key(), since),
-                kind,
-                message: match kind {
-                    AlertKind::TrackingPending => {
-                        format!("Order {} has no tracking number after 2 hours", order.name.as_str())
-                    }
-                    _ => format!("Order {} has had no carrier update for 24 hours", order.name.as_str()),
-                },
-                order: Some(order.key().to_string()),
-                raised_at: now,
-                cleared_at: None,
-            };
+            let alert = super::alerts::shipment(kind, order, since, now);
             alerts.raise_alert(&alert).await?;
         }
     }
@@ -169,8 +156,4 @@ pub async fn review_due(
         }
     }
     Ok(reviewed)
-}
-
-pub fn shipment_alert_id(kind: AlertKind, key: &OrderKey, since: DateTime<Utc>) -> String {
-    format!("{}:{key}:{}", kind.as_str(), since.timestamp_millis())
 }

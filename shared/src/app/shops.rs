@@ -1,20 +1,23 @@
-//! Installing a shop and reading its access token back. The token is sealed with KMS under an
-//! encryption context naming the shop, stored only sealed, and never logged or returned.
+//! Installing a shop and reading its access token back. The token is sealed with KMS under the
+//! credential context (shop, integration, field), stored only sealed, and never logged or returned.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::{
+    app::credentials,
     config::{Env, Secret, SecretsConfig},
-    domain::ShopDomain,
+    domain::{Integration, ShopDomain},
     error::StoreError,
     integrations::shopify::admin::{AdminClient, AdminConfig},
-    secrets::{KmsSealer, SealError, Sealer},
+    secrets::{SealError, Sealer},
     store::{ShopRecord, ShopStatus, ShopStore},
 };
 
-const PURPOSE: &str = "shopify-offline-token";
+/// The credential field of the offline token: sealed under the context every credential uses
+/// ([`crate::app::credentials`]: shop, integration, field).
+const OFFLINE_TOKEN: &str = "offline_token";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {
@@ -22,10 +25,6 @@ pub enum TenantError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Seal(#[from] SealError),
-}
-
-fn context(shop: &ShopDomain) -> [(&str, &str); 2] {
-    [("shop", shop.as_str()), ("purpose", PURPOSE)]
 }
 
 /// Records `shop` as installed with `scopes`, sealing its offline Admin API token.
@@ -41,7 +40,7 @@ pub async fn install(
         shop: shop.clone(),
         status: ShopStatus::Active,
         scopes,
-        sealed_token: sealer.seal(token, &context(shop)).await?,
+        sealed_token: credentials::seal(sealer, shop, Integration::Shopify, OFFLINE_TOKEN, token).await?,
         installed_at: now,
         metafields_sync: false,
     };
@@ -65,7 +64,7 @@ pub async fn access_token(
 
 /// Opens the token of a shop record already read.
 pub async fn open_token(sealer: &dyn Sealer, record: &ShopRecord) -> Result<Secret, TenantError> {
-    Ok(sealer.open(&record.sealed_token, &context(&record.shop)).await?)
+    Ok(credentials::open(sealer, &record.shop, Integration::Shopify, OFFLINE_TOKEN, &record.sealed_token).await?)
 }
 
 impl From<TenantError> for crate::error::WorkerError {
@@ -100,13 +99,6 @@ pub struct ShopifyAccess {
 }
 
 impl ShopifyAccess {
-    pub fn connect(sdk: &aws_config::SdkConfig, config: ShopifyAccessConfig) -> Self {
-        Self {
-            admin: AdminClient::new(config.admin),
-            sealer: Arc::new(KmsSealer::new(crate::aws::kms(sdk), config.secrets.key_id)),
-        }
-    }
-
     /// The token of a shop record already read.
     pub async fn open(&self, record: &ShopRecord) -> Result<Secret, TenantError> {
         open_token(self.sealer.as_ref(), record).await

@@ -13,6 +13,8 @@ pub enum IdError {
     OrderId(String),
     #[error("unknown channel `{0}`")]
     Channel(String),
+    #[error("unknown integration `{0}`")]
+    Integration(String),
 }
 
 /// A merchant's shop, identified by its `*.myshopify.com` host. Stored lower-case.

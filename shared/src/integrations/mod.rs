@@ -3,4 +3,5 @@
 //! (and the foundation modules `config`, `error`, `clock`) only: never `store`, `queue` or `app`.
 
 pub mod amazon;
+pub mod http;
 pub mod shopify;

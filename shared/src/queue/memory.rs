@@ -5,11 +5,11 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{MessageQueue, Stage};
-use crate::{domain::StageMessage, error::QueueError};
+use crate::{error::QueueError, queue::Message};
 
 #[derive(Debug, Default)]
 pub struct MemoryQueue {
-    sent: Mutex<Vec<(Stage, StageMessage, u32)>>,
+    sent: Mutex<Vec<(Stage, Message, u32)>>,
 }
 
 impl MemoryQueue {
@@ -18,14 +18,14 @@ impl MemoryQueue {
     }
 
     /// Everything sent so far, in order.
-    pub fn sent(&self) -> Vec<(Stage, StageMessage, u32)> {
+    pub fn sent(&self) -> Vec<(Stage, Message, u32)> {
         self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
 #[async_trait]
 impl MessageQueue for MemoryQueue {
-    async fn send(&self, stage: Stage, message: &StageMessage, delay_seconds: u32) -> Result<(), QueueError> {
+    async fn send(&self, stage: Stage, message: &Message, delay_seconds: u32) -> Result<(), QueueError> {
         // Encode as the SQS adapter does, so a message that could not travel fails here too.
         let body = serde_json::to_string(message)?;
         let decoded = serde_json::from_str(&body)?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_sqs::{Client, types::QueueAttributeName};
 
 use super::Stage;
-use crate::error::QueueError;
+use crate::{config::Env, domain::Integration, error::QueueError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueDef {
@@ -25,7 +25,8 @@ pub struct QueueDef {
     pub worker_timeout_seconds: u32,
 }
 
-pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND, SHOPIFY_POLL, AMAZON_SYNC];
+/// Every queue of the bundle. Adding an integration's poll or an outbound destination adds a row.
+pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND_SHOPIFY, SHOPIFY_POLL, AMAZON_POLL];
 
 const INGEST: QueueDef = QueueDef {
     stage: Stage::Ingest,
@@ -37,18 +38,18 @@ const INGEST: QueueDef = QueueDef {
     worker_timeout_seconds: 30,
 };
 
-const OUTBOUND: QueueDef = QueueDef {
-    stage: Stage::Outbound,
-    name: "outbound",
-    url_env: "OUTBOUND_QUEUE_URL",
-    dlq_url_env: "OUTBOUND_DLQ_URL",
+const OUTBOUND_SHOPIFY: QueueDef = QueueDef {
+    stage: Stage::Outbound(Integration::Shopify),
+    name: "outbound-shopify",
+    url_env: "OUTBOUND_SHOPIFY_QUEUE_URL",
+    dlq_url_env: "OUTBOUND_SHOPIFY_DLQ_URL",
     max_receive_count: 5,
     visibility_timeout_seconds: 180,
     worker_timeout_seconds: 30,
 };
 
 const SHOPIFY_POLL: QueueDef = QueueDef {
-    stage: Stage::ShopifyPoll,
+    stage: Stage::Poll(Integration::Shopify),
     name: "shopify-poll",
     url_env: "SHOPIFY_POLL_QUEUE_URL",
     dlq_url_env: "SHOPIFY_POLL_DLQ_URL",
@@ -59,23 +60,39 @@ const SHOPIFY_POLL: QueueDef = QueueDef {
 
 /// Amazon syncs: a run may wait in process for a throttle (up to 10 s per wait) and pages through a
 /// window, so the worker gets 120 s.
-const AMAZON_SYNC: QueueDef = QueueDef {
-    stage: Stage::AmazonSync,
-    name: "amazon-sync",
-    url_env: "AMAZON_SYNC_QUEUE_URL",
-    dlq_url_env: "AMAZON_SYNC_DLQ_URL",
+const AMAZON_POLL: QueueDef = QueueDef {
+    stage: Stage::Poll(Integration::Amazon),
+    name: "amazon-poll",
+    url_env: "AMAZON_POLL_QUEUE_URL",
+    dlq_url_env: "AMAZON_POLL_DLQ_URL",
     max_receive_count: 5,
     visibility_timeout_seconds: 720,
     worker_timeout_seconds: 120,
 };
 
-pub fn def(stage: Stage) -> &'static QueueDef {
-    match stage {
-        Stage::Ingest => &INGEST,
-        Stage::Outbound => &OUTBOUND,
-        Stage::ShopifyPoll => &SHOPIFY_POLL,
-        Stage::AmazonSync => &AMAZON_SYNC,
+/// The queue of `stage`, if the bundle has one.
+pub fn def(stage: Stage) -> Option<&'static QueueDef> {
+    QUEUES.iter().find(|def| def.stage == stage)
+}
+
+/// Deliveries before a record of `stage` is dead-lettered.
+pub fn max_receive_count(stage: Stage) -> u32 {
+    def(stage).map_or(5, |def| def.max_receive_count)
+}
+
+/// Reads the queue URL of every stage in `stages` from its variable; a stage without a queue is a
+/// configuration error.
+pub fn read_urls(env: &mut Env, stages: &[Stage]) -> HashMap<Stage, String> {
+    let mut urls = HashMap::new();
+    for &stage in stages {
+        match def(stage) {
+            Some(def) => {
+                urls.insert(stage, env.required(def.url_env));
+            }
+            None => env.invalid(&stage.to_string(), "the bundle has no queue for this stage"),
+        }
     }
+    urls
 }
 
 /// URLs of a created queue and its dead-letter queue.
@@ -130,4 +147,19 @@ pub async fn create_queues(
         urls.insert(def.stage, QueueUrls { queue, dlq });
     }
     Ok(urls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_queue_is_named_after_its_stage() {
+        for def in QUEUES {
+            assert_eq!(def.name, def.stage.to_string());
+            let stem = def.name.to_ascii_uppercase().replace('-', "_");
+            assert_eq!((def.url_env, def.dlq_url_env), (&*format!("{stem}_QUEUE_URL"), &*format!("{stem}_DLQ_URL")));
+            assert!(def.visibility_timeout_seconds >= 6 * def.worker_timeout_seconds);
+        }
+    }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 
 use super::{MessageQueue, Stage};
-use crate::{domain::StageMessage, error::QueueError};
+use crate::{error::QueueError, queue::Message};
 
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
@@ -23,7 +23,7 @@ impl SqsQueue {
 
 #[async_trait]
 impl MessageQueue for SqsQueue {
-    async fn send(&self, stage: Stage, message: &StageMessage, delay_seconds: u32) -> Result<(), QueueError> {
+    async fn send(&self, stage: Stage, message: &Message, delay_seconds: u32) -> Result<(), QueueError> {
         let url = self
             .urls
             .get(&stage)

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Order, OrderKey, OrderName, ShopDomain, Tab, TimelineEvent,
+    Integration, Order, OrderKey, OrderName, ShopDomain, Tab, TimelineEvent,
     ops::{DELAYED_AFTER, TRACKING_PENDING_AFTER},
 };
 
@@ -117,8 +117,8 @@ pub fn order_name_gsi2pk(shop: &ShopDomain, name: &str) -> String {
     format!("SHOP#{shop}#NAME#{}", OrderName::normalize(name))
 }
 
-pub fn receipt_pk(shop: &ShopDomain, webhook_id: &str) -> String {
-    format!("WEBHOOK#{shop}#{webhook_id}")
+pub fn receipt_pk(shop: &ShopDomain, source: Integration, delivery_id: &str) -> String {
+    format!("WEBHOOK#{shop}#{source}#{delivery_id}")
 }
 
 pub const RECEIPT_SK: &str = "RECEIPT";
@@ -187,9 +187,14 @@ pub fn export_sk(request_id: &str) -> String {
 /// the scheduled polls. The shop domain is the sort key.
 pub const ACTIVE_SHOPS_GSI1PK: &str = "SHOPS#active";
 
-/// The shop's sync state (poll watermarks, last webhook, refresh ping), in the shop's partition so
-/// `shop/redact` erases it with the shop.
+/// The shop's sync state (every integration's poll watermarks, last webhook, refresh ping), in the
+/// shop's partition so `shop/redact` erases it with the shop.
 pub const SYNC_SK: &str = "SYNC#shopify";
+
+/// The sync state attributes of an integration's watermark for `resource`, and of its cursor.
+pub fn watermark_attributes(integration: Integration, resource: &str) -> (String, String) {
+    (format!("{integration}_{resource}_watermark"), format!("{integration}_{resource}_cursor"))
+}
 
 /// A sortable UTC timestamp (fixed width, millisecond precision), so conditions can compare strings.
 pub fn sortable_time(at: DateTime<Utc>) -> String {
@@ -224,31 +229,42 @@ pub fn order_cursors_pk(shop: &ShopDomain) -> String {
     format!("CURSORS#{shop}")
 }
 
-/// The shop's Amazon SP-API connection, in the shop's partition (`docs/data-model.md` §6.3).
-pub const AMAZON_CONNECTION_SK: &str = "CONN#amazon";
-/// The connection's sealed LWA credential.
-pub const AMAZON_CREDENTIAL_SK: &str = "CRED#amazon";
-/// The Amazon orders watermark.
-pub const AMAZON_WATERMARK_SK: &str = "SYNC#amazon#orders";
-/// GSI2 partition of active Amazon connections (`GSI2SK` = the shop), for the `spapi-poll` fan-out.
-pub const AMAZON_CONNECTIONS_GSI2PK: &str = "CONNS#amazon";
-
-/// An Amazon order's partition: the order (`ORDER`) and its items (`ITEM#{orderItemId}`).
-pub fn amazon_order_pk(shop: &ShopDomain, marketplace_id: &str, amazon_order_id: &str) -> String {
-    format!("AMZ#{shop}#{marketplace_id}#{amazon_order_id}")
+/// The shop's connection to an integration, in the shop's partition (erased with it).
+pub fn connection_sk(integration: Integration) -> String {
+    format!("CONN#{integration}")
 }
 
-pub const AMAZON_ORDER_SK: &str = "ORDER";
-
-pub fn amazon_item_sk(order_item_id: &str) -> String {
-    format!("ITEM#{order_item_id}")
+/// The shop's sealed credential for an integration, in the shop's partition.
+pub fn credential_sk(integration: Integration) -> String {
+    format!("CRED#{integration}")
 }
 
-/// GSI1 partition listing the shop's Amazon orders (and reaching them for erasure).
-pub fn amazon_orders_gsi1pk(shop: &ShopDomain) -> String {
-    format!("SHOP#{shop}#AMAZON_ORDERS")
+/// GSI2 partition of an integration's active connections (`GSI2SK` = the shop), for its scheduler.
+pub fn active_connections_gsi2pk(integration: Integration) -> String {
+    format!("CONNS#{integration}")
 }
 
-pub fn amazon_orders_gsi1sk(purchased: DateTime<Utc>, marketplace_id: &str, amazon_order_id: &str) -> String {
-    format!("{}#{marketplace_id}#{amazon_order_id}", sortable_millis(purchased))
+/// A mirrored upstream record's partition: the record (`RECORD`) and its parts (`PART#{id}`).
+pub fn mirror_pk(shop: &ShopDomain, integration: Integration, kind: &str, id: &str) -> String {
+    format!("MIRROR#{shop}#{integration}#{kind}#{id}")
+}
+
+pub const MIRROR_RECORD_SK: &str = "RECORD";
+
+pub fn mirror_part_sk(id: &str) -> String {
+    format!("PART#{id}")
+}
+
+/// GSI1 partition of every mirrored record of the shop: lists them per integration and kind (sort key
+/// prefix), newest first, and reaches them all for erasure whatever the integration.
+pub fn mirrors_gsi1pk(shop: &ShopDomain) -> String {
+    format!("SHOP#{shop}#MIRROR")
+}
+
+pub fn mirrors_gsi1sk_prefix(integration: Integration, kind: &str) -> String {
+    format!("{integration}#{kind}#")
+}
+
+pub fn mirrors_gsi1sk(integration: Integration, kind: &str, sort_at: DateTime<Utc>, id: &str) -> String {
+    format!("{}{}#{id}", mirrors_gsi1sk_prefix(integration, kind), sortable_millis(sort_at))
 }

@@ -1,30 +1,40 @@
-//! The orders sync of one connection, shared by the admin endpoint and `spapi-poll`: page through a
+//! The Amazon poll: its schedule (one job per active connection) and the orders sync of one
+//! connection, shared by the admin endpoint and `amazon-poller`: page through a
 //! window (last-updated, from the watermark minus an overlap, ending at least two minutes before now),
 //! store each Amazon order with its items, feed the canonical order through the version-guarded write
 //! path, then advance the watermark. Every write is an idempotent upsert, so overlaps and restarts
 //! cost reads, never duplicates. A throttle longer than may be waited in process ends the run with
 //! [`SyncOutcome::Deferred`] and a [`Resume`] point; the caller carries it over with an SQS delay.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::integrations::amazon::{
-    ApiVersion, Region,
-    client::{OrdersWindow, Seller, SpApiClient, SpApiError, WindowField},
-    lwa::LwaCredentials,
-    model::{AmazonOrder, AmazonOrderItem},
+use crate::integrations::{
+    amazon::{
+        ApiVersion, Region,
+        client::{OrdersWindow, Seller, SpApiClient, WindowField},
+        lwa::LwaCredentials,
+        model::{AmazonOrder, AmazonOrderItem},
+    },
+    http::UpstreamError,
 };
 use crate::{
-    app::orders::{self, Applied, ChangeError, Decision},
-    config::Secret,
-    domain::{Alert, AlertKind, ShopDomain},
-    error::StoreError,
+    app::{
+        alerts,
+        connections::amazon::{AmazonConnection, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, load as load_connection},
+        credentials as sealed,
+        orders::{self, Applied, ChangeError, Decision},
+    },
+    clock::Clock,
+    domain::{Integration, ShopDomain},
+    error::{StoreError, WorkerError},
+    queue::{Message, MessageQueue, PollJob, PollTask, Stage},
     secrets::{SealError, Sealer},
     store::{
-        AlertStore, OrderStore,
-        amazon::{AmazonConnection, AmazonStore, CheckResult, SealedCredential, SyncResult, Upserted},
+        AlertStore, CheckResult, ConnectionStore, CredentialStore, MirrorRecord, MirrorStore, OrderStore, Resource,
+        SyncResult, SyncStore, Upserted,
     },
 };
 
@@ -39,12 +49,6 @@ pub const TOKEN_LIFETIME: Duration = Duration::hours(23);
 /// How many times one run restarts its window after a refused pagination token.
 const MAX_RESTARTS: u32 = 2;
 
-/// The encryption context of a sealed credential field: the shop and the record, so a ciphertext copied
-/// elsewhere does not open.
-fn context<'a>(shop: &'a ShopDomain, field: &'a str) -> [(&'a str, &'a str); 3] {
-    [("shop", shop.as_str()), ("record", "CRED#amazon"), ("field", field)]
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("no LWA credential is stored for this connection")]
@@ -52,7 +56,7 @@ pub enum SyncError {
     #[error("no LWA client id and secret: store them with the credential or configure the app's")]
     NoClient,
     #[error(transparent)]
-    Api(#[from] SpApiError),
+    Api(#[from] UpstreamError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the stored credential could not be opened")]
@@ -68,37 +72,19 @@ impl SyncError {
             self,
             SyncError::Store(StoreError::Unavailable { .. })
                 | SyncError::Seal(SealError::Unavailable { .. })
-                | SyncError::Api(SpApiError::Throttled { .. } | SpApiError::Upstream { .. } | SpApiError::Transport(_))
+                | SyncError::Api(UpstreamError::Throttled { .. } | UpstreamError::Transient { .. })
         )
     }
-}
-
-/// Seals a credential for `shop`. The plaintexts never leave this function except as ciphertext.
-pub async fn seal_credential(
-    sealer: &dyn Sealer,
-    shop: &ShopDomain,
-    refresh_token: &Secret,
-    client_id: Option<String>,
-    client_secret: Option<&Secret>,
-    now: DateTime<Utc>,
-) -> Result<SealedCredential, SealError> {
-    let sealed_client_secret = match client_secret {
-        Some(secret) => Some(sealer.seal(secret, &context(shop, "client_secret")).await?),
-        None => None,
-    };
-    Ok(SealedCredential {
-        client_id,
-        sealed_refresh_token: sealer.seal(refresh_token, &context(shop, "refresh_token")).await?,
-        sealed_client_secret,
-        updated_at: now,
-    })
 }
 
 /// Everything a sync or check needs, borrowed from the function's `Deps`.
 #[derive(Clone, Copy)]
 pub struct SyncDeps<'a> {
     pub client: &'a SpApiClient,
-    pub amazon: &'a dyn AmazonStore,
+    pub connections: &'a dyn ConnectionStore,
+    pub credentials: &'a dyn CredentialStore,
+    pub sync: &'a dyn SyncStore,
+    pub mirror: &'a dyn MirrorStore,
     pub orders: &'a dyn OrderStore,
     pub alerts: &'a dyn AlertStore,
     pub sealer: &'a dyn Sealer,
@@ -106,10 +92,19 @@ pub struct SyncDeps<'a> {
 
 /// The connection's LWA credentials, opened from KMS: its own client id and secret, else the app's.
 pub async fn credentials(deps: SyncDeps<'_>, shop: &ShopDomain) -> Result<LwaCredentials, SyncError> {
-    let sealed = deps.amazon.amazon_credential(shop).await?.ok_or(SyncError::NoCredential)?;
-    let refresh_token = deps.sealer.open(&sealed.sealed_refresh_token, &context(shop, "refresh_token")).await?;
-    let (client_id, client_secret) = match (sealed.client_id, sealed.sealed_client_secret) {
-        (Some(id), Some(secret)) => (id, deps.sealer.open(&secret, &context(shop, "client_secret")).await?),
+    let stored = deps.credentials.credential(shop, Integration::Amazon).await?.ok_or(SyncError::NoCredential)?;
+    let open = |field: &'static str| {
+        let sealed = stored.sealed.get(field).cloned();
+        async move {
+            match sealed {
+                Some(sealed) => sealed::open(deps.sealer, shop, Integration::Amazon, field, &sealed).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    };
+    let refresh_token = open(REFRESH_TOKEN).await?.ok_or(SyncError::NoCredential)?;
+    let (client_id, client_secret) = match (stored.public.get(CLIENT_ID).cloned(), open(CLIENT_SECRET).await?) {
+        (Some(id), Some(secret)) => (id, secret),
         (own_id, _) => {
             let (app_id, app_secret) = deps.client.app_client().ok_or(SyncError::NoClient)?;
             (own_id.unwrap_or_else(|| app_id.to_owned()), app_secret.clone())
@@ -137,7 +132,7 @@ pub async fn check(
     }
     let result = CheckResult { at: now, ok: outcome.is_ok(), error: outcome.err().map(|e| e.to_string()) };
     tracing::info!(ok = result.ok, "SP-API connection checked");
-    deps.amazon.record_amazon_check(&connection.shop, &result).await?;
+    deps.connections.record_check(&connection.shop, Integration::Amazon, &result).await?;
     Ok(result)
 }
 
@@ -261,10 +256,10 @@ pub async fn run(
     let shop = &connection.shop;
     let creds = credentials(deps, shop).await?;
     let seller = Seller { id: &connection.seller_id, region: connection.region, credentials: &creds };
-    let watermark = deps.amazon.amazon_watermark(shop).await?;
+    let watermark = deps.sync.sync_state(shop).await?.watermark_at(Integration::Amazon, Resource::Orders);
     let mut state = match &job.resume {
         Some(resume) => resume.clone(),
-        None => window_for(connection, watermark.map(|w| w.at), now),
+        None => window_for(connection, watermark, now),
     };
     if state.token_issued_at.is_some_and(|at| now - at > TOKEN_LIFETIME) {
         tracing::info!("pagination token expired; restarting the window");
@@ -279,10 +274,12 @@ pub async fn run(
     loop {
         let page = match deps.client.orders_page(seller, version, &state.window, state.next_token.as_deref()).await {
             Ok(page) => page,
-            Err(SpApiError::Throttled { retry_after, .. }) => {
+            Err(UpstreamError::Throttled { retry_after, .. }) => {
                 return Ok(SyncOutcome::Deferred { resume: state, retry_after });
             }
-            Err(SpApiError::Rejected { status: 400, .. }) if state.next_token.is_some() && restarts < MAX_RESTARTS => {
+            Err(UpstreamError::Rejected { status: 400, .. })
+                if state.next_token.is_some() && restarts < MAX_RESTARTS =>
+            {
                 // An expired or unknown page token: the window restarts; upserts make that safe.
                 tracing::warn!("page token refused; restarting the window");
                 restarts += 1;
@@ -307,7 +304,7 @@ pub async fn run(
                 ApiVersion::V0 if job.include_items => {
                     match deps.client.get_order_items_v0(seller, &order.amazon_order_id, &order.marketplace_id).await {
                         Ok(lines) => lines,
-                        Err(SpApiError::Throttled { retry_after, .. }) => {
+                        Err(UpstreamError::Throttled { retry_after, .. }) => {
                             state.page_offset = index;
                             return Ok(SyncOutcome::Deferred { resume: state, retry_after });
                         }
@@ -336,10 +333,7 @@ pub async fn run(
     if !job.dry_run
         && let Some(end) = state.window_end
     {
-        let latest = deps.amazon.amazon_watermark(shop).await?;
-        if latest.is_none_or(|w| w.at < end) {
-            deps.amazon.advance_amazon_watermark(shop, end, latest.map(|w| w.version)).await?;
-        }
+        deps.sync.advance_watermark(shop, Integration::Amazon, Resource::Orders, end, None).await?;
     }
     Ok(SyncOutcome::Completed { orders: state.orders, items: state.items })
 }
@@ -352,7 +346,7 @@ async fn store(
     items: &[AmazonOrderItem],
     now: DateTime<Utc>,
 ) -> Result<(), SyncError> {
-    if deps.amazon.upsert_amazon_order(shop, order, items).await? == Upserted::Stale {
+    if deps.mirror.upsert_mirror(&mirror_record(shop, order, items)?).await? == Upserted::Stale {
         return Ok(());
     }
     let canonical = order.to_canonical(shop, items).map_err(|e| SyncError::Order(e.to_string()))?;
@@ -390,12 +384,6 @@ pub struct SyncReport {
     pub carry_over: Option<(SyncJob, u32)>,
 }
 
-/// The alert of a failing sync. One per watermark, so repeated failures of the same window raise it
-/// once, and the next successful run clears it.
-fn failure_alert_id(watermark: Option<DateTime<Utc>>) -> String {
-    format!("amazon-sync:{}", watermark.map_or(0, |w| w.timestamp_millis()))
-}
-
 /// Runs `job` and records the outcome on the connection (`last_orders_sync_*`): `ok` or `dry_run` with
 /// the counts, `deferred` when carried over, or `error` with the message, which also raises an alert.
 pub async fn run_and_record(
@@ -405,13 +393,13 @@ pub async fn run_and_record(
     now: DateTime<Utc>,
 ) -> Result<SyncReport, StoreError> {
     let shop = &connection.shop;
-    let watermark = deps.amazon.amazon_watermark(shop).await?.map(|w| w.at);
+    let watermark = deps.sync.sync_state(shop).await?.watermark_at(Integration::Amazon, Resource::Orders);
     let outcome = run(deps, connection, job, now).await;
     let (result, carry_over) = match outcome {
         Ok(SyncOutcome::Completed { orders, items }) => {
             let status = if job.dry_run { "dry_run" } else { "ok" };
             if !job.dry_run {
-                deps.alerts.clear_alert(shop, &failure_alert_id(watermark), now).await?;
+                deps.alerts.clear_alert(shop, &alerts::sync_failed_id(Integration::Amazon, watermark), now).await?;
             }
             (SyncResult { at: now, status: status.into(), error: None, orders, items }, None)
         }
@@ -426,21 +414,182 @@ pub async fn run_and_record(
         Err(e) => {
             let message = e.to_string();
             tracing::warn!(error = %message, transient = e.is_transient(), "orders sync failed");
-            let alert = Alert {
-                shop: shop.clone(),
-                id: failure_alert_id(watermark),
-                kind: AlertKind::SyncFailed,
-                message: format!("Amazon orders sync failed: {message}"),
-                order: None,
-                raised_at: now,
-                cleared_at: None,
-            };
+            let alert = alerts::sync_failed(shop, Integration::Amazon, watermark, &message, now);
             deps.alerts.raise_alert(&alert).await?;
             (SyncResult { at: now, status: "error".into(), error: Some(message), orders: 0, items: 0 }, None)
         }
     };
-    deps.amazon.record_amazon_sync(shop, &result).await?;
+    deps.connections.record_sync(shop, Integration::Amazon, &result).await?;
     Ok(SyncReport { result, carry_over })
+}
+
+/// What the Amazon poll (its scheduler and its poller) works with.
+pub struct AmazonPoll {
+    pub client: Arc<SpApiClient>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub sync: Arc<dyn SyncStore>,
+    pub mirror: Arc<dyn MirrorStore>,
+    pub orders: Arc<dyn OrderStore>,
+    pub alerts: Arc<dyn AlertStore>,
+    pub sealer: Arc<dyn Sealer>,
+    pub queue: Arc<dyn MessageQueue>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AmazonPoll {
+    pub fn sync_deps(&self) -> SyncDeps<'_> {
+        SyncDeps {
+            client: &self.client,
+            connections: self.connections.as_ref(),
+            credentials: self.credentials.as_ref(),
+            sync: self.sync.as_ref(),
+            mirror: self.mirror.as_ref(),
+            orders: self.orders.as_ref(),
+            alerts: self.alerts.as_ref(),
+            sealer: self.sealer.as_ref(),
+        }
+    }
+}
+
+/// The schedule: one sync job per active connection (an index query; no scan), started by `origin`.
+/// Returns how many were queued.
+pub async fn schedule(
+    connections: &dyn ConnectionStore,
+    queue: &dyn MessageQueue,
+    origin: &str,
+) -> Result<usize, WorkerError> {
+    let mut enqueued = 0;
+    for shop in connections.active_connections(Integration::Amazon).await? {
+        let job = SyncJob { shop, dry_run: false, include_items: true, resume: None };
+        let job = job.into_poll_job(origin.to_owned()).map_err(|e| WorkerError::Permanent(e.into()))?;
+        queue.send(Stage::Poll(Integration::Amazon), &Message::Poll(job), 0).await?;
+        enqueued += 1;
+    }
+    tracing::info!(enqueued, "Amazon syncs enqueued");
+    Ok(enqueued)
+}
+
+/// Runs one job of the Amazon poll queue. A sync failure is recorded and alerted, not retried here (the
+/// schedule retries); a store or queue failure is retried by SQS. A throttled run goes back on the
+/// queue with a delay.
+pub async fn process(deps: &AmazonPoll, message: Message) -> Result<(), WorkerError> {
+    let Message::Poll(job) = message else {
+        return Err(WorkerError::Permanent(anyhow::anyhow!("a {} message on the Amazon poll queue", message.kind())));
+    };
+    let (job, origin) = SyncJob::from_poll_job(job).map_err(|e| WorkerError::Permanent(e.into()))?;
+    let Some(connection) = load_connection(deps.connections.as_ref(), &job.shop).await? else {
+        tracing::info!(shop = %job.shop, "no Amazon connection any more; job dropped");
+        return Ok(());
+    };
+    if !connection.active {
+        tracing::info!(shop = %job.shop, "Amazon connection inactive; job dropped");
+        return Ok(());
+    }
+    let report = run_and_record(deps.sync_deps(), &connection, &job, deps.clock.now()).await?;
+    if let Some((next, delay)) = report.carry_over {
+        let next = next.into_poll_job(origin).map_err(|e| WorkerError::Permanent(e.into()))?;
+        deps.queue.send(Stage::Poll(Integration::Amazon), &Message::Poll(next), delay).await?;
+    }
+    tracing::info!(
+        shop = %job.shop,
+        status = %report.result.status,
+        orders = report.result.orders,
+        items = report.result.items,
+        "Amazon sync job done"
+    );
+    Ok(())
+}
+
+/// The mirror kind of Amazon orders.
+const ORDER_KIND: &str = "order";
+
+fn mirror_id(marketplace_id: &str, amazon_order_id: &str) -> String {
+    format!("{marketplace_id}.{amazon_order_id}")
+}
+
+fn corrupt(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!("mirrored Amazon order: {e}"))
+}
+
+/// An Amazon order and its items as a mirror record: unique per (order id, marketplace), items unique
+/// per `order_item_id`.
+fn mirror_record(
+    shop: &ShopDomain,
+    order: &AmazonOrder,
+    items: &[AmazonOrderItem],
+) -> Result<MirrorRecord, StoreError> {
+    let parts = items
+        .iter()
+        .map(|item| Ok((item.order_item_id.clone(), serde_json::to_value(item).map_err(corrupt)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(MirrorRecord {
+        shop: shop.clone(),
+        integration: Integration::Amazon,
+        kind: ORDER_KIND.to_owned(),
+        id: mirror_id(&order.marketplace_id, &order.amazon_order_id),
+        updated_at: order.last_update_date,
+        sort_at: order.purchase_date,
+        payload: serde_json::to_value(order).map_err(corrupt)?,
+        parts,
+    })
+}
+
+/// A stored Amazon order and its items.
+pub async fn stored_order(
+    mirror: &dyn MirrorStore,
+    shop: &ShopDomain,
+    marketplace_id: &str,
+    amazon_order_id: &str,
+) -> Result<Option<(AmazonOrder, Vec<AmazonOrderItem>)>, StoreError> {
+    let id = mirror_id(marketplace_id, amazon_order_id);
+    let Some(record) = mirror.mirror(shop, Integration::Amazon, ORDER_KIND, &id).await? else { return Ok(None) };
+    let order = serde_json::from_value(record.payload).map_err(corrupt)?;
+    let items = record.parts.into_iter().map(|(_, item)| serde_json::from_value(item).map_err(corrupt));
+    Ok(Some((order, items.collect::<Result<_, _>>()?)))
+}
+
+/// The shop's stored Amazon orders, newest purchase first, up to `limit`.
+pub async fn stored_orders(
+    mirror: &dyn MirrorStore,
+    shop: &ShopDomain,
+    limit: usize,
+) -> Result<Vec<AmazonOrder>, StoreError> {
+    let records = mirror.mirrors(shop, Integration::Amazon, ORDER_KIND, limit).await?;
+    records.into_iter().map(|r| serde_json::from_value(r.payload).map_err(corrupt)).collect()
+}
+
+impl SyncJob {
+    /// The job on the Amazon poll queue.
+    pub fn into_poll_job(self, origin: String) -> Result<PollJob, serde_json::Error> {
+        let resume = self.resume.map(serde_json::to_value).transpose()?;
+        let task = PollTask::OrdersSync { dry_run: self.dry_run, include_items: self.include_items, resume };
+        Ok(PollJob { integration: Integration::Amazon, shop: self.shop, origin, task })
+    }
+
+    /// The sync a poll job asks for (and its origin), if it is an Amazon orders sync.
+    pub fn from_poll_job(job: PollJob) -> Result<(Self, String), SyncJobError> {
+        match job {
+            PollJob {
+                integration: Integration::Amazon,
+                shop,
+                origin,
+                task: PollTask::OrdersSync { dry_run, include_items, resume },
+            } => {
+                let resume = resume.map(serde_json::from_value).transpose().map_err(SyncJobError::Resume)?;
+                Ok((SyncJob { shop, dry_run, include_items, resume }, origin))
+            }
+            other => Err(SyncJobError::NotASync(other.integration)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncJobError {
+    #[error("not an Amazon orders sync ({0} poll job)")]
+    NotASync(Integration),
+    #[error("the job's resume point is unreadable: {0}")]
+    Resume(serde_json::Error),
 }
 
 #[cfg(test)]
@@ -484,7 +633,7 @@ mod tests {
 
     #[test]
     fn the_sandbox_asks_for_its_static_test_cases() {
-        let now = Utc::now();
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
         let v0 = window_for(&connection(Region::Sandbox, ApiVersion::V0), None, now);
         assert_eq!(
             (v0.window.field, v0.window.after.as_str(), v0.window_end),

@@ -1,7 +1,7 @@
 //! The SP-API client: one request helper that takes a token from the operation's bucket, attaches the
 //! LWA access token as `x-amz-access-token`, follows `x-amzn-RateLimit-Limit`, and retries 429 and 5xx
 //! with exponential back-off. A wait longer than the policy's inline limit is returned as
-//! [`SpApiError::Throttled`], so the caller carries the work over (SQS delay) instead of sleeping.
+//! [`UpstreamError::Throttled`], so the caller carries the work over (SQS delay) instead of sleeping.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,30 +13,13 @@ use super::{
     model::{AmazonOrder, AmazonOrderItem},
     rate::{Operation, RateLimiter},
 };
-use crate::clock::Clock;
+use crate::{
+    clock::Clock,
+    integrations::http::{self, UpstreamError},
+};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// A failed SP-API or LWA call. Messages come from Amazon's error bodies; they never hold tokens.
-#[derive(Debug, thiserror::Error)]
-pub enum SpApiError {
-    /// Throttled for longer than may be waited in process: try again after `retry_after`.
-    #[error("SP-API {operation} is throttled; retry in {}s", retry_after.as_secs())]
-    Throttled { operation: &'static str, retry_after: Duration },
-    /// The request itself was refused (400, 403, 404, …): retrying the same request will not help.
-    #[error("SP-API refused the request ({status} {code}): {message}")]
-    Rejected { status: u16, code: String, message: String },
-    /// Login with Amazon refused the credentials.
-    #[error("Login with Amazon refused the credentials ({code}): {message}")]
-    Auth { code: String, message: String },
-    /// Amazon kept failing (5xx) through every retry.
-    #[error("SP-API failed ({status} {code}): {message}")]
-    Upstream { status: u16, code: String, message: String },
-    #[error("SP-API could not be reached")]
-    Transport(#[source] BoxError),
-    #[error("SP-API answer could not be read: {0}")]
-    Decode(String),
-}
+/// The name SP-API errors carry.
+pub const SP_API: &str = "SP-API";
 
 /// Who a call is for: the seller (its buckets), the region (its endpoint) and the LWA credentials.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +61,7 @@ pub struct OrdersPage {
 }
 
 pub struct SpApiClient {
-    http: reqwest::Client,
+    http: http::Client,
     config: SpApiConfig,
     lwa: LwaClient,
     limiter: RateLimiter,
@@ -86,13 +69,8 @@ pub struct SpApiClient {
 
 impl SpApiClient {
     pub fn new(config: SpApiConfig, clock: Arc<dyn Clock>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .user_agent(concat!("order-sync/", env!("CARGO_PKG_VERSION"), " (Language=Rust)"))
-            .build()
-            .unwrap_or_default();
-        let lwa = LwaClient::new(http.clone(), config.lwa_token_url.clone(), clock);
-        Self { http, config, lwa, limiter: RateLimiter::new() }
+        let lwa = LwaClient::new(config.lwa_token_url.clone(), clock);
+        Self { http: http::Client::new(), config, lwa, limiter: RateLimiter::new() }
     }
 
     pub fn lwa(&self) -> &LwaClient {
@@ -114,7 +92,7 @@ impl SpApiClient {
 
     /// `GET /sellers/v1/marketplaceParticipations`: the cheapest authenticated call, used as the
     /// connection check. Returns the marketplace ids the seller participates in.
-    pub async fn marketplace_participations(&self, seller: Seller<'_>) -> Result<Vec<String>, SpApiError> {
+    pub async fn marketplace_participations(&self, seller: Seller<'_>) -> Result<Vec<String>, UpstreamError> {
         let body = self
             .get(seller, Operation::MarketplaceParticipations, "/sellers/v1/marketplaceParticipations", &[])
             .await?;
@@ -134,7 +112,7 @@ impl SpApiClient {
         version: ApiVersion,
         window: &OrdersWindow,
         token: Option<&str>,
-    ) -> Result<OrdersPage, SpApiError> {
+    ) -> Result<OrdersPage, UpstreamError> {
         match version {
             ApiVersion::V0 => self.get_orders_v0(seller, window, token).await,
             ApiVersion::V2026 => self.search_orders(seller, window, token).await,
@@ -147,7 +125,7 @@ impl SpApiClient {
         seller: Seller<'_>,
         window: &OrdersWindow,
         next_token: Option<&str>,
-    ) -> Result<OrdersPage, SpApiError> {
+    ) -> Result<OrdersPage, UpstreamError> {
         let (after, before) = match window.field {
             WindowField::Created => ("CreatedAfter", "CreatedBefore"),
             WindowField::LastUpdated => ("LastUpdatedAfter", "LastUpdatedBefore"),
@@ -160,7 +138,9 @@ impl SpApiClient {
             query.push(("NextToken", token.to_owned()));
         }
         let body = self.get(seller, Operation::GetOrders, "/orders/v0/orders", &query).await?;
-        let payload = body.get("payload").ok_or_else(|| SpApiError::Decode("getOrders has no payload".into()))?;
+        let payload = body
+            .get("payload")
+            .ok_or_else(|| UpstreamError::Decode { upstream: SP_API, detail: "getOrders has no payload".into() })?;
         let default_marketplace = window.marketplace_ids.first().map(String::as_str).unwrap_or_default();
         let mut page = OrdersPage { orders: Vec::new(), next_token: text(payload, "NextToken"), skipped: 0 };
         for raw in payload.get("Orders").and_then(Value::as_array).into_iter().flatten() {
@@ -181,15 +161,17 @@ impl SpApiClient {
         seller: Seller<'_>,
         order_id: &str,
         marketplace: &str,
-    ) -> Result<Vec<AmazonOrderItem>, SpApiError> {
+    ) -> Result<Vec<AmazonOrderItem>, UpstreamError> {
         let path = format!("/orders/v0/orders/{order_id}/orderItems");
         let mut items = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let query: Vec<(&str, String)> = token.iter().map(|t| ("NextToken", t.clone())).collect();
             let body = self.get(seller, Operation::GetOrderItems, &path, &query).await?;
-            let payload =
-                body.get("payload").ok_or_else(|| SpApiError::Decode("getOrderItems has no payload".into()))?;
+            let payload = body.get("payload").ok_or_else(|| UpstreamError::Decode {
+                upstream: SP_API,
+                detail: "getOrderItems has no payload".into(),
+            })?;
             for raw in payload.get("OrderItems").and_then(Value::as_array).into_iter().flatten() {
                 match AmazonOrderItem::from_v0(raw, order_id, marketplace) {
                     Ok(item) => items.push(item),
@@ -209,7 +191,7 @@ impl SpApiClient {
         seller: Seller<'_>,
         window: &OrdersWindow,
         pagination_token: Option<&str>,
-    ) -> Result<OrdersPage, SpApiError> {
+    ) -> Result<OrdersPage, UpstreamError> {
         let (after, before) = match window.field {
             WindowField::Created => ("createdAfter", "createdBefore"),
             WindowField::LastUpdated => ("lastUpdatedAfter", "lastUpdatedBefore"),
@@ -246,13 +228,14 @@ impl SpApiClient {
         seller: Seller<'_>,
         order_id: &str,
         included_data: &[String],
-    ) -> Result<(AmazonOrder, Vec<AmazonOrderItem>), SpApiError> {
+    ) -> Result<(AmazonOrder, Vec<AmazonOrderItem>), UpstreamError> {
         let path = format!("/orders/2026-01-01/orders/{order_id}");
         let query: Vec<(&str, String)> =
             if included_data.is_empty() { Vec::new() } else { vec![("includedData", included_data.join(","))] };
         let body = self.get(seller, Operation::GetOrder, &path, &query).await?;
         let order = body.get("order").unwrap_or(&body);
-        AmazonOrder::from_v2026(order, "").map_err(|e| SpApiError::Decode(e.to_string()))
+        AmazonOrder::from_v2026(order, "")
+            .map_err(|e| UpstreamError::Decode { upstream: SP_API, detail: e.to_string() })
     }
 
     async fn get(
@@ -261,10 +244,12 @@ impl SpApiClient {
         op: Operation,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<Value, SpApiError> {
+    ) -> Result<Value, UpstreamError> {
         let base = self.config.endpoint(seller.region).trim_end_matches('/');
-        let mut url = url::Url::parse(&format!("{base}{path}"))
-            .map_err(|_| SpApiError::Decode(format!("the {} endpoint is not a URL", seller.region)))?;
+        let mut url = url::Url::parse(&format!("{base}{path}")).map_err(|_| UpstreamError::Decode {
+            upstream: SP_API,
+            detail: format!("the {} endpoint is not a URL", seller.region),
+        })?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
@@ -274,7 +259,7 @@ impl SpApiClient {
         loop {
             let wait = self.limiter.wait_for(seller.id, op);
             if wait > policy.max_inline_wait {
-                return Err(SpApiError::Throttled { operation: op.name(), retry_after: wait });
+                return Err(UpstreamError::Throttled { upstream: SP_API, retry_after: wait });
             }
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
@@ -283,18 +268,19 @@ impl SpApiClient {
             let token = self.lwa.access_token(seller.credentials).await?;
             let sent = self
                 .http
+                .get(SP_API)?
                 .get(url.clone())
                 .header("x-amz-access-token", token.expose())
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
                 .await;
-            let backoff = policy.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(policy.backoff_max);
+            let backoff = policy.backoff(attempt);
             let response = match sent {
                 Ok(response) => response,
                 Err(e) => {
                     attempt += 1;
                     if attempt >= policy.max_attempts || backoff > policy.max_inline_wait {
-                        return Err(SpApiError::Transport(e.without_url().into()));
+                        return Err(UpstreamError::transport(SP_API, e));
                     }
                     tokio::time::sleep(backoff).await;
                     continue;
@@ -309,10 +295,12 @@ impl SpApiClient {
                 self.limiter.observe_limit(seller.id, op, rate);
             }
             let status = response.status().as_u16();
-            let bytes = response.bytes().await.map_err(|e| SpApiError::Transport(e.without_url().into()))?;
+            let bytes = response.bytes().await.map_err(|e| UpstreamError::transport(SP_API, e))?;
             if (200..300).contains(&status) {
-                return serde_json::from_slice(&bytes)
-                    .map_err(|_| SpApiError::Decode(format!("{} answered with something other than JSON", op.name())));
+                return serde_json::from_slice(&bytes).map_err(|_| UpstreamError::Decode {
+                    upstream: SP_API,
+                    detail: format!("{} answered with something other than JSON", op.name()),
+                });
             }
             let (code, message) = error_of(&bytes, status);
             match status {
@@ -320,9 +308,9 @@ impl SpApiClient {
                     attempt += 1;
                     if attempt >= policy.max_attempts || backoff > policy.max_inline_wait {
                         return Err(if status == 429 {
-                            SpApiError::Throttled { operation: op.name(), retry_after: backoff }
+                            UpstreamError::Throttled { upstream: SP_API, retry_after: backoff }
                         } else {
-                            SpApiError::Upstream { status, code, message }
+                            UpstreamError::Transient { upstream: SP_API, detail: format!("{status} {code}: {message}") }
                         });
                     }
                     tracing::warn!(operation = op.name(), status, attempt, "SP-API asked to back off; retrying");
@@ -333,7 +321,8 @@ impl SpApiClient {
                     self.lwa.forget(seller.credentials);
                     token_renewed = true;
                 }
-                _ => return Err(SpApiError::Rejected { status, code, message }),
+                401 | 403 => return Err(UpstreamError::Unauthorized { upstream: SP_API, status, code, message }),
+                _ => return Err(UpstreamError::Rejected { upstream: SP_API, status, code, message }),
             }
         }
     }

@@ -12,7 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::client::SpApiError;
+use crate::integrations::http::{self, UpstreamError};
+
+/// The name LWA errors carry.
+const LWA: &str = "Login with Amazon";
 use crate::{clock::Clock, config::Secret};
 
 /// Renew this long before the token expires, so a request never leaves with a token about to lapse.
@@ -63,15 +66,15 @@ struct TokenError {
 
 /// The token endpoint and the tokens fetched so far (per client id and refresh token).
 pub struct LwaClient {
-    http: reqwest::Client,
+    http: http::Client,
     token_url: String,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, Cached>>,
 }
 
 impl LwaClient {
-    pub fn new(http: reqwest::Client, token_url: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
-        Self { http, token_url: token_url.into(), clock, cache: Mutex::default() }
+    pub fn new(token_url: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self { http: http::Client::new(), token_url: token_url.into(), clock, cache: Mutex::default() }
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
@@ -79,7 +82,7 @@ impl LwaClient {
     }
 
     /// A valid access token: the cached one while it has more than the margin left, else a new one.
-    pub async fn access_token(&self, credentials: &LwaCredentials) -> Result<Secret, SpApiError> {
+    pub async fn access_token(&self, credentials: &LwaCredentials) -> Result<Secret, UpstreamError> {
         let key = credentials.cache_key();
         let now = self.clock.now();
         if let Some(cached) = self.cache().get(&key).filter(|c| now < c.renew_at) {
@@ -93,26 +96,29 @@ impl LwaClient {
             .finish();
         let response = self
             .http
+            .get(LWA)?
             .post(&self.token_url)
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded;charset=UTF-8")
             .body(body)
             .send()
             .await
-            .map_err(|e| SpApiError::Transport(e.without_url().into()))?;
+            .map_err(|e| UpstreamError::transport(LWA, e))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| SpApiError::Transport(e.without_url().into()))?;
+        let bytes = response.bytes().await.map_err(|e| UpstreamError::transport(LWA, e))?;
         if !status.is_success() {
             let error: Option<TokenError> = serde_json::from_slice(&bytes).ok();
             let code = error.as_ref().and_then(|e| e.error.clone()).unwrap_or_else(|| status.as_str().to_owned());
             let message = error.and_then(|e| e.error_description).unwrap_or_else(|| "token exchange refused".into());
             return Err(if status.is_server_error() {
-                SpApiError::Upstream { status: status.as_u16(), code, message }
+                UpstreamError::Transient { upstream: LWA, detail: format!("{} {code}: {message}", status.as_u16()) }
             } else {
-                SpApiError::Auth { code, message }
+                UpstreamError::Unauthorized { upstream: LWA, status: status.as_u16(), code, message }
             });
         }
-        let token: TokenResponse = serde_json::from_slice(&bytes)
-            .map_err(|_| SpApiError::Decode("the LWA token response is not the documented JSON".into()))?;
+        let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| UpstreamError::Decode {
+            upstream: LWA,
+            detail: "the token response is not the documented JSON".into(),
+        })?;
         let lifetime = token.expires_in.unwrap_or(3600).max(1);
         let margin = REFRESH_MARGIN_SECONDS.min(lifetime / 2);
         let cached =

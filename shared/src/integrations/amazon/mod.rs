@@ -4,8 +4,6 @@
 //! §6.3 and the issue #4 notes in the README.
 
 pub mod client;
-#[cfg(feature = "testing")]
-pub mod contract;
 pub mod lwa;
 pub mod model;
 pub mod rate;
@@ -15,6 +13,7 @@ use std::{fmt, time::Duration};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Env, Secret};
+pub use crate::integrations::http::RetryPolicy;
 
 /// The SP-API endpoint a seller's data lives behind. Every base URL comes from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -127,31 +126,6 @@ impl SpApiConfig {
             Region::Eu => &self.endpoint_eu,
             Region::Fe => &self.endpoint_fe,
             Region::Sandbox => &self.endpoint_sandbox,
-        }
-    }
-}
-
-/// How the client waits. Waits up to `max_inline_wait` happen in the invocation; a longer wait ends
-/// the invocation with [`client::SpApiError::Throttled`], and the caller carries the work over with an
-/// SQS delay instead of sleeping inside a Lambda.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// The first back-off after a 429 or 5xx; doubled on each further one.
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    /// The longest single wait done in-process.
-    pub max_inline_wait: Duration,
-    /// Attempts per request (429s and 5xx) before giving up on it in this invocation.
-    pub max_attempts: u32,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            backoff_base: Duration::from_secs(2),
-            backoff_max: Duration::from_secs(120),
-            max_inline_wait: Duration::from_secs(10),
-            max_attempts: 8,
         }
     }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::{
     config::{Env, Secret},
     domain::ShopDomain,
+    integrations::http::{self, UpstreamError},
 };
 
 /// Where the Admin API lives and which version is spoken.
@@ -71,41 +72,8 @@ pub struct Reply<T> {
     pub cost: Option<Cost>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    /// Shopify throttled the request: retry after `wait`.
-    #[error("throttled by Shopify; retry in {wait:?}")]
-    Throttled { wait: Duration },
-    /// The token is invalid or lacks a scope (HTTP 401/403): retrying will not help.
-    #[error("Shopify refused the access token (HTTP {0})")]
-    Unauthorized(u16),
-    #[error("Shopify answered HTTP {0}")]
-    Status(u16),
-    /// Top-level GraphQL errors other than throttling (a query the API version does not accept).
-    #[error("GraphQL errors: {0}")]
-    GraphQl(String),
-    #[error("Shopify could not be reached: {0}")]
-    Transport(#[from] reqwest::Error),
-    #[error("unexpected Admin API response: {0}")]
-    Decode(String),
-}
-
-impl AdminError {
-    /// Whether a later retry may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            AdminError::Throttled { .. } | AdminError::Transport(_) => true,
-            AdminError::Status(status) => *status >= 500,
-            AdminError::Unauthorized(_) | AdminError::GraphQl(_) | AdminError::Decode(_) => false,
-        }
-    }
-}
-
-impl From<AdminError> for crate::error::WorkerError {
-    fn from(e: AdminError) -> Self {
-        if e.is_transient() { Self::Retryable(e.into()) } else { Self::Permanent(e.into()) }
-    }
-}
+/// The name Admin API errors carry.
+pub const SHOPIFY: &str = "Shopify";
 
 /// How long to wait on a throttle that says nothing about its bucket.
 const DEFAULT_THROTTLE_WAIT: Duration = Duration::from_secs(2);
@@ -127,25 +95,13 @@ struct Extensions {
 pub struct AdminClient {
     /// Built on first use: the ingest worker, for one, rarely calls Shopify, so its cold start should
     /// not pay for a TLS client.
-    http: std::sync::OnceLock<reqwest::Client>,
+    http: http::Client,
     config: AdminConfig,
 }
 
 impl AdminClient {
     pub fn new(config: AdminConfig) -> Self {
-        Self { http: std::sync::OnceLock::new(), config }
-    }
-
-    fn http(&self) -> Result<&reqwest::Client, AdminError> {
-        if let Some(http) = self.http.get() {
-            return Ok(http);
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(20))
-            .user_agent(concat!("order-sync/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(self.http.get_or_init(|| http))
+        Self { http: http::Client::new(), config }
     }
 
     /// Runs one GraphQL operation and decodes its `data` into `T`.
@@ -155,14 +111,16 @@ impl AdminClient {
         token: &Secret,
         query: &str,
         variables: Value,
-    ) -> Result<Reply<T>, AdminError> {
+    ) -> Result<Reply<T>, UpstreamError> {
         let response = self
-            .http()?
+            .http
+            .get(SHOPIFY)?
             .post(self.config.endpoint(shop))
             .header("X-Shopify-Access-Token", token.expose())
             .json(&serde_json::json!({ "query": query, "variables": variables }))
             .send()
-            .await?;
+            .await
+            .map_err(|e| UpstreamError::transport(SHOPIFY, e))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -171,7 +129,7 @@ impl AdminClient {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64);
-        let body = response.bytes().await?;
+        let body = response.bytes().await.map_err(|e| UpstreamError::transport(SHOPIFY, e))?;
         let envelope: Option<Envelope> = serde_json::from_slice(&body).ok();
         let cost = envelope.as_ref().and_then(|e| e.extensions.as_ref()).and_then(|x| x.cost);
         let throttle_wait = || {
@@ -179,23 +137,34 @@ impl AdminClient {
             retry_after.or(from_bucket).unwrap_or(DEFAULT_THROTTLE_WAIT)
         };
         match status {
-            429 => return Err(AdminError::Throttled { wait: throttle_wait() }),
-            401 | 403 => return Err(AdminError::Unauthorized(status)),
+            429 => return Err(UpstreamError::Throttled { upstream: SHOPIFY, retry_after: throttle_wait() }),
+            401 | 403 => {
+                let (code, message) = (status.to_string(), "the access token was refused".to_owned());
+                return Err(UpstreamError::Unauthorized { upstream: SHOPIFY, status, code, message });
+            }
             200..=299 => {}
-            other => return Err(AdminError::Status(other)),
+            500.. => {
+                return Err(UpstreamError::Transient { upstream: SHOPIFY, detail: format!("HTTP {status}") });
+            }
+            other => {
+                let (code, message) = (other.to_string(), "the Admin API refused the request".to_owned());
+                return Err(UpstreamError::Rejected { upstream: SHOPIFY, status: other, code, message });
+            }
         }
-        let envelope = envelope.ok_or_else(|| AdminError::Decode("the body is not a GraphQL response".into()))?;
+        let decode = |detail: String| UpstreamError::Decode { upstream: SHOPIFY, detail };
+        let envelope = envelope.ok_or_else(|| decode("the body is not a GraphQL response".into()))?;
         if let Some(errors) = envelope.errors.as_ref().filter(|e| !e.is_null()) {
             if is_throttled(errors) {
-                return Err(AdminError::Throttled { wait: throttle_wait() });
+                return Err(UpstreamError::Throttled { upstream: SHOPIFY, retry_after: throttle_wait() });
             }
             if envelope.data.as_ref().is_none_or(Value::is_null) {
-                return Err(AdminError::GraphQl(messages(errors)));
+                let (code, message) = ("GRAPHQL".to_owned(), messages(errors));
+                return Err(UpstreamError::Rejected { upstream: SHOPIFY, status, code, message });
             }
             tracing::warn!(errors = %messages(errors), "partial GraphQL errors");
         }
-        let data = envelope.data.ok_or_else(|| AdminError::Decode("no data".into()))?;
-        let data = serde_json::from_value(data).map_err(|e| AdminError::Decode(e.to_string()))?;
+        let data = envelope.data.ok_or_else(|| decode("no data".into()))?;
+        let data = serde_json::from_value(data).map_err(|e| decode(e.to_string()))?;
         Ok(Reply { data, cost })
     }
 }

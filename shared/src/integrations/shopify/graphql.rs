@@ -8,7 +8,9 @@ use serde::Deserialize;
 use crate::{
     domain::{
         Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
-        Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
+        Order, OrderName, Product, ShopDomain, Variant,
+        poll::{PollWindow, WindowMode},
+        product::size_and_color,
     },
     integrations::shopify::model::MapError,
 };
@@ -480,9 +482,34 @@ impl GqlProduct {
     }
 }
 
+/// The orders (or products) search query and sort key of a poll window. Times are whole UTC seconds.
+pub fn search(window: &PollWindow) -> (String, &'static str) {
+    let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match window.mode {
+        WindowMode::Incremental | WindowMode::Recovery => {
+            (format!("updated_at:>'{}' AND updated_at:<='{}'", at(window.from), at(window.until)), "UPDATED_AT")
+        }
+        WindowMode::Backfill => {
+            (format!("created_at:>='{}' AND created_at:<'{}'", at(window.from), at(window.until)), "CREATED_AT")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_searches_by_update_time_and_a_backfill_by_creation_time() {
+        let at = |m| chrono::DateTime::parse_from_rfc3339(&format!("2026-11-22T06:{m:02}:00Z")).unwrap().to_utc();
+        let window = PollWindow::incremental(Some(at(30)), at(0), chrono::TimeDelta::minutes(2), at(45));
+        assert_eq!(
+            search(&window),
+            ("updated_at:>'2026-11-22T06:28:00Z' AND updated_at:<='2026-11-22T06:45:00Z'".to_owned(), "UPDATED_AT")
+        );
+        let backfill = PollWindow { mode: WindowMode::Backfill, ..window };
+        assert_eq!(search(&backfill).1, "CREATED_AT");
+    }
 
     #[test]
     fn maps_a_graphql_order_to_the_webhook_vocabulary() {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, TransactWriteItem, WriteRequest};
 use chrono::{DateTime, Utc};
 
-use super::{DynamoStore, Item, from_data, n, s, string_attr, to_json};
+use super::{DynamoStore, Item, from_data, n, s, string_attr, time_attr, to_json};
 use crate::{
     domain::{Product, ShopDomain, Variant, product::VARIANTS_PER_RECORD},
     error::StoreError,
@@ -56,11 +56,7 @@ impl DynamoStore {
             stored.versions.insert(sk.to_owned(), version(item));
             if sk == keys::PRODUCT_SK {
                 stored.deleted = item.get("deleted").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
-                stored.updated_at = item
-                    .get("updated_at")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&Utc));
+                stored.updated_at = time_attr(item, "updated_at")?;
                 if !stored.deleted {
                     let product: Product = from_data(item)?;
                     for v in &product.variants {

@@ -1,0 +1,130 @@
+//! Every alert the system raises is built here: one constructor per reason, so each alert's id (its
+//! idempotency key: raising the same alert twice stores it once) is formed in one place.
+//!
+//! Id scheme: `<reason>:<subject>[:<when>]`. The subject names what the alert is about (an order key,
+//! a topic, a stage and message); `<when>` is the start of the condition in epoch milliseconds where a
+//! condition can end and come back (a shipment flag, a stuck watermark), so a replay raises nothing new
+//! and a new occurrence raises a new alert.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::{
+    domain::{Alert, AlertKind, Integration, Order, OrderKey, ShopDomain},
+    queue::Stage,
+};
+
+fn alert(shop: &ShopDomain, kind: AlertKind, id: String, message: String, now: DateTime<Utc>) -> Alert {
+    Alert { shop: shop.clone(), id, kind, message, order: None, raised_at: now, cleared_at: None }
+}
+
+fn about(mut alert: Alert, order: &OrderKey) -> Alert {
+    alert.order = Some(order.to_string());
+    alert
+}
+
+/// The id of the dead-letter alert of `message_id` on `stage`'s queue: raised by the worker on the
+/// record's last attempt and by the DLQ monitor, which must agree.
+pub fn dead_letter_id(stage: Stage, message_id: &str) -> String {
+    format!("dead-letter:{stage}:{message_id}")
+}
+
+/// A message moved (or about to move) to `stage`'s dead-letter queue; `failure` is how many times it
+/// failed and the last error, when the worker knows them.
+pub fn dead_letter(
+    shop: &ShopDomain,
+    stage: Stage,
+    message_id: &str,
+    failure: Option<(u32, &dyn std::fmt::Display)>,
+    now: DateTime<Utc>,
+) -> Alert {
+    let message = match failure {
+        Some((attempts, error)) => {
+            format!("A {stage} message failed {attempts} times and was moved to the dead-letter queue: {error}")
+        }
+        None => format!("A {stage} message was moved to the dead-letter queue"),
+    };
+    alert(shop, AlertKind::DeadLetter, dead_letter_id(stage, message_id), message, now)
+}
+
+/// The id of a shipment alert (`tracking_pending` or `delayed`) of the flag raised at `since`.
+pub fn shipment_id(kind: AlertKind, key: &OrderKey, since: DateTime<Utc>) -> String {
+    format!("{}:{key}:{}", kind.as_str(), since.timestamp_millis())
+}
+
+/// A shipment flag came up: no tracking after 2 hours, or no carrier update for 24 hours.
+pub fn shipment(kind: AlertKind, order: &Order, since: DateTime<Utc>, now: DateTime<Utc>) -> Alert {
+    let message = match kind {
+        AlertKind::TrackingPending => format!("Order {} has no tracking number after 2 hours", order.name.as_str()),
+        _ => format!("Order {} has had no carrier update for 24 hours", order.name.as_str()),
+    };
+    about(alert(&order.shop, kind, shipment_id(kind, &order.key(), since), message, now), &order.key())
+}
+
+/// The poll found an order state that no webhook delivered.
+pub fn undelivered_change(order: &Order, now: DateTime<Utc>) -> Alert {
+    let key = order.key();
+    let message = format!(
+        "Order {} changed at {} but no webhook delivered it; the poll caught it up",
+        order.name.as_str(),
+        order.updated_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    let id = format!("data_gap:{key}:{}", order.updated_at.timestamp_millis());
+    about(alert(&order.shop, AlertKind::DataGap, id, message, now), &key)
+}
+
+/// An order the poll read could not be mapped, and was skipped.
+pub fn unreadable_order(shop: &ShopDomain, order_id: &str, error: &str, now: DateTime<Utc>) -> Alert {
+    let message = format!("Order {order_id} from the poll could not be read ({error}); it was skipped");
+    alert(shop, AlertKind::DataGap, format!("unreadable:{order_id}"), message, now)
+}
+
+/// A webhook subscription was missing (found by the check started by `origin`); `outcome` says whether
+/// it was re-created.
+pub fn subscription_missing(shop: &ShopDomain, topic: &str, origin: &str, outcome: &str, now: DateTime<Utc>) -> Alert {
+    let message = format!(
+        "The {topic} webhook subscription was missing and {outcome}; its events may have been dropped, so the window since the last webhook is polled again"
+    );
+    alert(shop, AlertKind::DataGap, format!("subscription_missing:{topic}:{origin}"), message, now)
+}
+
+/// The shop has not granted `read_all_orders` (raised once per shop).
+pub fn read_all_orders_missing(shop: &ShopDomain, now: DateTime<Utc>) -> Alert {
+    let message =
+        "The app lacks the read_all_orders scope: orders older than 60 days are invisible to the poll and backfill";
+    alert(shop, AlertKind::Setup, "setup:read_all_orders".to_owned(), message.to_owned(), now)
+}
+
+/// A partner refused a change we pushed (`delivery_id` is the outbound message's id).
+pub fn push_rejected(
+    shop: &ShopDomain,
+    order: &OrderKey,
+    delivery_id: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Alert {
+    about(alert(shop, AlertKind::PushRejected, format!("push_rejected:{delivery_id}"), detail.to_owned(), now), order)
+}
+
+/// The id of the alert of an integration's failing sync, stuck at `watermark`: repeated failures of
+/// the same window raise it once, and the next successful run clears it.
+pub fn sync_failed_id(integration: Integration, watermark: Option<DateTime<Utc>>) -> String {
+    format!("{integration}-sync:{}", watermark.map_or(0, |w| w.timestamp_millis()))
+}
+
+/// An integration's orders sync failed with `error`.
+pub fn sync_failed(
+    shop: &ShopDomain,
+    integration: Integration,
+    watermark: Option<DateTime<Utc>>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Alert {
+    let name = match integration {
+        Integration::Shopify => "Shopify",
+        Integration::Amazon => "Amazon",
+        Integration::MasonHub => "MasonHub",
+        Integration::CommerceOs => "CommerceOS",
+    };
+    let message = format!("{name} orders sync failed: {error}");
+    alert(shop, AlertKind::SyncFailed, sync_failed_id(integration, watermark), message, now)
+}

@@ -1,0 +1,277 @@
+//! Shopify's inbound events: the webhook topics, each mapped to the canonical order (version-guarded, so
+//! duplicates and out-of-order deliveries never replace newer state), its timeline, products, the
+//! shop's install state, and the compliance topics.
+
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{Ingest, shopify_events as events};
+use crate::{
+    app::orders::{self, ChangeError, Decision},
+    domain::{ChannelOrderId, Fulfillment, OrderKey, ShopDomain, TimelineEvent, ops::ChannelReturn},
+    error::WorkerError,
+    integrations::shopify::model::{
+        ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
+        ShopifyProduct, ShopifyRefund,
+    },
+    queue::Inbound,
+    store::ShopStatus,
+};
+
+/// Handles one Shopify webhook.
+pub async fn handle(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
+    let shop = webhook.shop.clone();
+    let erasing = webhook.topic == "shop/redact";
+    topic(deps, webhook).await?;
+    if !erasing {
+        // The subscription health check polls from here when events go missing; the dashboard
+        // refetches on the ping.
+        deps.sync.record_webhook(&shop, deps.clock.now()).await?;
+    }
+    Ok(())
+}
+
+/// The `orders/*` topics whose body is the whole order.
+const ORDER_TOPICS: &[&str] = &[
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/partially_fulfilled",
+    "orders/paid",
+];
+
+async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
+    let permanent = |e: serde_json::Error| WorkerError::Permanent(e.into());
+    let topic = webhook.topic.as_str();
+    if ORDER_TOPICS.contains(&topic) {
+        let order =
+            ShopifyOrder::parse(&webhook.payload, webhook.shop).map_err(|e| WorkerError::Permanent(e.into()))?;
+        let applied = orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order, deps.clock.now()).await;
+        return applied.map(drop).map_err(change_error);
+    }
+    if let Some(event) = ChannelReturn::from_topic(topic) {
+        return events::shopify_return(deps, &webhook, event).await;
+    }
+    match topic {
+        "fulfillments/create" | "fulfillments/update" => {
+            let event = ShopifyFulfillmentEvent::deserialize(&webhook.payload).map_err(permanent)?;
+            fulfillment(deps, &webhook.shop, event).await
+        }
+        "refunds/create" => {
+            let refund = ShopifyRefund::deserialize(&webhook.payload).map_err(permanent)?;
+            let refunded: Vec<&str> = refund
+                .transactions
+                .iter()
+                .filter(|t| t.kind.as_deref() == Some("refund") && t.status.as_deref() != Some("failure"))
+                .map(|t| t.amount.as_str())
+                .collect();
+            let details = format!("Refund issued ({})", refunded.join(", "));
+            let event = TimelineEvent::new(refund.created_at.with_timezone(&Utc), "refund", details);
+            timeline_only(deps, &webhook.shop, &refund.order_id, event).await
+        }
+        "orders/edited" => {
+            let edited = ShopifyOrderEdited::deserialize(&webhook.payload).map_err(permanent)?.order_edit;
+            let (added, removed) = edited.line_items.map(|l| (l.additions.len(), l.removals.len())).unwrap_or_default();
+            let at = edited.committed_at.unwrap_or(edited.created_at).with_timezone(&Utc);
+            let details = format!("Order edited: {added} line item change(s) added, {removed} removed");
+            timeline_only(deps, &webhook.shop, &edited.order_id, TimelineEvent::new(at, "order_edited", details)).await
+        }
+        "fulfillment_orders/placed_on_hold" | "fulfillment_orders/hold_released" => events::hold(deps, &webhook).await,
+        "products/create" | "products/update" => {
+            let product = ShopifyProduct::deserialize(&webhook.payload).map_err(permanent)?.into_product(webhook.shop);
+            let written = deps.products.put_product(&product).await?;
+            tracing::info!(product = %product.id, variants = product.variants.len(), written, "product stored");
+            Ok(())
+        }
+        "products/delete" => {
+            let deleted = ShopifyDeleted::deserialize(&webhook.payload).map_err(permanent)?;
+            // The payload carries no time: Shopify's trigger time orders it against updates.
+            let at = events::happened_at(deps, &webhook);
+            deps.products.delete_product(&webhook.shop, &deleted.id, at).await?;
+            tracing::info!(product = %deleted.id, "product deleted");
+            Ok(())
+        }
+        "inventory_levels/update" => {
+            let level = ShopifyInventoryLevel::deserialize(&webhook.payload).map_err(permanent)?;
+            let at = level.updated_at.with_timezone(&Utc);
+            let available = level.available.unwrap_or(0);
+            let moved = deps
+                .products
+                .set_inventory_level(&webhook.shop, &level.inventory_item_id, &level.location_id, available, at)
+                .await?;
+            tracing::info!(inventory_item = %level.inventory_item_id, moved, "inventory level");
+            Ok(())
+        }
+        "app/uninstalled" => {
+            // Polls stop for an uninstalled shop; its data stays until `shop/redact` (48 h later).
+            deps.shops.set_shop_status(&webhook.shop, ShopStatus::Uninstalled, deps.clock.now()).await?;
+            tracing::info!("app uninstalled; shop marked inactive");
+            Ok(())
+        }
+        "shop/redact" => {
+            let erased = deps.shops.erase_shop(&webhook.shop).await?;
+            tracing::info!(erased, "shop data erased");
+            Ok(())
+        }
+        "customers/redact" => {
+            let request = CustomerRequest::deserialize(&webhook.payload).map_err(permanent)?;
+            for id in &request.orders {
+                redact_customer(deps, &webhook.shop, id).await?;
+            }
+            tracing::info!(orders = request.orders.len(), "customer data redacted");
+            Ok(())
+        }
+        "customers/data_request" => {
+            let request = CustomerRequest::deserialize(&webhook.payload).map_err(permanent)?;
+            export_customer_data(deps, &webhook.shop, &request).await
+        }
+        topic => {
+            tracing::info!(topic, "topic not handled by this version; dropped");
+            Ok(())
+        }
+    }
+}
+
+/// The body of `customers/redact` and `customers/data_request`.
+#[derive(Debug, Deserialize)]
+struct CustomerRequest {
+    customer: Option<serde_json::Value>,
+    #[serde(default, alias = "orders_to_redact", alias = "orders_requested", deserialize_with = "ids")]
+    orders: Vec<String>,
+    data_request: Option<DataRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DataRequest {
+    id: serde_json::Value,
+}
+
+fn ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let values = Vec::<serde_json::Value>::deserialize(d)?;
+    Ok(values.into_iter().map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).collect())
+}
+
+/// Erases the customer's personal data from one order and keeps the order's facts.
+async fn redact_customer(deps: &Ingest, shop: &ShopDomain, order_id: &str) -> Result<(), WorkerError> {
+    let key = order_key(order_id)?;
+    let now = deps.clock.now();
+    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, now, |order| {
+        if order.customer.is_none() && order.shipping_address.is_none() {
+            return Ok::<_, std::convert::Infallible>(Decision::Keep);
+        }
+        order.customer = None;
+        order.shipping_address = None;
+        Ok(Decision::Write(vec![TimelineEvent::new(
+            now,
+            "customer_redacted",
+            "Customer data erased on request".to_owned(),
+        )]))
+    })
+    .await;
+    not_found_is_fine(result, "customer_redacted")
+}
+
+/// Stores, under the request id, everything we hold about the customer in the requested orders.
+async fn export_customer_data(deps: &Ingest, shop: &ShopDomain, request: &CustomerRequest) -> Result<(), WorkerError> {
+    let request_id = match request.data_request.as_ref().map(|r| &r.id) {
+        Some(serde_json::Value::String(id)) => id.clone(),
+        Some(other) => other.to_string(),
+        None => return Err(WorkerError::Permanent(anyhow::anyhow!("data request without an id"))),
+    };
+    let mut orders = Vec::new();
+    for id in &request.orders {
+        if let Some(order) = deps.orders.get_order(shop, &order_key(id)?).await? {
+            orders.push(serde_json::json!({
+                "id": order.public_id(),
+                "name": order.name.as_str(),
+                "created_at": order.created_at,
+                "customer": order.customer,
+                "shipping_address": order.shipping_address,
+                "line_items": order.line_items,
+                "total": order.total,
+            }));
+        }
+    }
+    let export = serde_json::json!({
+        "data_request_id": request_id,
+        "shop": shop,
+        "customer": request.customer,
+        "orders": orders,
+        "exported_at": deps.clock.now(),
+    });
+    deps.shops.record_data_export(shop, &request_id, &export.to_string()).await?;
+    tracing::info!(orders = orders.len(), "customer data export stored");
+    Ok(())
+}
+
+fn change_error(e: ChangeError<std::convert::Infallible>) -> WorkerError {
+    match e {
+        ChangeError::Store(e) => e.into(),
+        other => WorkerError::Retryable(other.into()),
+    }
+}
+
+pub(crate) fn order_key(id: &str) -> Result<OrderKey, WorkerError> {
+    ChannelOrderId::parse(id).map(OrderKey::shopify).map_err(|e| WorkerError::Permanent(e.into()))
+}
+
+/// Upserts a fulfilment into its order: a fulfilment revision older than the stored one is ignored.
+async fn fulfillment(deps: &Ingest, shop: &ShopDomain, event: ShopifyFulfillmentEvent) -> Result<(), WorkerError> {
+    let key = order_key(&event.order_id)?;
+    let incoming = Fulfillment::from(event.fulfillment);
+    let label = event.name.unwrap_or_else(|| incoming.id.clone());
+    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, deps.clock.now(), |order| {
+        let current = order.fulfillments.iter().position(|f| f.id == incoming.id);
+        if let Some(i) = current
+            && order.fulfillments[i].updated_at >= incoming.updated_at
+        {
+            return Ok::<_, std::convert::Infallible>(Decision::Keep);
+        }
+        let status = incoming.shipment_status.clone().unwrap_or_else(|| incoming.status.clone());
+        let tracking = incoming
+            .tracking_numbers
+            .first()
+            .map(|n| format!(" ({} {n})", incoming.tracking_company.clone().unwrap_or_default()));
+        let ts = incoming.updated_at.or(incoming.created_at).unwrap_or(order.updated_at);
+        match current {
+            Some(i) => order.fulfillments[i] = incoming.clone(),
+            None => order.fulfillments.push(incoming.clone()),
+        }
+        let details = format!("Fulfillment {label} {status}{}", tracking.unwrap_or_default());
+        Ok(Decision::Write(vec![TimelineEvent::new(ts, "fulfillment", details)]))
+    })
+    .await;
+    not_found_is_fine(result, "fulfillment")
+}
+
+/// Appends `event` to the order's timeline (keyed by time and kind, so a redelivery adds nothing).
+pub(crate) async fn timeline_only(
+    deps: &Ingest,
+    shop: &ShopDomain,
+    order_id: &str,
+    event: TimelineEvent,
+) -> Result<(), WorkerError> {
+    let key = order_key(order_id)?;
+    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, deps.clock.now(), |_| {
+        Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]))
+    })
+    .await;
+    not_found_is_fine(result, &event.event)
+}
+
+/// An event for an order we have not stored yet is dropped: the order arrives with its own webhook or
+/// the reconciliation poll, carrying the same state.
+pub(crate) fn not_found_is_fine(
+    result: Result<crate::domain::Order, ChangeError<std::convert::Infallible>>,
+    what: &str,
+) -> Result<(), WorkerError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(ChangeError::NotFound) => {
+            tracing::info!(what, "event for an order not stored yet; dropped");
+            Ok(())
+        }
+        Err(e) => Err(change_error(e)),
+    }
+}

@@ -1,0 +1,175 @@
+//! Topics that add to an order's timeline without carrying the order itself: fulfilment holds (the
+//! timeline's inventory hold/release events) and returns (which also move the order's return case).
+//! Their payloads name the order in several shapes; a hold may name only its fulfillment order, which
+//! the Admin API resolves to its order.
+
+use super::{
+    Ingest,
+    shopify::{not_found_is_fine, order_key, timeline_only},
+};
+use crate::{
+    app::orders::{self, Decision},
+    domain::{ShopDomain, TimelineEvent, ops::ChannelReturn},
+    error::WorkerError,
+    integrations::shopify::graphql::gid_tail,
+    queue::Inbound,
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The order id a payload names, in any of the shapes Shopify uses (numeric or GID).
+pub fn order_ref(payload: &Value) -> Option<String> {
+    ["/order_id", "/order/id", "/order/admin_graphql_api_id", "/fulfillment_order/order_id", "/return/order/id"]
+        .iter()
+        .filter_map(|p| payload.pointer(p))
+        .find_map(|v| match v {
+            Value::String(s) if !s.is_empty() => Some(gid_tail(s).to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+fn text(payload: &Value, pointers: &[&str]) -> Option<String> {
+    pointers
+        .iter()
+        .filter_map(|p| payload.pointer(p))
+        .find_map(|v| v.as_str().map(str::to_owned))
+        .filter(|s| !s.is_empty())
+}
+
+/// When the event happened: Shopify's `X-Shopify-Triggered-At`, else now. Timeline events are keyed by
+/// it, so a redelivery adds nothing.
+pub(crate) fn happened_at(deps: &Ingest, webhook: &Inbound) -> DateTime<Utc> {
+    webhook.occurred_at.unwrap_or_else(|| deps.clock.now())
+}
+
+const FULFILLMENT_ORDER_ORDER: &str = r#"query FulfillmentOrderOrder($id: ID!) {
+  fulfillmentOrder(id: $id) { id orderId }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FulfillmentOrderOrder {
+    fulfillment_order: Option<FulfillmentOrderRef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FulfillmentOrderRef {
+    order_id: String,
+}
+
+/// `fulfillment_orders/placed_on_hold` and `fulfillment_orders/hold_released`.
+pub async fn hold(deps: &Ingest, webhook: &Inbound) -> Result<(), WorkerError> {
+    let payload = &webhook.payload;
+    let placed = webhook.topic.ends_with("placed_on_hold");
+    let order_id = match order_ref(payload) {
+        Some(id) => id,
+        None => {
+            let Some(fulfillment_order) = text(payload, &["/fulfillment_order/id"]) else {
+                return Err(WorkerError::Permanent(anyhow::anyhow!("hold event without a fulfillment order")));
+            };
+            match resolve_order(deps, &webhook.shop, &fulfillment_order).await? {
+                Some(id) => id,
+                None => {
+                    tracing::info!(shop = %webhook.shop, "hold for an unknown fulfillment order; dropped");
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let details = if placed {
+        let reason = text(
+            payload,
+            &[
+                "/created_fulfillment_hold/reason",
+                "/fulfillment_hold/reason",
+                "/fulfillment_order/fulfillment_holds/0/reason",
+            ],
+        );
+        let notes = text(
+            payload,
+            &[
+                "/created_fulfillment_hold/reason_notes",
+                "/fulfillment_hold/reason_notes",
+                "/fulfillment_order/fulfillment_holds/0/reason_notes",
+            ],
+        );
+        match (reason, notes) {
+            (Some(r), Some(n)) => format!("Fulfillment placed on hold ({r}: {n})"),
+            (Some(r), None) => format!("Fulfillment placed on hold ({r})"),
+            _ => "Fulfillment placed on hold".to_owned(),
+        }
+    } else {
+        "Fulfillment hold released".to_owned()
+    };
+    let kind = if placed { "inventory_hold" } else { "inventory_release" };
+    let event = TimelineEvent::new(happened_at(deps, webhook), kind, details);
+    timeline_only(deps, &webhook.shop, &order_id, event).await
+}
+
+/// The order of a fulfillment order, asked of the Admin API (the hold payloads name only the latter).
+async fn resolve_order(
+    deps: &Ingest,
+    shop: &ShopDomain,
+    fulfillment_order: &str,
+) -> Result<Option<String>, WorkerError> {
+    let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
+        return Ok(None);
+    };
+    let gid = if fulfillment_order.starts_with("gid://") {
+        fulfillment_order.to_owned()
+    } else {
+        format!("gid://shopify/FulfillmentOrder/{fulfillment_order}")
+    };
+    let variables = serde_json::json!({ "id": gid });
+    let reply =
+        deps.shopify.admin.graphql::<FulfillmentOrderOrder>(shop, &token, FULFILLMENT_ORDER_ORDER, variables).await?;
+    Ok(reply.data.fulfillment_order.map(|f| gid_tail(&f.order_id).to_owned()))
+}
+
+/// `returns/request|approve|decline|close`: a timeline event, and the order's return case moves when the
+/// event changes its state.
+pub async fn shopify_return(deps: &Ingest, webhook: &Inbound, event: ChannelReturn) -> Result<(), WorkerError> {
+    let payload = &webhook.payload;
+    let order_id =
+        order_ref(payload).ok_or_else(|| WorkerError::Permanent(anyhow::anyhow!("return event without an order")))?;
+    let key = order_key(&order_id)?;
+    let at = happened_at(deps, webhook);
+    let name = text(payload, &["/name", "/return/name"]).unwrap_or_else(|| "Return".to_owned());
+    let verb = match event {
+        ChannelReturn::Requested => "requested",
+        ChannelReturn::Approved => "approved",
+        ChannelReturn::Declined => "declined",
+        ChannelReturn::Closed => "closed",
+    };
+    let timeline = TimelineEvent::new(at, event.event(), format!("{name} {verb} in Shopify"));
+    let result =
+        orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &webhook.shop, &key, deps.clock.now(), |order| {
+            if let Some(case) = event.apply(order.ops.return_case.as_ref(), at) {
+                order.ops.return_case = Some(case);
+            }
+            Ok::<_, std::convert::Infallible>(Decision::Write(vec![timeline.clone()]))
+        })
+        .await;
+    not_found_is_fine(result, event.event())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_order_in_every_shape() {
+        assert_eq!(order_ref(&serde_json::json!({ "order_id": 42 })).as_deref(), Some("42"));
+        assert_eq!(
+            order_ref(&serde_json::json!({ "order": { "admin_graphql_api_id": "gid://shopify/Order/7" } })).as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            order_ref(&serde_json::json!({ "fulfillment_order": { "id": "gid://shopify/FulfillmentOrder/1" } })),
+            None
+        );
+    }
+}

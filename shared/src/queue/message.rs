@@ -1,0 +1,128 @@
+//! What travels between stages on SQS: one envelope with three kinds of message. Inbound events come
+//! from an integration (a verified webhook or callback), outbound changes go to a destination, and poll
+//! jobs are an integration's scheduled reads. One tagged enum, so a worker decodes exactly what it was
+//! sent and rejects anything else as a poison message.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Integration, ShopDomain, poll::PollWindow};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    /// A verified event from an integration, queued for the ingest worker.
+    Inbound(Inbound),
+    /// A change to hand to a destination.
+    Outbound(Outbound),
+    /// Work for an integration's poller.
+    Poll(PollJob),
+}
+
+impl Message {
+    /// The message's kind, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Inbound(_) => "inbound",
+            Message::Outbound(_) => "outbound",
+            Message::Poll(_) => "poll",
+        }
+    }
+
+    pub fn shop(&self) -> &ShopDomain {
+        match self {
+            Message::Inbound(event) => &event.shop,
+            Message::Outbound(change) => &change.shop,
+            Message::Poll(job) => &job.shop,
+        }
+    }
+}
+
+/// An event an integration delivered and we verified (for Shopify, a webhook that passed its HMAC).
+/// `payload` is the delivered JSON body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub source: Integration,
+    pub shop: ShopDomain,
+    pub topic: String,
+    /// The delivery's id (Shopify's `X-Shopify-Webhook-Id`): the receipt and dedupe key.
+    pub delivery_id: String,
+    /// The upstream event's own id, shared by every delivery of the same event.
+    pub event_id: Option<String>,
+    /// When the upstream says the event happened (Shopify's `X-Shopify-Triggered-At`).
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub payload: serde_json::Value,
+}
+
+/// A change to hand on to `destination`. `id` is derived from the change, so a redelivery is
+/// recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outbound {
+    pub destination: Integration,
+    pub shop: ShopDomain,
+    /// The order, as `channel:id`.
+    pub order: String,
+    pub id: String,
+    pub change: OutboundChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutboundChange {
+    /// Mirror the assignment into the order's Shopify metafields (when the shop enables it).
+    AssignmentSync { assignee: String },
+    /// Create the Shopify fulfilment with tracking (`fulfillmentCreate`).
+    FulfillmentCreate { shipment_id: String, tracking_number: Option<String>, carrier: Option<String> },
+    /// An escalation for the support assistant.
+    SupportEscalation { thread_id: String, conversation_id: Option<String>, note: String },
+    /// A return decision, to fan out to Shopify and the ERP.
+    ReturnUpdate { action: String, state: String, note: Option<String> },
+}
+
+impl OutboundChange {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutboundChange::AssignmentSync { .. } => "assignment_sync",
+            OutboundChange::FulfillmentCreate { .. } => "fulfillment_create",
+            OutboundChange::SupportEscalation { .. } => "support_escalation",
+            OutboundChange::ReturnUpdate { .. } => "return_update",
+        }
+    }
+}
+
+/// A unit of an integration's poll work. A job that must wait (rate limits) or runs long goes back on
+/// the queue as its own continuation, carrying where it stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollJob {
+    pub integration: Integration,
+    pub shop: ShopDomain,
+    /// What started the job (a schedule tick, a backfill request). Alerts the job raises are keyed by it,
+    /// so a redelivered job raises nothing new.
+    pub origin: String,
+    pub task: PollTask,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum PollTask {
+    /// Orders of `window`, from the page after `after`.
+    Orders { window: PollWindow, after: Option<String> },
+    /// Products updated in `window`, from the page after `after`.
+    Products { window: PollWindow, after: Option<String> },
+    /// Check the shop's webhook subscriptions and re-create missing ones.
+    Subscriptions,
+    /// An orders sync whose window the integration derives itself (from its watermark); `resume` is
+    /// the integration's own record of where a carried-over run stopped, opaque to the queue.
+    OrdersSync {
+        #[serde(default)]
+        dry_run: bool,
+        #[serde(default = "yes")]
+        include_items: bool,
+        #[serde(default)]
+        resume: Option<serde_json::Value>,
+    },
+}
+
+fn yes() -> bool {
+    true
+}

@@ -1,0 +1,28 @@
+//! The dashboard's alert channel: alerts raised once per id, cleared, and read in order.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::Recorded;
+use crate::{
+    domain::{Alert, ShopDomain},
+    error::StoreError,
+};
+
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Stores the alert once per `(shop, id)`.
+    async fn raise_alert(&self, alert: &Alert) -> Result<Recorded, StoreError>;
+
+    /// Marks the alert cleared at `at` and moves it to the end of the feed, so readers past its raise
+    /// see it again, cleared. Clearing an unknown or cleared alert does nothing.
+    async fn clear_alert(&self, shop: &ShopDomain, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The shop's alerts raised or cleared after cursor `since`, oldest first, each with its own cursor.
+    async fn alerts_since(
+        &self,
+        shop: &ShopDomain,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Alert)>, StoreError>;
+}

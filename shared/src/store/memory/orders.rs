@@ -1,0 +1,122 @@
+use super::*;
+
+#[async_trait]
+impl OrderStore for MemoryStore {
+    async fn get_order(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Option<Order>, StoreError> {
+        Ok(self.state().orders.get(&keys::order_pk(shop, key)).cloned())
+    }
+
+    async fn write_order(
+        &self,
+        order: &Order,
+        previous: Option<&Order>,
+        events: &[TimelineEvent],
+    ) -> Result<WriteOutcome, StoreError> {
+        let pk = keys::order_pk(&order.shop, &order.key());
+        let mut state = self.state();
+        let current = state.orders.get(&pk).map(|o| o.version);
+        if current != previous.map(|p| p.version) {
+            return Ok(WriteOutcome::VersionConflict);
+        }
+        state.orders.insert(pk.clone(), order.clone());
+        let timeline = state.timelines.entry(pk).or_default();
+        for event in events {
+            timeline.insert(keys::timeline_sk(event), event.clone());
+        }
+        Ok(WriteOutcome::Written)
+    }
+
+    async fn list_orders(
+        &self,
+        shop: &ShopDomain,
+        query: &OrderQuery,
+        seek: &Seek,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StoreError> {
+        let state = self.state();
+        let mut listed: Vec<Listed> = state
+            .orders
+            .values()
+            .filter(|o| &o.shop == shop && query.matches(o))
+            .map(|o| Listed { position: keys::order_position(o), order: o.clone() })
+            .filter(|l| match seek {
+                Seek::First => true,
+                Seek::From(position) => l.position <= *position,
+                Seek::Before(position) => l.position > *position,
+            })
+            .collect();
+        match seek {
+            Seek::Before(_) => listed.sort_by(|a, b| a.position.cmp(&b.position)),
+            _ => listed.sort_by(|a, b| b.position.cmp(&a.position)),
+        }
+        listed.truncate(limit);
+        Ok(listed)
+    }
+
+    async fn page_boundary(
+        &self,
+        shop: &ShopDomain,
+        fingerprint: &str,
+        offset: u64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.state().pages.get(&(keys::pages_pk(shop, fingerprint), offset)).cloned())
+    }
+
+    async fn remember_page_boundary(
+        &self,
+        shop: &ShopDomain,
+        fingerprint: &str,
+        offset: u64,
+        position: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.state().pages.insert((keys::pages_pk(shop, fingerprint), offset), position.to_owned());
+        Ok(())
+    }
+
+    async fn find_by_name(&self, shop: &ShopDomain, name: &str) -> Result<Option<Order>, StoreError> {
+        let wanted = keys::order_name_gsi2pk(shop, name);
+        Ok(self.state().orders.values().find(|o| keys::order_name_gsi2pk(&o.shop, o.name.as_str()) == wanted).cloned())
+    }
+
+    async fn order_detail(
+        &self,
+        shop: &ShopDomain,
+        key: &OrderKey,
+        events: usize,
+    ) -> Result<Option<(Order, Vec<TimelineEvent>)>, StoreError> {
+        let state = self.state();
+        let pk = keys::order_pk(shop, key);
+        let Some(order) = state.orders.get(&pk) else { return Ok(None) };
+        let timeline = state.timelines.get(&pk).map(|t| t.values().rev().take(events).cloned().collect());
+        Ok(Some((order.clone(), timeline.unwrap_or_default())))
+    }
+
+    async fn shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
+        let mut shops: Vec<ShopDomain> = self.state().orders.values().map(|o| o.shop.clone()).collect();
+        shops.sort();
+        shops.dedup();
+        Ok(shops)
+    }
+
+    async fn due_for_review(
+        &self,
+        shop: &ShopDomain,
+        watch: keys::Watch,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderKey>, StoreError> {
+        let pk = keys::watch_pk(shop, watch);
+        let until = format!("{}~", keys::sortable_millis(until));
+        let state = self.state();
+        let mut due: Vec<(String, OrderKey)> = state
+            .orders
+            .values()
+            .flat_map(|o| keys::order_index(o).into_iter().map(move |e| (e, o.key())))
+            .filter(|(e, _)| e.pk == pk && e.sk <= until)
+            .map(|(e, key)| (e.sk, key))
+            .collect();
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, key)| key).collect())
+    }
+}

@@ -1,0 +1,87 @@
+//! The shop (tenant): its record and status, compliance exports, and erasure of all its data.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{domain::ShopDomain, error::StoreError};
+
+/// Whether the app is installed on a shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShopStatus {
+    Active,
+    Uninstalled,
+}
+
+impl ShopStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShopStatus::Active => "active",
+            ShopStatus::Uninstalled => "uninstalled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [ShopStatus::Active, ShopStatus::Uninstalled].into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// An installed shop (tenant). The offline Admin API token is stored only sealed (see
+/// [`crate::secrets`]); `Debug` does not show even the ciphertext.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShopRecord {
+    pub shop: ShopDomain,
+    pub status: ShopStatus,
+    pub scopes: Vec<String>,
+    pub sealed_token: String,
+    pub installed_at: DateTime<Utc>,
+    /// Whether assignments are mirrored into Shopify metafields (off by default: the contract keeps
+    /// metafields read-only for now).
+    #[serde(default)]
+    pub metafields_sync: bool,
+}
+
+impl ShopRecord {
+    /// Without `read_all_orders`, Shopify silently hides orders older than 60 days.
+    pub fn read_all_orders(&self) -> bool {
+        self.scopes.iter().any(|s| s == "read_all_orders")
+    }
+}
+
+impl std::fmt::Debug for ShopRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopRecord")
+            .field("shop", &self.shop)
+            .field("status", &self.status)
+            .field("scopes", &self.scopes)
+            .field("sealed_token", &"***")
+            .field("installed_at", &self.installed_at)
+            .field("metafields_sync", &self.metafields_sync)
+            .finish()
+    }
+}
+
+/// The shop (tenant) itself: its record and status, its compliance exports, and erasure of all its data.
+#[async_trait]
+pub trait ShopStore: Send + Sync {
+    /// Writes the shop's record (a re-install replaces it and makes the shop active again).
+    async fn install_shop(&self, record: &ShopRecord) -> Result<(), StoreError>;
+    async fn shop(&self, shop: &ShopDomain) -> Result<Option<ShopRecord>, StoreError>;
+
+    async fn set_shop_status(&self, shop: &ShopDomain, status: ShopStatus, at: DateTime<Utc>)
+    -> Result<(), StoreError>;
+    async fn shop_status(&self, shop: &ShopDomain) -> Result<Option<ShopStatus>, StoreError>;
+
+    /// The shops the app is installed on (status active), for the scheduled polls.
+    async fn active_shops(&self) -> Result<Vec<ShopDomain>, StoreError>;
+
+    /// Deletes every item of the shop that a query can reach: orders with their timelines, deliveries
+    /// and index items, alerts, the shop record and its exports. Returns how many items went. Webhook
+    /// receipts, stored action responses and page boundaries hold no customer data and expire by TTL
+    /// within 7 days. Safe to repeat.
+    async fn erase_shop(&self, shop: &ShopDomain) -> Result<u64, StoreError>;
+
+    /// Keeps a `customers/data_request` export (JSON) under the request id.
+    async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError>;
+    async fn data_export(&self, shop: &ShopDomain, request_id: &str) -> Result<Option<String>, StoreError>;
+}
