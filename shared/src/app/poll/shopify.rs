@@ -54,8 +54,6 @@ pub const GAP_GRACE: TimeDelta = TimeDelta::minutes(5);
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(1);
 /// Pages read per invocation before the rest of the window is handed to a continuation.
 pub const MAX_PAGES_PER_RUN: usize = 40;
-/// Throttled attempts at one page before it is handed to a continuation.
-const MAX_INLINE_RETRIES: usize = 3;
 
 /// The webhook topics the app subscribes to through the API. The three compliance topics are
 /// configured in the app's settings, not through `webhookSubscriptionCreate`.
@@ -141,8 +139,8 @@ pub struct WindowReport {
     pub gaps: usize,
 }
 
-/// One GraphQL call with the throttle rules: a short wait is taken inline (a few times), a long one is
-/// handed back as [`Fetch::Later`] for the caller to carry over with an SQS delay.
+/// One GraphQL call: the client waits out short throttles itself; a long one is handed back as
+/// [`Fetch::Later`] for the caller to carry over with an SQS delay.
 enum Fetch<T> {
     Got(Reply<T>),
     Later(Duration),
@@ -155,22 +153,10 @@ async fn fetch<T: serde::de::DeserializeOwned>(
     query: &str,
     variables: serde_json::Value,
 ) -> Result<Fetch<T>, WorkerError> {
-    let mut throttled = 0;
-    loop {
-        match deps.shopify.admin.graphql::<T>(shop, token, query, variables.clone()).await {
-            Ok(reply) => return Ok(Fetch::Got(reply)),
-            Err(UpstreamError::Throttled { retry_after: wait, .. })
-                if wait <= MAX_INLINE_WAIT && throttled < MAX_INLINE_RETRIES =>
-            {
-                throttled += 1;
-                tracing::info!(shop = %shop, wait_ms = wait.as_millis() as u64, "throttled; waiting inline");
-                tokio::time::sleep(wait).await;
-            }
-            Err(UpstreamError::Throttled { retry_after: wait, .. }) => {
-                return Ok(Fetch::Later(wait.max(MAX_INLINE_WAIT)));
-            }
-            Err(e) => return Err(e.into()),
-        }
+    match deps.shopify.admin.graphql::<T>(shop, token, query, variables).await {
+        Ok(reply) => Ok(Fetch::Got(reply)),
+        Err(UpstreamError::Throttled { retry_after, .. }) => Ok(Fetch::Later(retry_after.max(MAX_INLINE_WAIT))),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -10,10 +10,10 @@ use serde_json::Value;
 use crate::{
     config::{Env, Secret},
     domain::ShopDomain,
-    integrations::http::{self, UpstreamError},
+    integrations::http::{self, RetryPolicy, UpstreamError},
 };
 
-/// Where the Admin API lives and which version is spoken.
+/// Where the Admin API lives, which version is spoken, and how throttles are waited out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     /// The shop's base URL, with `{shop}` standing for the shop domain: `https://{shop}` in AWS, a
@@ -21,11 +21,26 @@ pub struct AdminConfig {
     pub base_url: String,
     /// A quarterly `YYYY-MM` version.
     pub api_version: String,
+    /// Throttles of up to `max_inline_wait` are waited inline, up to `max_attempts` tries in all.
+    pub retry: RetryPolicy,
 }
+
+/// Shopify's bucket refills at 50 points per second: waits of up to a second are cheaper inline than a
+/// carried-over job.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    backoff_base: Duration::from_secs(1),
+    backoff_max: Duration::from_secs(1),
+    max_inline_wait: Duration::from_secs(1),
+    max_attempts: 4,
+};
 
 impl AdminConfig {
     pub fn read(env: &mut Env) -> Self {
-        Self { base_url: env.required("SHOPIFY_ADMIN_URL"), api_version: env.required("SHOPIFY_API_VERSION") }
+        Self {
+            base_url: env.required("SHOPIFY_ADMIN_URL"),
+            api_version: env.required("SHOPIFY_API_VERSION"),
+            retry: RETRY,
+        }
     }
 
     pub fn endpoint(&self, shop: &ShopDomain) -> String {
@@ -104,13 +119,38 @@ impl AdminClient {
         Self { http: http::Client::new(), config }
     }
 
-    /// Runs one GraphQL operation and decodes its `data` into `T`.
+    /// Runs one GraphQL operation and decodes its `data` into `T`. A throttle (`THROTTLED` with HTTP
+    /// 200, or 429) that asks for at most the policy's inline wait is waited out here, a few times; a
+    /// longer one is returned as [`UpstreamError::Throttled`] for the caller to carry the work over.
     pub async fn graphql<T: DeserializeOwned>(
         &self,
         shop: &ShopDomain,
         token: &Secret,
         query: &str,
         variables: Value,
+    ) -> Result<Reply<T>, UpstreamError> {
+        let policy = self.config.retry;
+        let mut attempt = 1;
+        loop {
+            match self.send::<T>(shop, token, query, &variables).await {
+                Err(UpstreamError::Throttled { retry_after, .. })
+                    if retry_after <= policy.max_inline_wait && attempt < policy.max_attempts =>
+                {
+                    attempt += 1;
+                    tracing::info!(shop = %shop, wait_ms = retry_after.as_millis() as u64, "throttled; waiting inline");
+                    tokio::time::sleep(retry_after).await;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        shop: &ShopDomain,
+        token: &Secret,
+        query: &str,
+        variables: &Value,
     ) -> Result<Reply<T>, UpstreamError> {
         let response = self
             .http
@@ -238,7 +278,7 @@ mod tests {
 
     #[test]
     fn endpoint_names_the_shop_and_version() {
-        let config = AdminConfig { base_url: "https://{shop}/".into(), api_version: "2026-10".into() };
+        let config = AdminConfig { base_url: "https://{shop}/".into(), api_version: "2026-10".into(), retry: RETRY };
         let shop = ShopDomain::parse("demo.myshopify.com").unwrap();
         assert_eq!(config.endpoint(&shop), "https://demo.myshopify.com/admin/api/2026-10/graphql.json");
     }
