@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod install;
 pub mod orders;
 pub mod queue;
 pub mod secrets;

@@ -24,7 +24,7 @@ pub enum TenantError {
     Seal(#[from] SealError),
 }
 
-fn context(shop: &ShopDomain) -> [(&str, &str); 2] {
+pub(crate) fn context(shop: &ShopDomain) -> [(&str, &str); 2] {
     [("shop", shop.as_str()), ("purpose", PURPOSE)]
 }
 
@@ -44,6 +44,7 @@ pub async fn install(
         sealed_token: sealer.seal(token, &context(shop)).await?,
         installed_at: now,
         metafields_sync: false,
+        token: Default::default(),
     };
     store.install_shop(&record).await?;
     if !record.read_all_orders() {

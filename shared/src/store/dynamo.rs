@@ -29,6 +29,7 @@ use crate::{
 };
 
 mod amazon;
+mod install;
 mod products;
 
 type Item = HashMap<String, AttributeValue>;
@@ -908,6 +909,7 @@ impl ShopStore for DynamoStore {
         doomed.extend(self.product_keys(shop).await?);
         doomed.extend(self.partition_keys(&keys::order_cursors_pk(shop)).await?);
         doomed.extend(self.amazon_erasure_keys(shop).await?);
+        doomed.extend(self.api_key_erasure_keys(shop).await?);
         doomed.push((keys::SHOPS_PK.to_owned(), shop.as_str().to_owned()));
         doomed.sort();
         doomed.dedup();

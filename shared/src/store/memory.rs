@@ -7,6 +7,7 @@ use std::{
 };
 
 mod amazon;
+mod install;
 
 use async_trait::async_trait;
 
@@ -53,6 +54,7 @@ struct State {
 pub struct MemoryStore {
     state: Mutex<State>,
     amazon: amazon::AmazonMemory,
+    install: install::InstallMemory,
 }
 
 impl MemoryStore {
@@ -358,6 +360,7 @@ impl ShopStore for MemoryStore {
         state.inventory_items.retain(|(s, _), _| s != shop);
         state.order_cursors.retain(|(s, _), _| s != shop);
         drop(state);
+        self.install.erase(shop);
         Ok(before as u64 + self.amazon.erase(shop))
     }
 
