@@ -29,6 +29,7 @@ use crate::{
 };
 
 mod amazon;
+mod assistant;
 mod install;
 mod products;
 

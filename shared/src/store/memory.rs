@@ -7,6 +7,7 @@ use std::{
 };
 
 mod amazon;
+mod assistant;
 mod install;
 
 use async_trait::async_trait;

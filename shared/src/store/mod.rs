@@ -3,6 +3,7 @@
 //! Key design: `docs/data-model.md`.
 
 pub mod amazon;
+pub mod assistant;
 pub mod dynamo;
 pub mod install;
 pub mod keys;
@@ -19,6 +20,7 @@ use crate::{
 };
 
 pub use amazon::AmazonStore;
+pub use assistant::AssistantStore;
 pub use install::{ApiKeyStore, TokenStore};
 
 /// How long webhook receipts are kept. Shopify retries for 4 hours; a week covers manual replays.
