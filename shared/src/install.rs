@@ -192,6 +192,25 @@ fn stage_named(name: &str) -> Option<Stage> {
 }
 
 impl Tokens {
+    /// The service over one DynamoDB store, KMS and the system clock.
+    pub fn connect(
+        sdk: &aws_config::SdkConfig,
+        config: TokenConfig,
+        required_scopes: Vec<String>,
+        store: Arc<crate::store::dynamo::DynamoStore>,
+        queue: Arc<dyn MessageQueue>,
+    ) -> Self {
+        Self {
+            oauth: Arc::new(OAuthClient::new(config.oauth)),
+            sealer: Arc::new(crate::secrets::KmsSealer::new(crate::aws::kms(sdk), config.secrets.key_id)),
+            store: store.clone(),
+            alerts: store,
+            queue,
+            clock: Arc::new(crate::clock::SystemClock),
+            required_scopes,
+        }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
