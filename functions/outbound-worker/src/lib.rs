@@ -44,6 +44,8 @@ const STAGE: &str = "outbound";
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAccessConfig,
+    /// The app's credentials and token endpoint, to refresh expiring offline tokens.
+    pub tokens: shared::install::TokenConfig,
 }
 
 impl Config {
@@ -52,7 +54,11 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self { table: TableConfig::read(&mut env), shopify: ShopifyAccessConfig::read(&mut env) };
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            shopify: ShopifyAccessConfig::read(&mut env),
+            tokens: shared::install::TokenConfig::read(&mut env),
+        };
         env.finish().map(|()| config)
     }
 }
@@ -62,6 +68,8 @@ pub struct Deps {
     pub alerts: Arc<dyn AlertStore>,
     pub shops: Arc<dyn ShopStore>,
     pub shopify: ShopifyAccess,
+    /// Refreshes expiring tokens; marks refused ones invalid and parks their messages.
+    pub tokens: shared::install::Tokens,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -72,7 +80,14 @@ impl Deps {
         Self {
             deliveries: store.clone(),
             alerts: store.clone(),
-            shops: store,
+            shops: store.clone(),
+            tokens: shared::install::Tokens::connect(
+                &sdk,
+                config.tokens,
+                Vec::new(),
+                store,
+                Arc::new(shared::queue::sqs::SqsQueue::new(shared::aws::sqs(&sdk), Default::default())),
+            ),
             shopify: ShopifyAccess::connect(&sdk, config.shopify),
             clock: Arc::new(SystemClock),
         }
@@ -86,6 +101,14 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
 }
 
 pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError> {
+    // A refused token parks the message until the shop reconnects, rather than dead-lettering it.
+    match deliver(deps, message.clone()).await {
+        Err(e) if shared::install::is_token_refusal(&e) => Ok(deps.tokens.refused(Stage::Outbound, &message).await?),
+        other => other,
+    }
+}
+
+async fn deliver(deps: &Deps, message: StageMessage) -> Result<(), WorkerError> {
     let StageMessage::Outbound(outbound) = message else {
         return Err(WorkerError::Permanent(anyhow::anyhow!("not an outbound message")));
     };
@@ -130,7 +153,7 @@ async fn assignment(
     let Some(record) = record.filter(|r| r.metafields_sync && key.channel == Channel::Shopify) else {
         return Ok(("skipped", "Shopify metafields are read-only for this shop".into()));
     };
-    let token = deps.shopify.open(&record).await?;
+    let token = deps.tokens.token(&record).await?;
     let variables = serde_json::json!({ "metafields": [{
         "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
         "type": "single_line_text_field", "value": assignee,
@@ -151,9 +174,10 @@ async fn fulfillment(
     if key.channel != Channel::Shopify {
         return Ok(("skipped", "not a Shopify order".into()));
     }
-    let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
+    let Some(record) = deps.shops.shop(shop).await?.filter(|r| r.status == ShopStatus::Active) else {
         return Ok(("skipped", "the shop is not installed".into()));
     };
+    let token = deps.tokens.token(&record).await?;
     let variables = serde_json::json!({ "id": order_gid(key) });
     let order = deps
         .shopify

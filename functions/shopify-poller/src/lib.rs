@@ -28,6 +28,7 @@ use shared::{
         message::{PollJob, PollTask, PollWindow, WindowMode},
     },
     error::WorkerError,
+    install::{self, TokenConfig, Tokens},
     orders::{self, Applied},
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     shopify::{
@@ -93,6 +94,8 @@ pub fn graphql_topic(topic: &str) -> String {
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAccessConfig,
+    /// The app's credentials and token endpoint, to refresh expiring offline tokens.
+    pub tokens: TokenConfig,
     pub poll_queue_url: String,
     /// Where Shopify should deliver webhooks (the `POST /webhooks/shopify` route).
     pub webhook_callback_url: String,
@@ -109,6 +112,7 @@ impl Config {
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAccessConfig::read(&mut env),
+            tokens: TokenConfig::read(&mut env),
             poll_queue_url: env.required(schema::def(Stage::ShopifyPoll).url_env),
             webhook_callback_url: env.required("SHOPIFY_WEBHOOK_CALLBACK_URL"),
             overlap: TimeDelta::seconds(env.parsed("SHOPIFY_POLL_OVERLAP_SECONDS", 120, |v| v.parse().ok())),
@@ -125,6 +129,8 @@ pub struct Deps {
     pub products: Arc<dyn ProductStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub shopify: ShopifyAccess,
+    /// Refreshes expiring tokens; marks refused ones invalid and parks their jobs.
+    pub tokens: Tokens,
     pub clock: Arc<dyn Clock>,
     pub webhook_callback_url: String,
     pub overlap: TimeDelta,
@@ -134,16 +140,18 @@ impl Deps {
     pub async fn connect(config: Config) -> Self {
         let sdk = shared::aws::sdk_config().await;
         let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+        let queue: Arc<dyn MessageQueue> = Arc::new(SqsQueue::new(
+            shared::aws::sqs(&sdk),
+            HashMap::from([(Stage::ShopifyPoll, config.poll_queue_url)]),
+        ));
         Self {
             orders: store.clone(),
             alerts: store.clone(),
             shops: store.clone(),
             sync: store.clone(),
-            products: store,
-            queue: Arc::new(SqsQueue::new(
-                shared::aws::sqs(&sdk),
-                HashMap::from([(Stage::ShopifyPoll, config.poll_queue_url)]),
-            )),
+            products: store.clone(),
+            tokens: Tokens::connect(&sdk, config.tokens, Vec::new(), store, queue.clone()),
+            queue,
             shopify: ShopifyAccess::connect(&sdk, config.shopify),
             clock: Arc::new(SystemClock),
             webhook_callback_url: config.webhook_callback_url,
@@ -159,20 +167,29 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
 }
 
 pub async fn step(deps: &Deps, message: StageMessage) -> Result<(), WorkerError> {
-    let StageMessage::ShopifyPoll(job) = message else {
+    let StageMessage::ShopifyPoll(job) = &message else {
         return Err(WorkerError::Permanent(anyhow::anyhow!("not a Shopify poll job")));
     };
     let Some(record) = deps.shops.shop(&job.shop).await?.filter(|r| r.status == ShopStatus::Active) else {
         tracing::info!(shop = %job.shop, "shop is not installed or not active; poll job dropped");
         return Ok(());
     };
-    let token = deps.shopify.open(&record).await?;
+    // Until the shop reconnects, its jobs wait as parked records rather than failing into the DLQ.
+    let result = match deps.tokens.token(&record).await {
+        Ok(token) => run(deps, job, &record, &token).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Err(e) if install::is_token_refusal(&e) => Ok(deps.tokens.refused(Stage::ShopifyPoll, &message).await?),
+        other => other,
+    }
+}
+
+async fn run(deps: &Deps, job: &PollJob, record: &ShopRecord, token: &Secret) -> Result<(), WorkerError> {
     match &job.task {
-        PollTask::Orders { window, after } => orders_window(deps, &job, &record, &token, *window, after.clone()).await,
-        PollTask::Products { window, after } => {
-            products_window(deps, &job, &record, &token, *window, after.clone()).await
-        }
-        PollTask::Subscriptions => subscriptions(deps, &job, &record, &token).await,
+        PollTask::Orders { window, after } => orders_window(deps, job, record, token, *window, after.clone()).await,
+        PollTask::Products { window, after } => products_window(deps, job, record, token, *window, after.clone()).await,
+        PollTask::Subscriptions => subscriptions(deps, job, record, token).await,
     }
 }
 
@@ -514,6 +531,8 @@ async fn subscriptions(deps: &Deps, job: &PollJob, record: &ShopRecord, token: &
         tracing::info!(shop = %shop, "webhook subscriptions complete");
         return Ok(());
     }
+    // An install registers the subscriptions: nothing was dropped, so no alert and no recovery window.
+    let installing = job.origin.starts_with(install::INSTALL_ORIGIN);
     let now = deps.clock.now();
     for topic in &missing {
         let variables = serde_json::json!({
@@ -527,6 +546,12 @@ async fn subscriptions(deps: &Deps, job: &PollJob, record: &ShopRecord, token: &
             .await?
             .data
             .webhook_subscription_create;
+        if installing {
+            if !created.user_errors.is_empty() {
+                tracing::warn!(shop = %shop, topic, errors = %describe(&created.user_errors), "webhook subscription refused");
+            }
+            continue;
+        }
         let outcome = if created.user_errors.is_empty() {
             "re-created".to_owned()
         } else {
@@ -545,6 +570,10 @@ async fn subscriptions(deps: &Deps, job: &PollJob, record: &ShopRecord, token: &
         };
         deps.alerts.raise_alert(&alert).await?;
         tracing::warn!(shop = %shop, topic, outcome = %outcome, "webhook subscription was missing");
+    }
+    if installing {
+        tracing::info!(shop = %shop, created = missing.len(), "webhook subscriptions registered");
+        return Ok(());
     }
     let state = deps.sync.sync_state(shop).await?;
     let since = state.last_webhook_at.or(state.orders_watermark).unwrap_or(record.installed_at);
