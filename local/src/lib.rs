@@ -45,6 +45,13 @@ pub const HTTP_ROUTES: &[(&str, &str, &str)] = &[
     ("PUT", amazon_api::CREDENTIAL_ROUTE, "amazon-api"),
     ("POST", amazon_api::PING_ROUTE, "amazon-api"),
     ("POST", amazon_api::SYNC_ROUTE, "amazon-api"),
+    ("GET", assistant_api::ORDERS_ROUTE, "assistant-api"),
+    ("GET", assistant_api::FULFILLMENTS_ROUTE, "assistant-api"),
+    ("GET", assistant_api::PRODUCTS_ROUTE, "assistant-api"),
+    ("GET", assistant_api::VARIANTS_ROUTE, "assistant-api"),
+    ("GET", assistant_api::KEYS_ROUTE, "assistant-api"),
+    ("POST", assistant_api::KEYS_ROUTE, "assistant-api"),
+    ("DELETE", assistant_api::KEY_ROUTE, "assistant-api"),
 ];
 
 /// Streaming routes (a Function URL with `InvokeMode: RESPONSE_STREAM` in AWS), taken when the client
@@ -91,6 +98,8 @@ pub struct Settings {
     pub seed: bool,
     /// The Shopify Admin API base (`{shop}` stands for the shop): the built-in simulator by default.
     pub shopify_admin_url: String,
+    /// The scopes the app requires (`SHOPIFY_REQUIRED_SCOPES`); the simulator grants exactly these.
+    pub required_scopes: Vec<String>,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -103,7 +112,12 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("SCHEDULE_INTERVAL_SECONDS", "60"),
     ("EVENTS_DIR", "events"),
     ("SEED_DEMO", "true"),
+    ("SHOPIFY_REQUIRED_SCOPES", LOCAL_REQUIRED_SCOPES),
 ];
+
+/// The scopes the local app requires (and its simulator grants).
+pub const LOCAL_REQUIRED_SCOPES: &str =
+    "read_orders,read_all_orders,write_orders,read_products,read_inventory,read_fulfillments,write_fulfillments,read_returns";
 
 impl Settings {
     /// The defaults above, overridden by the process environment.
@@ -126,6 +140,13 @@ impl Settings {
             events_dir: PathBuf::from(env.required("EVENTS_DIR")),
             seed: env.parsed("SEED_DEMO", true, |v| v.parse().ok()),
             shopify_admin_url: String::new(),
+            required_scopes: env
+                .required("SHOPIFY_REQUIRED_SCOPES")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
         };
         let settings = Settings {
             shopify_admin_url: env
@@ -155,6 +176,7 @@ pub struct Stack {
     pub simulator: simulator::Simulator,
     pub amazon_api: amazon_api::Deps,
     pub spapi_poll: spapi_poll::Deps,
+    pub assistant_api: assistant_api::Deps,
     /// The local SP-API/LWA simulator every SP-API base URL points at.
     pub spapi_sim_url: String,
     /// Local-only shop installs (`POST /local/shops`): the store and the KMS key they use.
@@ -191,6 +213,7 @@ impl Stack {
                 format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE),
             ),
             ("SHOPIFY_API_KEY".to_owned(), settings.shopify.api_key.clone()),
+            ("SHOPIFY_REQUIRED_SCOPES".to_owned(), settings.required_scopes.join(",")),
             ("SHOPIFY_API_SECRET".to_owned(), settings.shopify.api_secret.expose().to_owned()),
         ];
         if let Some(previous) = &settings.shopify.previous_api_secret {
@@ -219,7 +242,9 @@ impl Stack {
             alerts_stream: alerts_stream::Deps::connect(alerts_stream::Config::read(env())?).await,
             shopify_poller: shopify_poller::Deps::connect(shopify_poller::Config::read(env())?).await,
             shopify_scheduler: shopify_scheduler::Deps::connect(shopify_scheduler::Config::read(env())?).await,
-            simulator: simulator::Simulator::load(&settings.events_dir)?,
+            simulator: simulator::Simulator::load(&settings.events_dir)?
+                .with_granted_scopes(settings.required_scopes.clone()),
+            assistant_api: assistant_api::Deps::connect(assistant_api::Config::read(env())?).await,
             amazon_api: amazon_api::Deps::connect(amazon_api::Config::read(env())?).await,
             spapi_poll: spapi_poll::Deps::connect(spapi_poll::Config::read(env())?).await,
             spapi_sim_url,
@@ -236,6 +261,7 @@ impl Stack {
             Some("shopify-webhook") => shopify_webhook::handle(&self.shopify_webhook, request).await,
             Some("dashboard-api") => dashboard_api::handle(&self.dashboard_api, request).await,
             Some("amazon-api") => amazon_api::handle(&self.amazon_api, request).await,
+            Some("assistant-api") => assistant_api::handle(&self.assistant_api, request).await,
             _ => Ok(shared::http::json(
                 lambda_http::http::StatusCode::NOT_FOUND,
                 &serde_json::json!({ "error": "no such route", "code": "NOT_FOUND" }),

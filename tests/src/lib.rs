@@ -58,6 +58,7 @@ impl TestEnv {
             events_dir: root().join("events"),
             seed: false,
             shopify_admin_url: admin_url.to_owned(),
+            required_scopes: local_stack::LOCAL_REQUIRED_SCOPES.split(',').map(str::to_owned).collect(),
         };
         Self { stack: std::sync::Arc::new(Stack::bootstrap(settings, Some(1)).await.unwrap()) }
     }

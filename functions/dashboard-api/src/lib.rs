@@ -16,6 +16,7 @@ use shared::{
     domain::ShopDomain,
     error::ApiError,
     http as h,
+    install::{InstallConfig, InstallError, Tokens},
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     store::{AlertStore, OrderStore, RequestStore, SyncStore, dynamo::DynamoStore},
 };
@@ -39,6 +40,9 @@ pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAppConfig,
     pub outbound_queue_url: String,
+    /// Installs a shop by token exchange on its first session-token request (#12).
+    pub install: InstallConfig,
+    pub poll_queue_url: String,
 }
 
 impl Config {
@@ -51,6 +55,8 @@ impl Config {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAppConfig::read(&mut env),
             outbound_queue_url: env.required(schema::def(Stage::Outbound).url_env),
+            install: InstallConfig::read(&mut env),
+            poll_queue_url: env.required(schema::def(Stage::ShopifyPoll).url_env),
         };
         env.finish().map(|()| config)
     }
@@ -64,23 +70,29 @@ pub struct Deps {
     pub sync: Arc<dyn SyncStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
+    /// The token exchange of a shop's first session-token request; `None` serves without installing.
+    pub tokens: Option<Tokens>,
 }
 
 impl Deps {
     pub async fn connect(config: Config) -> Self {
         let sdk = shared::aws::sdk_config().await;
         let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+        let queue: Arc<dyn MessageQueue> = Arc::new(SqsQueue::new(
+            shared::aws::sqs(&sdk),
+            HashMap::from([(Stage::Outbound, config.outbound_queue_url), (Stage::ShopifyPoll, config.poll_queue_url)]),
+        ));
+        let tokens =
+            Tokens::connect(&sdk, config.install.tokens, config.install.required_scopes, store.clone(), queue.clone());
         Self {
             shopify: config.shopify,
             orders: store.clone(),
             alerts: store.clone(),
             requests: store.clone(),
             sync: store,
-            queue: Arc::new(SqsQueue::new(
-                shared::aws::sqs(&sdk),
-                HashMap::from([(Stage::Outbound, config.outbound_queue_url)]),
-            )),
+            queue,
             clock: Arc::new(SystemClock),
+            tokens: Some(tokens),
         }
     }
 }
@@ -92,6 +104,9 @@ pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, lambda_
 
 async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
     let path = h::path(&req);
+    if path != OPENAPI_ROUTE {
+        install_on_first_request(deps, &req).await?;
+    }
     match (req.method(), path.as_str()) {
         (&Method::GET, OPENAPI_ROUTE) => {
             let mut response = Response::new(Body::from(OPENAPI));
@@ -122,4 +137,31 @@ fn authorize(deps: &Deps, req: &Request, shop_domain: Option<&str>) -> Result<Sh
     let shop = h::authorize_shop(req, &deps.shopify, deps.clock.now(), shop_domain)?;
     tracing::Span::current().record("shop", shop.as_str());
     Ok(shop)
+}
+
+/// A verified session token of a shop without a usable Shopify token installs the shop (token
+/// exchange). Shopify refusing the session token is a 401; Shopify being unreachable is only logged,
+/// since the dashboard itself is served from DynamoDB.
+async fn install_on_first_request(deps: &Deps, req: &Request) -> Result<(), ApiError> {
+    let Some(tokens) = &deps.tokens else { return Ok(()) };
+    let Some(token) = h::header(req, "authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
+        return Ok(());
+    };
+    // An invalid token is answered by the route's own check.
+    let Ok(session) = shared::shopify::session::verify(token, &deps.shopify, deps.clock.now()) else { return Ok(()) };
+    match tokens.ensure_installed(&session.shop, token).await {
+        Ok(_) => Ok(()),
+        Err(InstallError::HostRefused(_)) => {
+            Err(ApiError::forbidden("SHOP_NOT_ALLOWED", "only *.myshopify.com shops are served"))
+        }
+        Err(InstallError::Refused { status, .. }) => Err(ApiError::unauthorized(
+            "TOKEN_INVALID",
+            format!("Shopify refused this session token (HTTP {status}); open the app again to reconnect"),
+        )),
+        Err(InstallError::Unavailable(e)) => {
+            tracing::warn!(shop = %session.shop, error = format!("{e:#}"), "install could not complete; serving anyway");
+            Ok(())
+        }
+        Err(InstallError::Store(e)) => Err(e.into()),
+    }
 }
