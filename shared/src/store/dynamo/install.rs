@@ -81,7 +81,8 @@ impl TokenStore for DynamoStore {
                 if version == 0 {
                     put.condition_expression("attribute_exists(#pk) AND attribute_not_exists(#v) AND #status = :status")
                 } else {
-                    put.condition_expression("#v = :v AND #status = :status").expression_attribute_values(":v", n(version))
+                    put.condition_expression("attribute_exists(#pk) AND #v = :v AND #status = :status")
+                        .expression_attribute_values(":v", n(version))
                 }
             }
         };
