@@ -116,8 +116,7 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// The scopes the local app requires (and its simulator grants).
-pub const LOCAL_REQUIRED_SCOPES: &str =
-    "read_orders,read_all_orders,write_orders,read_products,read_inventory,read_fulfillments,write_fulfillments,read_returns";
+pub const LOCAL_REQUIRED_SCOPES: &str = "read_orders,read_all_orders,write_orders,read_products,read_inventory,read_fulfillments,write_fulfillments,read_returns";
 
 impl Settings {
     /// The defaults above, overridden by the process environment.

@@ -30,10 +30,7 @@ use crate::{
     queue::{MessageQueue, Stage},
     secrets::{SealError, Sealer},
     shopify::oauth::{Grant, OAuthClient, OAuthConfig, OAuthError},
-    store::{
-        AlertStore, ShopRecord, ShopStatus, TokenStore, WriteOutcome,
-        install::ParkedJob,
-    },
+    store::{AlertStore, ShopRecord, ShopStatus, TokenStore, WriteOutcome, install::ParkedJob},
 };
 
 /// Poll jobs queued by an install carry an origin starting with this: their subscription check
@@ -215,6 +212,10 @@ impl Tokens {
         self.clock.now()
     }
 
+    async fn open(&self, record: &ShopRecord) -> Result<Secret, TokenError> {
+        crate::tenants::open_token(self.sealer.as_ref(), record).await.map_err(tenant_error)
+    }
+
     /// Makes sure `shop` has a usable token, exchanging `session_token` (already verified as the
     /// shop's) when it has none: a first install, a re-install, or a reconnect after Shopify refused
     /// the token. Concurrent calls exchange once.
@@ -301,8 +302,7 @@ impl Tokens {
     ) -> Result<Vec<String>, InstallError> {
         let shop = &record.shop;
         let now = self.now();
-        let missing: Vec<String> =
-            self.required_scopes.iter().filter(|s| !grant.scopes.contains(s)).cloned().collect();
+        let missing: Vec<String> = self.required_scopes.iter().filter(|s| !grant.scopes.contains(s)).cloned().collect();
         if missing.is_empty() {
             self.alerts.clear_alert(shop, MISSING_SCOPES_ALERT, now).await?;
         } else {
@@ -385,7 +385,7 @@ impl Tokens {
         let now = self.now();
         let due = |r: &ShopRecord| r.token.expires_at.is_some_and(|at| at - now <= REFRESH_MARGIN);
         if !due(record) {
-            return Ok(crate::tenants::open_token(self.sealer.as_ref(), record).await.map_err(tenant_error)?);
+            return self.open(record).await;
         }
         let shop = &record.shop;
         let holder = random_hex(16).map_err(TokenError::Unavailable)?;
@@ -401,17 +401,19 @@ impl Tokens {
     async fn token_from_holder(&self, record: &ShopRecord) -> Result<Secret, TokenError> {
         let still_valid = |r: &ShopRecord| r.token.expires_at.is_none_or(|at| at > self.now() + TimeDelta::seconds(10));
         if still_valid(record) {
-            return Ok(crate::tenants::open_token(self.sealer.as_ref(), record).await.map_err(tenant_error)?);
+            return self.open(record).await;
         }
         let deadline = tokio::time::Instant::now() + WAIT_FOR_HOLDER;
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let Some((fresh, _)) = self.store.shop_versioned(&record.shop).await? else { return Err(TokenError::Invalid) };
+            let Some((fresh, _)) = self.store.shop_versioned(&record.shop).await? else {
+                return Err(TokenError::Invalid);
+            };
             if !usable(&fresh) {
                 return Err(TokenError::Invalid);
             }
             if still_valid(&fresh) {
-                return Ok(crate::tenants::open_token(self.sealer.as_ref(), &fresh).await.map_err(tenant_error)?);
+                return self.open(&fresh).await;
             }
         }
         Err(TokenError::Unavailable(anyhow::anyhow!("another function's refresh did not finish in time")))
@@ -428,7 +430,7 @@ impl Tokens {
         }
         if !due(&record) {
             // Refreshed by the holder before us.
-            return Ok(crate::tenants::open_token(self.sealer.as_ref(), &record).await.map_err(tenant_error)?);
+            return self.open(&record).await;
         }
         let Some(sealed_refresh) = record.token.sealed_refresh_token.as_deref() else {
             self.invalidate(shop, "the token expires and there is no refresh token").await?;

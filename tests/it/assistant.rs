@@ -220,7 +220,8 @@ async fn a_product_of_600_variants_pages_through_all_of_them() {
     let products = body["products"].as_array().unwrap();
     assert_eq!(products.len(), 2);
     assert_eq!(products[0]["variants"].as_array().unwrap().len(), 250, "up to 250 variants per product");
-    let (_, rest) = get(&env, &shop, &format!("/api/products?limit=2&cursor={}", body["cursor"].as_str().unwrap())).await;
+    let (_, rest) =
+        get(&env, &shop, &format!("/api/products?limit=2&cursor={}", body["cursor"].as_str().unwrap())).await;
     assert_eq!(rest["products"].as_array().unwrap().len(), 1);
     assert_eq!((&rest["hasNextPage"], &rest["cursor"]), (&json!(false), &Value::Null));
 

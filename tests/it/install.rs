@@ -9,7 +9,10 @@ use chrono::{TimeDelta, Utc};
 use integration_tests::{TestEnv, graphql_requests, graphql_variables, json_body, token_for};
 use serde_json::{Value, json};
 use shared::{
-    domain::{AlertKind, ShopDomain, StageMessage, message::{PollJob, PollTask, PollWindow, WindowMode}},
+    domain::{
+        AlertKind, ShopDomain, StageMessage,
+        message::{PollJob, PollTask, PollWindow, WindowMode},
+    },
     queue::Stage,
     secrets::Sealer,
     store::{ShopRecord, SyncStore, TokenStore},
@@ -54,7 +57,9 @@ async fn get(env: &TestEnv, shop: &ShopDomain, target: &str) -> (u16, Value) {
 /// queued jobs complete.
 async fn mount_empty_admin_api(server: &MockServer) {
     Mock::given(body_string_contains("query WebhookSubscriptions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "webhookSubscriptions": { "nodes": [] } } })))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "data": { "webhookSubscriptions": { "nodes": [] } } })),
+        )
         .mount(server)
         .await;
     Mock::given(body_string_contains("mutation WebhookSubscriptionCreate"))
@@ -144,7 +149,11 @@ async fn a_first_session_token_request_exchanges_it_for_an_expiring_token_and_in
     let created = graphql_requests(&server, "mutation WebhookSubscriptionCreate").await;
     assert_eq!(created.len(), shopify_poller::SUBSCRIBED_TOPICS.len());
     assert!(created.iter().all(|r| r.headers.get("x-shopify-access-token").unwrap() == "shpat_exchanged"));
-    assert!(env.alerts(&shop).await.is_empty(), "an install reports no missing subscriptions: {:?}", env.alerts(&shop).await);
+    assert!(
+        env.alerts(&shop).await.is_empty(),
+        "an install reports no missing subscriptions: {:?}",
+        env.alerts(&shop).await
+    );
     let searches: Vec<String> = graphql_requests(&server, "query OrdersPage")
         .await
         .iter()
@@ -345,7 +354,9 @@ async fn a_401_parks_the_shops_work_until_a_reconnect_resumes_it() {
     let key = create_api_key(&env, &shop).await;
     Mock::given(method("POST"))
         .and(header("X-Shopify-Access-Token", "shpat_revoked"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({ "errors": "[API] Invalid API key or access token" })))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({ "errors": "[API] Invalid API key or access token" })),
+        )
         .mount(&server)
         .await;
 
@@ -399,7 +410,8 @@ async fn a_401_parks_the_shops_work_until_a_reconnect_resumes_it() {
     assert!(cleared.cleared_at.is_some(), "the reconnect alert is cleared");
     env.drain(Stage::ShopifyPoll, 0).await;
     let resumed = graphql_requests(&server, "query OrdersPage").await;
-    let again: Vec<_> = resumed.iter().filter(|r| graphql_variables(r)["query"] == window.search().0.as_str()).collect();
+    let again: Vec<_> =
+        resumed.iter().filter(|r| graphql_variables(r)["query"] == window.search().0.as_str()).collect();
     assert_eq!(again.len(), 2, "the parked backfill was tried once before and ran again after the reconnect");
     assert_eq!(again[1].headers.get("x-shopify-access-token").unwrap(), "shpat_fresh");
     // The reconnect also checked the subscriptions (missing ones re-created, with a recovery window).

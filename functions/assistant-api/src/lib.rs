@@ -101,8 +101,7 @@ impl Deps {
             shared::aws::sqs(&sdk),
             HashMap::from([(Stage::ShopifyPoll, config.poll_queue_url), (Stage::Outbound, config.outbound_queue_url)]),
         ));
-        let tokens =
-            Tokens::connect(&sdk, config.install.tokens, config.install.required_scopes, store.clone(), queue);
+        let tokens = Tokens::connect(&sdk, config.install.tokens, config.install.required_scopes, store.clone(), queue);
         Self {
             orders: store.clone(),
             assistant: store.clone(),
@@ -295,7 +294,10 @@ fn order_filter(req: &Request) -> Result<OrderFilter, ApiError> {
         None => None,
         Some(status) if STATUSES.contains(&status.as_str()) => Some(status.to_ascii_lowercase()),
         Some(_) => {
-            return Err(ApiError::bad_request("INVALID_STATUS", format!("status must be one of {}", STATUSES.join(", "))));
+            return Err(ApiError::bad_request(
+                "INVALID_STATUS",
+                format!("status must be one of {}", STATUSES.join(", ")),
+            ));
         }
     };
     let filter = OrderFilter {
@@ -367,7 +369,10 @@ fn product_id(raw: &str) -> Result<String, ApiError> {
         .unwrap_or_default();
     let id = decoded.strip_prefix("gid://shopify/Product/").unwrap_or(&decoded);
     if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ApiError::bad_request("INVALID_PRODUCT_ID", "productId must be a product GID (gid://shopify/Product/…)"));
+        return Err(ApiError::bad_request(
+            "INVALID_PRODUCT_ID",
+            "productId must be a product GID (gid://shopify/Product/…)",
+        ));
     }
     Ok(id.to_owned())
 }
@@ -412,7 +417,8 @@ async fn create_key(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiErr
     let new: NewKey = if body.iter().all(u8::is_ascii_whitespace) {
         NewKey::default()
     } else {
-        serde_json::from_slice(body).map_err(|_| ApiError::bad_request("INVALID_BODY", "expected {\"label\"?: string}"))?
+        serde_json::from_slice(body)
+            .map_err(|_| ApiError::bad_request("INVALID_BODY", "expected {\"label\"?: string}"))?
     };
     let label = new.label.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
     if label.as_ref().is_some_and(|l| l.chars().count() > 100) {

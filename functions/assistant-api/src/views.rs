@@ -216,7 +216,12 @@ pub struct ApiKeyView {
 }
 
 pub fn api_key(key: &ApiKey) -> ApiKeyView {
-    ApiKeyView { id: key.id.clone(), prefix: key.prefix.clone(), label: key.label.clone(), created_at: iso(key.created_at) }
+    ApiKeyView {
+        id: key.id.clone(),
+        prefix: key.prefix.clone(),
+        label: key.label.clone(),
+        created_at: iso(key.created_at),
+    }
 }
 
 #[derive(Serialize)]

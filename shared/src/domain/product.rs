@@ -201,7 +201,9 @@ mod tests {
     #[test]
     fn descriptions_lose_their_markup() {
         assert_eq!(
-            plain_text("<p>Hand-made <strong>mug</strong> &amp; saucer.</p><ul><li>12&nbsp;oz</li><li>Dishwasher safe</li></ul>"),
+            plain_text(
+                "<p>Hand-made <strong>mug</strong> &amp; saucer.</p><ul><li>12&nbsp;oz</li><li>Dishwasher safe</li></ul>"
+            ),
             "Hand-made mug & saucer.\n12 oz\nDishwasher safe"
         );
         assert_eq!(plain_text("Plain text description."), "Plain text description.");

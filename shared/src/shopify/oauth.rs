@@ -32,9 +32,7 @@ pub struct ShopHosts {
 impl ShopHosts {
     pub fn read(env: &mut Env) -> Self {
         let extra = env.optional("SHOPIFY_EXTRA_SHOP_HOSTS").unwrap_or_default();
-        Self {
-            extra: extra.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
-        }
+        Self { extra: extra.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect() }
     }
 
     /// Whether tokens may be sent to `shop`: one DNS label under `myshopify.com` (so no IP address and

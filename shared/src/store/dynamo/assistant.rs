@@ -68,7 +68,9 @@ impl AssistantStore for DynamoStore {
         let upper = filter.created_to.map(|t| format!("{}~", keys::sortable_millis(t)));
         let condition = match (lower, upper) {
             (Some(lower), Some(upper)) => {
-                request = request.expression_attribute_values(":lower", s(lower)).expression_attribute_values(":upper", s(upper));
+                request = request
+                    .expression_attribute_values(":lower", s(lower))
+                    .expression_attribute_values(":upper", s(upper));
                 "#pk = :pk AND #sk BETWEEN :lower AND :upper"
             }
             (Some(lower), None) => {
@@ -177,7 +179,10 @@ impl AssistantStore for DynamoStore {
             pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
         }
         self.count_reads(found.len() as u64);
-        let Some(main) = found.iter().find(|i| i.get(keys::SK).and_then(|v| v.as_s().ok()).map(String::as_str) == Some(keys::PRODUCT_SK)) else {
+        let Some(main) = found
+            .iter()
+            .find(|i| i.get(keys::SK).and_then(|v| v.as_s().ok()).map(String::as_str) == Some(keys::PRODUCT_SK))
+        else {
             return Ok(None);
         };
         if is_deleted(main) {
@@ -194,10 +199,6 @@ impl AssistantStore for DynamoStore {
                 None => Vec::new(),
             }
         };
-        Ok(Some(VariantPage {
-            product_title: product.title,
-            variants,
-            next_page: (page < pages).then_some(page + 1),
-        }))
+        Ok(Some(VariantPage { product_title: product.title, variants, next_page: (page < pages).then_some(page + 1) }))
     }
 }

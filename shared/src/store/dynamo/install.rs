@@ -166,7 +166,8 @@ impl TokenStore for DynamoStore {
             .expression_attribute_names("#sk", keys::SK)
             .expression_attribute_values(":pk", s(keys::shop_pk(shop)))
             .expression_attribute_values(":prefix", s(PARKED_PREFIX));
-        let mut jobs: Vec<ParkedJob> = self.query(query, limit).await?.iter().map(from_data).collect::<Result<_, _>>()?;
+        let mut jobs: Vec<ParkedJob> =
+            self.query(query, limit).await?.iter().map(from_data).collect::<Result<_, _>>()?;
         jobs.sort_by(|a, b| a.parked_at.cmp(&b.parked_at).then_with(|| a.id.cmp(&b.id)));
         Ok(jobs)
     }

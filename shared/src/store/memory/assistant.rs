@@ -74,7 +74,13 @@ impl AssistantStore for MemoryStore {
         let pages = product.variants.len().saturating_sub(1) / VARIANTS_PER_RECORD;
         Ok(Some(VariantPage {
             product_title: product.title.clone(),
-            variants: product.variants.iter().skip(page * VARIANTS_PER_RECORD).take(VARIANTS_PER_RECORD).cloned().collect(),
+            variants: product
+                .variants
+                .iter()
+                .skip(page * VARIANTS_PER_RECORD)
+                .take(VARIANTS_PER_RECORD)
+                .cloned()
+                .collect(),
             next_page: (page < pages).then_some(page + 1),
         }))
     }
