@@ -661,6 +661,21 @@ pub fn demo_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
     )
 }
 
+/// The shop the banner's install `curl` installs by token exchange, as a first request does in AWS.
+pub const EXCHANGE_DEMO_SHOP: &str = "another-shop.myshopify.com";
+
+/// A session token for [`EXCHANGE_DEMO_SHOP`] and the `curl` whose first request installs it (token
+/// exchange with the simulator) and lists its products.
+pub fn install_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
+    let shop = ShopDomain::parse(EXCHANGE_DEMO_SHOP).unwrap_or_else(|_| settings.demo_shop.clone());
+    let claims = session::claims_for(&shop, &settings.shopify.api_key, "1", Utc::now(), hours * 3600);
+    format!(
+        "curl -s -H 'Authorization: Bearer {}' '{base_url}{}'",
+        session::sign(&claims, &settings.shopify.api_secret),
+        assistant_api::PRODUCTS_ROUTE
+    )
+}
+
 /// The `curl` that follows the demo shop's alerts as Server-Sent Events.
 pub fn demo_alerts_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
     format!(
@@ -693,11 +708,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     let ticker = tokio::spawn(tick_forever(stack.clone()));
     let banner = format!(
-        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nCtrl-C stops everything.\n",
+        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nInstall another shop by token exchange, as its first session-token request does in AWS (then its products, once polled):\n\n  {}\n\nCtrl-C stops everything.\n",
         HTTP_ROUTES.iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
         stack.settings.demo_shop,
         demo_curl(&stack.settings, &base_url, 12),
         demo_alerts_curl(&stack.settings, &base_url, 12),
+        install_curl(&stack.settings, &base_url, 12),
     );
     // The banner is for the person at the terminal, so it goes to stderr next to the logs.
     eprintln!("{banner}");

@@ -445,3 +445,33 @@ pub async fn create_api_key(env: &TestEnv, shop: &ShopDomain) -> String {
     assert_eq!(response.status(), 201, "{}", json_body(&response));
     json_body(&response)["secret"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn the_local_stack_installs_a_shop_on_its_first_session_token_request_through_the_simulator() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let env = TestEnv::with_shopify(&format!("{base}{}/{{shop}}", local_stack::simulator::ROUTE_PREFIX)).await;
+    let server = tokio::spawn(local_stack::serve(env.stack.clone(), listener));
+
+    // The banner's curl, as printed by `make dev`.
+    let curl = local_stack::install_curl(&env.stack.settings, &base, 1);
+    let token = curl.split("Bearer ").nth(1).unwrap().split('\'').next().unwrap().to_owned();
+    let url = curl.rsplit(' ').next().unwrap().trim_matches('\'').to_owned();
+    let client = reqwest::Client::new();
+    let first = client.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+
+    let shop = ShopDomain::parse(local_stack::EXCHANGE_DEMO_SHOP).unwrap();
+    let stored = record(&env, &shop).await.expect("installed by the token exchange");
+    assert_eq!(stored.scopes.join(","), local_stack::LOCAL_REQUIRED_SCOPES);
+    assert!(stored.token.expires_at.is_some() && stored.token.sealed_refresh_token.is_some());
+    assert!(env.alerts(&shop).await.iter().all(|a| a.kind != AlertKind::Setup), "every required scope granted");
+
+    // The install's queued poll reads the simulator's catalogue with the exchanged token.
+    env.drain(Stage::ShopifyPoll, 0).await;
+    let body: Value = client.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let mug = body["products"].as_array().unwrap().iter().find(|p| p["title"] == "Demo Ceramic Mug").unwrap();
+    assert_eq!(mug["description"], "A 12 oz stoneware mug. Dishwasher safe.");
+    assert_eq!(mug["variants"][0]["option1"], "White");
+    server.abort();
+}
