@@ -22,4 +22,6 @@ pub mod telemetry;
 pub mod tenants;
 
 #[cfg(feature = "testing")]
+pub mod install_contract;
+#[cfg(feature = "testing")]
 pub mod testing;
