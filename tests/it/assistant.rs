@@ -70,6 +70,12 @@ fn like_seed(seed: &Value, actual: &Value, at: &str) {
     }
 }
 
+/// A cursor-like value: base64url (no padding) of `value`'s JSON.
+fn base64_json(value: &Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
 async fn installed_env(label: &str) -> (TestEnv, ShopDomain) {
     let env = TestEnv::new().await;
     let shop = unique_shop(label);
@@ -194,11 +200,14 @@ async fn orders_page_with_cursors_and_filter_by_name_email_status_and_dates() {
     assert!(!fulfillments.is_empty());
     assert!(fulfillments.iter().all(|f| f["trackingNumbers"].is_array() && f["trackingUrls"].is_array()));
 
+    let long_cursor = base64_json(&json!({ "after": "x".repeat(300) }));
     for (target, code) in [
         ("/api/orders?cursor=not-ours", "INVALID_CURSOR"),
+        (&format!("/api/orders?cursor={long_cursor}"), "INVALID_CURSOR"),
         ("/api/orders?status=SHIPPED", "INVALID_STATUS"),
         ("/api/orders?limit=0", "INVALID_LIMIT"),
         ("/api/orders?created_from=yesterday", "INVALID_DATE"),
+        (&format!("/api/orders?name={}", "9".repeat(101)), "INVALID_NAME"),
     ] {
         let (response, body) = get(&env, &shop, target).await;
         assert_eq!(response.status(), 400, "{target}");

@@ -59,6 +59,9 @@ pub const MAX_ORDER_LIMIT: usize = 100;
 pub const DEFAULT_PRODUCT_LIMIT: usize = 10;
 pub const MAX_PRODUCT_LIMIT: usize = 50;
 const MAX_KEYS_PER_SHOP: usize = 20;
+const MAX_POSITION_LEN: usize = 256;
+const MAX_NAME_LEN: usize = 100;
+const MAX_EMAIL_LEN: usize = 254;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -208,22 +211,18 @@ async fn session_shop(deps: &Deps, req: &Request) -> Result<ShopDomain, ApiError
     }
 }
 
-/// The shop the caller may read: by API key or session token, with a usable Shopify token.
+/// The shop the caller may read, with a usable Shopify token: a session token's shop is installed (or
+/// reconnected) first; an API key's shop must still have one.
 async fn reader(deps: &Deps, req: &Request) -> Result<ShopDomain, ApiError> {
-    let shop = match api_key(req) {
-        Some(key) => {
-            let found = deps
-                .keys
-                .api_key_by_digest(&digest(key))
-                .await?
-                .ok_or_else(|| ApiError::unauthorized("API_KEY_INVALID", "unknown or revoked API key"))?;
-            tracing::Span::current().record("shop", found.shop.as_str());
-            found.shop
-        }
-        None => session_shop(deps, req).await?,
-    };
-    match deps.shops.shop_versioned(&shop).await? {
-        Some((record, _)) if usable(&record) => Ok(shop),
+    let Some(key) = api_key(req) else { return session_shop(deps, req).await };
+    let found = deps
+        .keys
+        .api_key_by_digest(&digest(key))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("API_KEY_INVALID", "unknown or revoked API key"))?;
+    tracing::Span::current().record("shop", found.shop.as_str());
+    match deps.shops.shop_versioned(&found.shop).await? {
+        Some((record, _)) if usable(&record) => Ok(found.shop),
         _ => Err(token_invalid()),
     }
 }
@@ -247,7 +246,9 @@ fn decode_cursor(req: &Request) -> Result<Option<Cursor>, ApiError> {
     URL_SAFE_NO_PAD
         .decode(raw.trim())
         .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+        // Positions are short keys; anything longer was not issued here (and would not be a valid key).
+        .filter(|c| c.after.as_ref().is_none_or(|a| !a.is_empty() && a.len() <= MAX_POSITION_LEN))
         .map(Some)
         .ok_or_else(|| ApiError::bad_request("INVALID_CURSOR", "cursor is not one this API issued"))
 }
@@ -306,6 +307,9 @@ fn order_filter(req: &Request) -> Result<OrderFilter, ApiError> {
         status,
         email: h::query_param(req, "email").map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
     };
+    if filter.email.as_ref().is_some_and(|e| e.chars().count() > MAX_EMAIL_LEN) {
+        return Err(ApiError::bad_request("INVALID_EMAIL", format!("email is longer than {MAX_EMAIL_LEN} characters")));
+    }
     if let (Some(from), Some(to)) = (filter.created_from, filter.created_to)
         && from > to
     {
@@ -319,6 +323,12 @@ async fn order_page(deps: &Deps, req: &Request, shop: &ShopDomain) -> Result<Pag
     let filter = order_filter(req)?;
     let limit = limit(req, DEFAULT_ORDER_LIMIT, MAX_ORDER_LIMIT)?;
     if let Some(name) = h::query_param(req, "name").map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
+        if name.chars().count() > MAX_NAME_LEN {
+            return Err(ApiError::bad_request(
+                "INVALID_NAME",
+                format!("name is longer than {MAX_NAME_LEN} characters"),
+            ));
+        }
         let found = deps.orders.find_by_name(shop, &name).await?.filter(|o| filter.matches(o));
         return Ok(Page { items: found.into_iter().collect(), next: None });
     }
