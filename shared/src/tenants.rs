@@ -54,13 +54,14 @@ pub async fn install(
     Ok(record)
 }
 
-/// The shop's offline token, if it is installed and active.
+/// The shop's offline token, if it is installed and active and Shopify has not refused it.
 pub async fn access_token(
     store: &dyn ShopStore,
     sealer: &dyn Sealer,
     shop: &ShopDomain,
 ) -> Result<Option<Secret>, TenantError> {
-    let Some(record) = store.shop(shop).await?.filter(|r| r.status == ShopStatus::Active) else { return Ok(None) };
+    let usable = |r: &ShopRecord| r.status == ShopStatus::Active && r.token.invalid_since.is_none();
+    let Some(record) = store.shop(shop).await?.filter(usable) else { return Ok(None) };
     Ok(Some(open_token(sealer, &record).await?))
 }
 

@@ -1,5 +1,6 @@
 //! Trigger: the dashboard's `/sync/*` routes (the Orders dashboard ↔ Sync contract, seed 000). Every
-//! route authenticates the Shopify session token and serves only the shop it was issued for.
+//! route authenticates the Shopify session token and serves only the shop it was issued for; the first
+//! session-token request of a shop without a usable Shopify token installs it (`shared::install`).
 
 mod actions;
 mod alerts;
