@@ -46,6 +46,8 @@ pub struct Settings {
     /// Each integration's upstream base URL, where it is not the built-in simulator: Shopify's Admin
     /// API base (`{shop}` stands for the shop), Amazon's SP-API and LWA base.
     pub upstreams: HashMap<Integration, String>,
+    /// The scopes the app requires (`SHOPIFY_REQUIRED_SCOPES`); the simulator grants exactly these.
+    pub required_scopes: Vec<String>,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -58,7 +60,11 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("SCHEDULE_INTERVAL_SECONDS", "60"),
     ("EVENTS_DIR", "events"),
     ("SEED_DEMO", "true"),
+    ("SHOPIFY_REQUIRED_SCOPES", LOCAL_REQUIRED_SCOPES),
 ];
+
+/// The scopes the local app requires (and its simulator grants).
+pub const LOCAL_REQUIRED_SCOPES: &str = "read_orders,read_all_orders,write_orders,read_products,read_inventory,read_fulfillments,write_fulfillments,read_returns";
 
 impl Settings {
     /// The defaults above, overridden by the process environment.
@@ -81,6 +87,13 @@ impl Settings {
             events_dir: PathBuf::from(env.required("EVENTS_DIR")),
             seed: env.parsed("SEED_DEMO", true, |v| v.parse().ok()),
             upstreams: HashMap::new(),
+            required_scopes: env
+                .required("SHOPIFY_REQUIRED_SCOPES")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
         };
         let upstreams = [(Integration::Shopify, "SHOPIFY_ADMIN_URL"), (Integration::Amazon, "SPAPI_URL")]
             .into_iter()
@@ -155,6 +168,7 @@ impl Stack {
                 format!("http://127.0.0.1:{}{}", settings.port, shopify_webhook::ROUTE),
             ),
             ("SHOPIFY_API_KEY".to_owned(), settings.shopify.api_key.clone()),
+            ("SHOPIFY_REQUIRED_SCOPES".to_owned(), settings.required_scopes.join(",")),
             ("SHOPIFY_API_SECRET".to_owned(), settings.shopify.api_secret.expose().to_owned()),
         ];
         if let Some(previous) = &settings.shopify.previous_api_secret {
@@ -183,7 +197,8 @@ impl Stack {
             sealer: shared::secrets::KmsSealer::new(kms, key_id),
             handlers,
             vars,
-            simulator: sim::shopify::Simulator::load(&settings.events_dir)?,
+            simulator: sim::shopify::Simulator::load(&settings.events_dir)?
+                .with_granted_scopes(settings.required_scopes.clone()),
             spapi_sim_url,
             settings,
             queues,
@@ -607,6 +622,21 @@ pub fn demo_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
     )
 }
 
+/// The shop the banner's install `curl` installs by token exchange, as a first request does in AWS.
+pub const EXCHANGE_DEMO_SHOP: &str = "another-shop.myshopify.com";
+
+/// A session token for [`EXCHANGE_DEMO_SHOP`] and the `curl` whose first request installs it (token
+/// exchange with the simulator) and lists its products.
+pub fn install_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
+    let shop = ShopDomain::parse(EXCHANGE_DEMO_SHOP).unwrap_or_else(|_| settings.demo_shop.clone());
+    let claims = session::claims_for(&shop, &settings.shopify.api_key, "1", SystemClock.now(), hours * 3600);
+    format!(
+        "curl -s -H 'Authorization: Bearer {}' '{base_url}{}'",
+        session::sign(&claims, &settings.shopify.api_secret),
+        assistant_api::PRODUCTS_ROUTE
+    )
+}
+
 /// The `curl` that follows the demo shop's alerts as Server-Sent Events.
 pub fn demo_alerts_curl(settings: &Settings, base_url: &str, hours: i64) -> String {
     format!(
@@ -640,11 +670,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     let ticker = tokio::spawn(tick_forever(stack.clone()));
     let banner = format!(
-        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nCtrl-C stops everything.\n",
+        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nInstall another shop by token exchange, as its first session-token request does in AWS (then its products, once polled):\n\n  {}\n\nCtrl-C stops everything.\n",
         registry::http_routes().iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
         stack.settings.demo_shop,
         demo_curl(&stack.settings, &base_url, 12),
         demo_alerts_curl(&stack.settings, &base_url, 12),
+        install_curl(&stack.settings, &base_url, 12),
     );
     // The banner is for the person at the terminal, so it goes to stderr next to the logs.
     eprintln!("{banner}");

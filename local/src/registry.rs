@@ -124,6 +124,19 @@ pub const FUNCTIONS: &[Function] = &[
         ],
         build: wire!(amazon_api, Http),
     },
+    Function {
+        name: "assistant-api",
+        triggers: &[
+            Trigger::Http("GET", assistant_api::ORDERS_ROUTE),
+            Trigger::Http("GET", assistant_api::FULFILLMENTS_ROUTE),
+            Trigger::Http("GET", assistant_api::PRODUCTS_ROUTE),
+            Trigger::Http("GET", assistant_api::VARIANTS_ROUTE),
+            Trigger::Http("GET", assistant_api::KEYS_ROUTE),
+            Trigger::Http("POST", assistant_api::KEYS_ROUTE),
+            Trigger::Http("DELETE", assistant_api::KEY_ROUTE),
+        ],
+        build: wire!(assistant_api, Http),
+    },
     Function { name: "amazon-scheduler", triggers: &[Trigger::Schedule], build: wire!(amazon_scheduler, Schedule) },
     Function {
         name: "amazon-poller",

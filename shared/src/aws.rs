@@ -34,3 +34,22 @@ pub fn shopify_access(
 pub async fn dynamo_store(table: impl Into<String>) -> crate::store::dynamo::DynamoStore {
     crate::store::dynamo::DynamoStore::new(dynamodb(&sdk_config().await), table)
 }
+
+/// The install and token service over one DynamoDB store, KMS and the system clock.
+pub fn tokens(
+    sdk: &aws_config::SdkConfig,
+    config: crate::app::install::TokenConfig,
+    required_scopes: Vec<String>,
+    store: std::sync::Arc<crate::store::dynamo::DynamoStore>,
+    queue: std::sync::Arc<dyn crate::queue::MessageQueue>,
+) -> crate::app::install::Tokens {
+    crate::app::install::Tokens {
+        oauth: std::sync::Arc::new(crate::integrations::shopify::oauth::OAuthClient::new(config.oauth)),
+        sealer: std::sync::Arc::new(crate::secrets::KmsSealer::new(kms(sdk), config.secrets.key_id)),
+        store: store.clone(),
+        alerts: store,
+        queue,
+        clock: std::sync::Arc::new(crate::clock::SystemClock),
+        required_scopes,
+    }
+}

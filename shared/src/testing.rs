@@ -71,6 +71,7 @@ pub fn product(shop: &ShopDomain, id: &str, variants: usize, minute: u32) -> Pro
         id: id.into(),
         title: format!("Product {id}"),
         status: Some("active".into()),
+        description: Some(format!("About product {id}.")),
         updated_at: Utc.with_ymd_and_hms(2026, 5, 1, 0, minute, 0).unwrap(),
         variants: (0..variants)
             .map(|i| Variant {
@@ -80,6 +81,9 @@ pub fn product(shop: &ShopDomain, id: &str, variants: usize, minute: u32) -> Pro
                 price: Some("10.00".into()),
                 size: Some("M".into()),
                 color: None,
+                option1: Some("M".into()),
+                option2: Some(format!("Style {i}")),
+                option3: None,
                 inventory_item_id: Some(format!("inv-{i}")),
                 inventory_quantity: 20,
                 levels: Default::default(),

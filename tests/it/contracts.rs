@@ -21,6 +21,19 @@ async fn the_dynamodb_store_meets_the_store_contract() {
 }
 
 #[tokio::test]
+async fn the_memory_store_meets_the_install_and_assistant_contract() {
+    shared::store::contract::install_contract(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn the_dynamodb_store_meets_the_install_and_assistant_contract() {
+    let env = TestEnv::new().await;
+    let sdk = shared::aws::sdk_config().await;
+    let store = DynamoStore::new(shared::aws::dynamodb(&sdk), env.stack.settings.table_name.clone());
+    shared::store::contract::install_contract(&store).await;
+}
+
+#[tokio::test]
 async fn the_memory_queue_meets_the_queue_contract() {
     let queue = MemoryQueue::new();
     queue_contract(&queue, || async { queue.sent().into_iter().map(|(_, m, _)| m).collect() }).await;

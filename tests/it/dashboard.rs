@@ -33,6 +33,7 @@ where
         sync: store,
         queue: queue.clone(),
         clock,
+        tokens: None,
     };
     (deps, queue)
 }

@@ -2,11 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod amazon;
+mod assistant;
 mod compliance;
 mod contracts;
 mod dashboard;
 mod dead_letters;
 mod flow;
+mod install;
 mod layering;
 mod openapi;
 mod products;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use shared::testing::unique_shop;
 
 /// Asserts that `response` is documented for `method path` and that its JSON body matches the schema.
-fn conforms(doc: &Value, path: &str, method: &str, response: &Response<Body>) {
+pub(crate) fn conforms(doc: &Value, path: &str, method: &str, response: &Response<Body>) {
     let status = response.status().as_u16().to_string();
     let schema = &doc["paths"][path][method]["responses"][&status]["content"]["application/json"]["schema"];
     assert!(!schema.is_null(), "{method} {path} answered {status}, which the document does not describe");

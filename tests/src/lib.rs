@@ -72,6 +72,7 @@ impl TestEnv {
             events_dir: root().join("events"),
             seed: false,
             upstreams: upstreams.iter().map(|(i, url)| (*i, url.to_string())).collect(),
+            required_scopes: local_stack::LOCAL_REQUIRED_SCOPES.split(',').map(str::to_owned).collect(),
         };
         Self { stack: std::sync::Arc::new(Stack::bootstrap(settings, Some(1)).await.unwrap()) }
     }

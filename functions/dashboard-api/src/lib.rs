@@ -1,7 +1,8 @@
 //! Trigger: the dashboard's `/sync/*` routes (the Orders dashboard ↔ Sync contract, seed 000) and the
 //! public `GET /openapi.json`. Every `/sync/*` route authenticates the Shopify session token and serves
-//! only the shop it was issued for; lists and details read the order store, actions change orders and
-//! queue their outbound changes.
+//! only the shop it was issued for; the first session-token request of a shop without a usable Shopify
+//! token installs it (`shared::app::install`). Lists and details read the order store; actions change
+//! orders and queue their outbound changes.
 
 mod actions;
 mod alerts;
@@ -14,6 +15,7 @@ use std::{collections::HashMap, sync::Arc};
 use lambda_http::{Body, Request, Response, http::Method};
 use shared::{
     app::auth::{self, ShopParam},
+    app::install::{InstallConfig, InstallError, Tokens},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, ShopifyAppConfig, TableConfig},
     domain::{Integration, ShopDomain},
@@ -42,6 +44,8 @@ pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAppConfig,
     pub queues: HashMap<Stage, String>,
+    /// Installs a shop by token exchange on its first session-token request (#12).
+    pub install: InstallConfig,
 }
 
 impl Config {
@@ -53,7 +57,11 @@ impl Config {
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAppConfig::read(&mut env),
-            queues: schema::read_urls(&mut env, &[Stage::Outbound(Integration::Shopify)]),
+            queues: schema::read_urls(
+                &mut env,
+                &[Stage::Outbound(Integration::Shopify), Stage::Poll(Integration::Shopify)],
+            ),
+            install: InstallConfig::read(&mut env),
         };
         env.finish().map(|()| config)
     }
@@ -67,19 +75,25 @@ pub struct Deps {
     pub sync: Arc<dyn SyncStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
+    /// The token exchange of a shop's first session-token request; `None` serves without installing.
+    pub tokens: Option<Tokens>,
 }
 
 pub async fn connect(config: Config) -> Deps {
     let sdk = shared::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+    let queue: Arc<dyn MessageQueue> = Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues));
+    let tokens =
+        shared::aws::tokens(&sdk, config.install.tokens, config.install.required_scopes, store.clone(), queue.clone());
     Deps {
         shopify: config.shopify,
         orders: store.clone(),
         alerts: store.clone(),
         requests: store.clone(),
         sync: store,
-        queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        queue,
         clock: Arc::new(SystemClock),
+        tokens: Some(tokens),
     }
 }
 
@@ -90,6 +104,9 @@ pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, lambda_
 
 async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
     let path = h::path(&req);
+    if path != OPENAPI_ROUTE {
+        install_on_first_request(deps, &req).await?;
+    }
     match (req.method(), path.as_str()) {
         (&Method::GET, OPENAPI_ROUTE) => {
             let mut response = Response::new(Body::from(OPENAPI));
@@ -121,4 +138,33 @@ fn authorize(deps: &Deps, req: &Request, shop_domain: Option<&str>) -> Result<Sh
     let shop = auth::authorize(authorization, shop_domain, ShopParam::Required, &deps.shopify, now)?.shop;
     tracing::Span::current().record("shop", shop.as_str());
     Ok(shop)
+}
+
+/// A verified session token of a shop without a usable Shopify token installs the shop (token
+/// exchange). Shopify refusing the session token is a 401; Shopify being unreachable is only logged,
+/// since the dashboard itself is served from DynamoDB.
+async fn install_on_first_request(deps: &Deps, req: &Request) -> Result<(), ApiError> {
+    let Some(tokens) = &deps.tokens else { return Ok(()) };
+    let Some(token) = h::header(req, "authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
+        return Ok(());
+    };
+    // An invalid token is answered by the route's own check.
+    let Ok(session) = shared::integrations::shopify::session::verify(token, &deps.shopify, deps.clock.now()) else {
+        return Ok(());
+    };
+    match tokens.ensure_installed(&session.shop, token).await {
+        Ok(_) => Ok(()),
+        Err(InstallError::HostRefused(_)) => {
+            Err(ApiError::forbidden("SHOP_NOT_ALLOWED", "only *.myshopify.com shops are served"))
+        }
+        Err(InstallError::Refused { status, .. }) => Err(ApiError::unauthorized(
+            "TOKEN_INVALID",
+            format!("Shopify refused this session token (HTTP {status}); open the app again to reconnect"),
+        )),
+        Err(InstallError::Unavailable(e)) => {
+            tracing::warn!(shop = %session.shop, error = format!("{e:#}"), "install could not complete; serving anyway");
+            Ok(())
+        }
+        Err(InstallError::Store(e)) => Err(e.into()),
+    }
 }

@@ -7,13 +7,14 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::{
     app::{
+        install::TokenConfig,
         outbound::{self, Outbound},
         shops::ShopifyAccessConfig,
     },
     clock::SystemClock,
     config::{ConfigError, Env, TableConfig},
     domain::Integration,
-    queue::Stage,
+    queue::{Stage, sqs::SqsQueue},
     sqs_batch,
     store::dynamo::DynamoStore,
 };
@@ -22,6 +23,8 @@ use shared::{
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAccessConfig,
+    /// The app's credentials and token endpoint, to refresh expiring offline tokens.
+    pub tokens: TokenConfig,
 }
 
 impl Config {
@@ -30,7 +33,11 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self { table: TableConfig::read(&mut env), shopify: ShopifyAccessConfig::read(&mut env) };
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            shopify: ShopifyAccessConfig::read(&mut env),
+            tokens: TokenConfig::read(&mut env),
+        };
         env.finish().map(|()| config)
     }
 }
@@ -40,10 +47,13 @@ pub type Deps = Outbound;
 pub async fn connect(config: Config) -> Deps {
     let sdk = shared::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+    // Parked messages are resumed by the install, which sends them itself: no queue needed here.
+    let queue = Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), Default::default()));
     Outbound {
         deliveries: store.clone(),
         alerts: store.clone(),
-        shops: store,
+        shops: store.clone(),
+        tokens: shared::aws::tokens(&sdk, config.tokens, Vec::new(), store, queue),
         shopify: shared::aws::shopify_access(&sdk, config.shopify),
         clock: Arc::new(SystemClock),
     }

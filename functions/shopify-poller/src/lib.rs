@@ -9,13 +9,14 @@ use chrono::TimeDelta;
 use lambda_runtime::LambdaEvent;
 use shared::{
     app::{
+        install::TokenConfig,
         poll::shopify::{self, ShopifyPoll},
         shops::ShopifyAccessConfig,
     },
     clock::SystemClock,
     config::{ConfigError, Env, TableConfig},
     domain::Integration,
-    queue::{Stage, schema, sqs::SqsQueue},
+    queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     sqs_batch,
     store::dynamo::DynamoStore,
 };
@@ -28,6 +29,8 @@ const STAGE: Stage = Stage::Poll(Integration::Shopify);
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAccessConfig,
+    /// The app's credentials and token endpoint, to refresh expiring offline tokens.
+    pub tokens: TokenConfig,
     pub queues: std::collections::HashMap<Stage, String>,
     /// Where Shopify should deliver webhooks (the `POST /webhooks/shopify` route).
     pub webhook_callback_url: String,
@@ -44,6 +47,7 @@ impl Config {
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAccessConfig::read(&mut env),
+            tokens: TokenConfig::read(&mut env),
             queues: schema::read_urls(&mut env, &[STAGE]),
             webhook_callback_url: env.required("SHOPIFY_WEBHOOK_CALLBACK_URL"),
             overlap: TimeDelta::seconds(env.parsed("SHOPIFY_POLL_OVERLAP_SECONDS", 120, |v| v.parse().ok())),
@@ -57,13 +61,15 @@ pub type Deps = ShopifyPoll;
 pub async fn connect(config: Config) -> Deps {
     let sdk = shared::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+    let queue: Arc<dyn MessageQueue> = Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues));
     ShopifyPoll {
         orders: store.clone(),
         alerts: store.clone(),
         shops: store.clone(),
         sync: store.clone(),
-        products: store,
-        queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        products: store.clone(),
+        tokens: shared::aws::tokens(&sdk, config.tokens, Vec::new(), store, queue.clone()),
+        queue,
         shopify: shared::aws::shopify_access(&sdk, config.shopify),
         clock: Arc::new(SystemClock),
         webhook_callback_url: config.webhook_callback_url,

@@ -5,6 +5,10 @@
 //! filters are ignored and every orders query pages through the same demo orders
 //! (`events/shopify-admin/orders.json`) and products (`products.json`), which the version-guarded
 //! stores make harmless.
+//!
+//! It also answers the token endpoint (`POST …/{shop}/admin/oauth/access_token`): the token exchange
+//! of a session token and the refresh-token grant, each granting a fresh expiring offline token with
+//! the scopes the app requires, so a shop's first session-token request installs it as in AWS.
 
 use std::{
     path::Path,
@@ -20,6 +24,9 @@ pub const API_VERSION: &str = "2026-10";
 
 #[derive(Debug, Default)]
 struct State {
+    /// Refresh tokens granted and not used yet.
+    refresh_tokens: Vec<String>,
+    grants: u64,
     /// (topic, callback URL) of each subscription created.
     subscriptions: Vec<(String, String)>,
     /// Tracking numbers of fulfilments created, by order GID.
@@ -28,6 +35,8 @@ struct State {
 
 #[derive(Debug)]
 pub struct Simulator {
+    /// The scopes every grant carries.
+    granted_scopes: Vec<String>,
     orders: Vec<Value>,
     products: Vec<Value>,
     state: Mutex<State>,
@@ -43,10 +52,16 @@ impl Simulator {
             Ok(value.get(field).and_then(Value::as_array).cloned().unwrap_or_default())
         };
         Ok(Self {
+            granted_scopes: Vec::new(),
             orders: list("orders.json", "orders")?,
             products: list("products.json", "products")?,
             state: Mutex::default(),
         })
+    }
+
+    /// Grants `scopes` with every token.
+    pub fn with_granted_scopes(self, scopes: Vec<String>) -> Self {
+        Self { granted_scopes: scopes, ..self }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -55,6 +70,9 @@ impl Simulator {
 
     /// Answers one request under [`ROUTE_PREFIX`] (`rest` is the path after it).
     pub fn handle(&self, method: &str, rest: &str, headers: &[(String, String)], body: &[u8]) -> Response<Body> {
+        if method == "POST" && rest.ends_with("/admin/oauth/access_token") {
+            return self.access_token(body);
+        }
         if method != "POST" || !rest.ends_with("/graphql.json") || !rest.contains("/admin/api/") {
             return reply(StatusCode::NOT_FOUND, json!({ "errors": "Not Found" }));
         }
@@ -90,6 +108,44 @@ impl Simulator {
         let cost = json!({ "requestedQueryCost": 10, "actualQueryCost": 10,
             "throttleStatus": { "maximumAvailable": 2000.0, "currentlyAvailable": 1990.0, "restoreRate": 100.0 } });
         reply(StatusCode::OK, json!({ "data": data, "extensions": { "cost": cost } }))
+    }
+
+    /// The token endpoint: `token-exchange` of a session token (any well-formed JWT; the app's own
+    /// check already verified it) or `refresh_token` with a refresh token this simulator granted.
+    fn access_token(&self, body: &[u8]) -> Response<Body> {
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return reply(StatusCode::BAD_REQUEST, json!({ "error": "invalid_request" }));
+        };
+        let field = |name: &str| request.get(name).and_then(Value::as_str).unwrap_or_default();
+        if field("client_id").is_empty() || field("client_secret").is_empty() {
+            return reply(StatusCode::UNAUTHORIZED, json!({ "error": "invalid_client" }));
+        }
+        let mut state = self.state();
+        match field("grant_type") {
+            shared::integrations::shopify::oauth::TOKEN_EXCHANGE_GRANT
+                if field("subject_token").split('.').count() == 3 => {}
+            shared::integrations::shopify::oauth::TOKEN_EXCHANGE_GRANT => {
+                return reply(StatusCode::BAD_REQUEST, json!({ "error": "invalid_subject_token" }));
+            }
+            shared::integrations::shopify::oauth::REFRESH_TOKEN_GRANT => {
+                let presented = field("refresh_token").to_owned();
+                let Some(at) = state.refresh_tokens.iter().position(|t| *t == presented) else {
+                    return reply(StatusCode::BAD_REQUEST, json!({ "error": "invalid_grant" }));
+                };
+                // Shopify replaces the refresh token at every use.
+                state.refresh_tokens.remove(at);
+            }
+            _ => return reply(StatusCode::BAD_REQUEST, json!({ "error": "unsupported_grant_type" })),
+        }
+        state.grants += 1;
+        let n = state.grants;
+        let refresh_token = format!("shprt_local_{n}");
+        state.refresh_tokens.push(refresh_token.clone());
+        reply(
+            StatusCode::OK,
+            json!({ "access_token": format!("shpat_local_{n}"), "scope": self.granted_scopes.join(","),
+                    "expires_in": 3600, "refresh_token": refresh_token, "refresh_token_expires_in": 7_776_000 }),
+        )
     }
 
     /// A fulfillment order's order: the simulator names fulfillment orders after their orders.

@@ -128,3 +128,25 @@ pub fn sync_failed(
     let message = format!("{name} orders sync failed: {error}");
     alert(shop, AlertKind::SyncFailed, sync_failed_id(integration, watermark), message, now)
 }
+
+/// The id of the missing-scopes alert (one per shop; cleared when an install grants them all).
+pub const MISSING_SCOPES_ID: &str = "setup:missing-scopes";
+
+/// The shop granted fewer scopes than the app requires.
+pub fn missing_scopes(shop: &ShopDomain, missing: &[String], now: DateTime<Utc>) -> Alert {
+    let message = format!("The app lacks required scopes: {}; reinstall it to grant them", missing.join(", "));
+    alert(shop, AlertKind::Setup, MISSING_SCOPES_ID.to_owned(), message, now)
+}
+
+/// The id of the reconnect alert of a token that became invalid at `since`.
+pub fn reconnect_id(since: DateTime<Utc>) -> String {
+    format!("reconnect:{}", since.timestamp_millis())
+}
+
+/// Shopify refuses the shop's token (`why`) since `now`: the merchant must open the app to reconnect.
+pub fn reconnect(shop: &ShopDomain, why: &str, now: DateTime<Utc>) -> Alert {
+    let message = format!(
+        "Shopify no longer accepts the app's access token ({why}): open the app in Shopify to reconnect; syncing with Shopify is paused until then"
+    );
+    alert(shop, AlertKind::Reconnect, reconnect_id(now), message, now)
+}

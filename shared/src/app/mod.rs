@@ -6,6 +6,7 @@ pub mod auth;
 pub mod connections;
 pub mod credentials;
 pub mod ingest;
+pub mod install;
 pub mod orders;
 pub mod outbound;
 pub mod poll;

@@ -17,7 +17,7 @@ use crate::{
 
 /// The credential field of the offline token: sealed under the context every credential uses
 /// ([`crate::app::credentials`]: shop, integration, field).
-const OFFLINE_TOKEN: &str = "offline_token";
+pub(crate) const OFFLINE_TOKEN: &str = "offline_token";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {
@@ -43,6 +43,7 @@ pub async fn install(
         sealed_token: credentials::seal(sealer, shop, Integration::Shopify, OFFLINE_TOKEN, token).await?,
         installed_at: now,
         metafields_sync: false,
+        token: Default::default(),
     };
     store.install_shop(&record).await?;
     if !record.read_all_orders() {
@@ -52,13 +53,14 @@ pub async fn install(
     Ok(record)
 }
 
-/// The shop's offline token, if it is installed and active.
+/// The shop's offline token, if it is installed and active and Shopify has not refused it.
 pub async fn access_token(
     store: &dyn ShopStore,
     sealer: &dyn Sealer,
     shop: &ShopDomain,
 ) -> Result<Option<Secret>, TenantError> {
-    let Some(record) = store.shop(shop).await?.filter(|r| r.status == ShopStatus::Active) else { return Ok(None) };
+    let usable = |r: &ShopRecord| r.status == ShopStatus::Active && r.token.invalid_since.is_none();
+    let Some(record) = store.shop(shop).await?.filter(usable) else { return Ok(None) };
     Ok(Some(open_token(sealer, &record).await?))
 }
 

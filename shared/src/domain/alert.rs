@@ -24,6 +24,9 @@ pub enum AlertKind {
     PushRejected,
     /// A channel sync (Amazon SP-API orders) failed; cleared by the next successful run.
     SyncFailed,
+    /// Shopify refuses the shop's token: the merchant must open the app again (a new token exchange),
+    /// which clears the alert and resumes the parked work.
+    Reconnect,
 }
 
 impl AlertKind {
@@ -36,6 +39,7 @@ impl AlertKind {
             AlertKind::Setup => "setup",
             AlertKind::PushRejected => "push_rejected",
             AlertKind::SyncFailed => "sync_failed",
+            AlertKind::Reconnect => "reconnect",
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct Product {
     pub id: String,
     pub title: String,
     pub status: Option<String>,
+    /// Plain text (the webhook's `body_html` with the markup removed; GraphQL's `description`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// The channel's modification time: an older revision never replaces a newer one.
     pub updated_at: DateTime<Utc>,
     pub variants: Vec<Variant>,
@@ -31,6 +34,13 @@ pub struct Variant {
     pub price: Option<String>,
     pub size: Option<String>,
     pub color: Option<String>,
+    /// The option values by position (Shopify's `option1`..`option3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option3: Option<String>,
     pub inventory_item_id: Option<String>,
     /// The total the product payload reported.
     pub inventory_quantity: i64,
@@ -93,6 +103,41 @@ pub fn size_and_color<'a>(options: impl IntoIterator<Item = (&'a str, &'a str)>)
     (size, color)
 }
 
+/// Plain text of an HTML fragment: tags dropped (block ends become line breaks), the common entities
+/// decoded, runs of spaces collapsed. Enough for product descriptions; not a general HTML parser.
+pub fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        text.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[start + 1..start + end].trim().to_ascii_lowercase();
+        let name = tag.trim_start_matches('/').split([' ', '/']).next().unwrap_or_default();
+        if matches!(name, "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
+            text.push('\n');
+        }
+        rest = &rest[start + end + 1..];
+    }
+    text.push_str(rest);
+    let decoded = text
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    decoded
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Product {
     /// Keeps the per-location levels `previous` knew for variants that still exist.
     pub fn carry_levels_from(&mut self, previous: &Product) {
@@ -118,6 +163,9 @@ mod tests {
             price: None,
             size: None,
             color: None,
+            option1: None,
+            option2: None,
+            option3: None,
             inventory_item_id: None,
             inventory_quantity: quantity,
             levels: BTreeMap::new(),
@@ -148,6 +196,17 @@ mod tests {
         assert!(!v.set_level("a", 30, at(9)), "older");
         assert_eq!(v.quantity(), 7);
         assert_eq!(v.inventory_status(), InventoryStatus::Partial);
+    }
+
+    #[test]
+    fn descriptions_lose_their_markup() {
+        assert_eq!(
+            plain_text(
+                "<p>Hand-made <strong>mug</strong> &amp; saucer.</p><ul><li>12&nbsp;oz</li><li>Dishwasher safe</li></ul>"
+            ),
+            "Hand-made mug & saucer.\n12 oz\nDishwasher safe"
+        );
+        assert_eq!(plain_text("Plain text description."), "Plain text description.");
     }
 
     #[test]

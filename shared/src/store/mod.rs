@@ -12,9 +12,11 @@ pub mod memory;
 pub mod schema;
 
 mod alerts;
+mod assistant;
 mod connections;
 mod credentials;
 mod deliveries;
+mod install;
 mod mirror;
 mod orders;
 mod products;
@@ -24,9 +26,11 @@ mod shops;
 mod sync;
 
 pub use alerts::*;
+pub use assistant::*;
 pub use connections::*;
 pub use credentials::*;
 pub use deliveries::*;
+pub use install::*;
 pub use mirror::*;
 pub use orders::*;
 pub use products::*;

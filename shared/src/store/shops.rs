@@ -39,6 +39,35 @@ pub struct ShopRecord {
     /// metafields read-only for now).
     #[serde(default)]
     pub metafields_sync: bool,
+    /// The token's lifecycle (expiring offline tokens, #12); empty for a non-expiring token.
+    #[serde(default, flatten)]
+    pub token: TokenState,
+}
+
+/// Where the shop's offline token stands. The refresh token is stored only sealed (credential context
+/// `{shop, integration: shopify, field: refresh_token}`).
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+    /// Since when Shopify refuses the token (a 401, or a failed refresh): the shop needs a new token
+    /// exchange, and its Shopify work is parked until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_since: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for TokenState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenState")
+            .field("expires_at", &self.expires_at)
+            .field("refreshable", &self.sealed_refresh_token.is_some())
+            .field("invalid_since", &self.invalid_since)
+            .finish()
+    }
 }
 
 impl ShopRecord {
@@ -57,6 +86,7 @@ impl std::fmt::Debug for ShopRecord {
             .field("sealed_token", &"***")
             .field("installed_at", &self.installed_at)
             .field("metafields_sync", &self.metafields_sync)
+            .field("token", &self.token)
             .finish()
     }
 }

@@ -7,11 +7,14 @@ mod shopify;
 use std::sync::Arc;
 
 use crate::{
-    app::shops::ShopifyAccess,
+    app::{
+        install::{self, Tokens},
+        shops::ShopifyAccess,
+    },
     clock::Clock,
     domain::{Integration, OrderKey},
     error::WorkerError,
-    queue::{Message, OutboundChange},
+    queue::{Message, OutboundChange, Stage},
     store::{AlertStore, Delivery, DeliveryOutcome, DeliveryStore, ShopStore},
 };
 
@@ -21,14 +24,30 @@ pub struct Outbound {
     pub alerts: Arc<dyn AlertStore>,
     pub shops: Arc<dyn ShopStore>,
     pub shopify: ShopifyAccess,
+    /// Refreshes expiring tokens; marks refused ones invalid and parks their messages.
+    pub tokens: Tokens,
     pub clock: Arc<dyn Clock>,
 }
 
 /// A change's outcome and what to record about it.
 type Outcome = (DeliveryOutcome, String);
 
-/// Hands one change on and records its outcome.
+/// Hands one change on and records its outcome. A change whose shop's token Shopify refuses is parked
+/// until the shop reconnects, rather than dead-lettered.
 pub async fn process(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
+    let stage = match &message {
+        Message::Outbound(outbound) => Stage::Outbound(outbound.destination),
+        other => {
+            return Err(WorkerError::Permanent(anyhow::anyhow!("a {} message on an outbound queue", other.kind())));
+        }
+    };
+    match deliver(deps, message.clone()).await {
+        Err(e) if install::is_token_refusal(&e) => Ok(deps.tokens.refused(stage, &message).await?),
+        other => other,
+    }
+}
+
+async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
     let Message::Outbound(outbound) = message else {
         return Err(WorkerError::Permanent(anyhow::anyhow!("not an outbound message")));
     };

@@ -35,7 +35,7 @@ pub(super) async fn assignment(
     let Some(record) = record.filter(|r| r.metafields_sync && key.channel == Channel::Shopify) else {
         return Ok((DeliveryOutcome::Skipped, "Shopify metafields are read-only for this shop".into()));
     };
-    let token = deps.shopify.open(&record).await?;
+    let token = deps.tokens.token(&record).await?;
     let variables = serde_json::json!({ "metafields": [{
         "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
         "type": "single_line_text_field", "value": assignee,
@@ -56,9 +56,10 @@ pub(super) async fn fulfillment(
     if key.channel != Channel::Shopify {
         return Ok((DeliveryOutcome::Skipped, "not a Shopify order".into()));
     }
-    let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
+    let Some(record) = deps.shops.shop(shop).await?.filter(|r| r.status == ShopStatus::Active) else {
         return Ok((DeliveryOutcome::Skipped, "the shop is not installed".into()));
     };
+    let token = deps.tokens.token(&record).await?;
     let variables = serde_json::json!({ "id": order_gid(key) });
     let order = deps
         .shopify

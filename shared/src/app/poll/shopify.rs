@@ -22,6 +22,7 @@ use chrono::TimeDelta;
 use crate::{
     app::{
         alerts,
+        install::{self, Tokens},
         orders::{self, Applied},
         shops::ShopifyAccess,
     },
@@ -46,6 +47,8 @@ use crate::{
     queue::{Message, MessageQueue, PollJob, PollTask, Stage},
     store::{AlertStore, OrderStore, ProductStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncStore},
 };
+
+const SHOPIFY_POLL: Stage = Stage::Poll(Integration::Shopify);
 
 /// A poll result older than this that no webhook delivered is a data gap; younger ones may simply be
 /// in flight.
@@ -95,6 +98,8 @@ pub struct ShopifyPoll {
     pub products: Arc<dyn ProductStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub shopify: ShopifyAccess,
+    /// Refreshes expiring tokens; marks refused ones invalid and parks their jobs.
+    pub tokens: Tokens,
     pub clock: Arc<dyn Clock>,
     /// Where Shopify should deliver webhooks (the `POST /webhooks/shopify` route).
     pub webhook_callback_url: String,
@@ -104,7 +109,7 @@ pub struct ShopifyPoll {
 
 /// Runs one job of the Shopify poll queue.
 pub async fn process(deps: &ShopifyPoll, message: Message) -> Result<(), WorkerError> {
-    let job = match message {
+    let job = match &message {
         Message::Poll(job) if job.integration == Integration::Shopify => job,
         other => {
             return Err(WorkerError::Permanent(anyhow::anyhow!(
@@ -117,13 +122,22 @@ pub async fn process(deps: &ShopifyPoll, message: Message) -> Result<(), WorkerE
         tracing::info!(shop = %job.shop, "shop is not installed or not active; poll job dropped");
         return Ok(());
     };
-    let token = deps.shopify.open(&record).await?;
+    // Until the shop reconnects, its jobs wait as parked records rather than failing into the DLQ.
+    let result = match deps.tokens.token(&record).await {
+        Ok(token) => run(deps, job, &record, &token).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Err(e) if install::is_token_refusal(&e) => Ok(deps.tokens.refused(SHOPIFY_POLL, &message).await?),
+        other => other,
+    }
+}
+
+async fn run(deps: &ShopifyPoll, job: &PollJob, record: &ShopRecord, token: &Secret) -> Result<(), WorkerError> {
     match &job.task {
-        PollTask::Orders { window, after } => orders_window(deps, &job, &record, &token, *window, after.clone()).await,
-        PollTask::Products { window, after } => {
-            products_window(deps, &job, &record, &token, *window, after.clone()).await
-        }
-        PollTask::Subscriptions => subscriptions(deps, &job, &record, &token).await,
+        PollTask::Orders { window, after } => orders_window(deps, job, record, token, *window, after.clone()).await,
+        PollTask::Products { window, after } => products_window(deps, job, record, token, *window, after.clone()).await,
+        PollTask::Subscriptions => subscriptions(deps, job, record, token).await,
         PollTask::OrdersSync { .. } => {
             Err(WorkerError::Permanent(anyhow::anyhow!("the Shopify poll has no orders sync")))
         }
@@ -375,7 +389,7 @@ async fn continue_later(
 ) -> Result<(), WorkerError> {
     let delay = u32::try_from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).unwrap_or(900).min(900);
     let continuation = PollJob { task, ..job.clone() };
-    deps.queue.send(Stage::Poll(Integration::Shopify), &Message::Poll(continuation), delay).await?;
+    deps.queue.send(SHOPIFY_POLL, &Message::Poll(continuation), delay).await?;
     tracing::info!(shop = %job.shop, delay, pages = report.pages, written = report.written, "window continues later");
     Ok(())
 }
@@ -443,6 +457,8 @@ async fn subscriptions(
         tracing::info!(shop = %shop, "webhook subscriptions complete");
         return Ok(());
     }
+    // An install registers the subscriptions: nothing was dropped, so no alert and no recovery window.
+    let installing = job.origin.starts_with(install::INSTALL_ORIGIN);
     let now = deps.clock.now();
     for topic in &missing {
         let variables = serde_json::json!({
@@ -456,6 +472,12 @@ async fn subscriptions(
             .await?
             .data
             .webhook_subscription_create;
+        if installing {
+            if !created.user_errors.is_empty() {
+                tracing::warn!(shop = %shop, topic, errors = %describe(&created.user_errors), "webhook subscription refused");
+            }
+            continue;
+        }
         let outcome = if created.user_errors.is_empty() {
             "re-created".to_owned()
         } else {
@@ -465,12 +487,16 @@ async fn subscriptions(
         deps.alerts.raise_alert(&alert).await?;
         tracing::warn!(shop = %shop, topic, outcome = %outcome, "webhook subscription was missing");
     }
+    if installing {
+        tracing::info!(shop = %shop, created = missing.len(), "webhook subscriptions registered");
+        return Ok(());
+    }
     let state = deps.sync.sync_state(shop).await?;
     let orders_watermark = state.watermark_at(Integration::Shopify, Resource::Orders);
     let since = state.last_webhook_at.or(orders_watermark).unwrap_or(record.installed_at);
     let window = PollWindow { mode: WindowMode::Recovery, from: since - deps.overlap, until: now };
     let recovery = PollJob { task: PollTask::Orders { window, after: None }, ..job.clone() };
-    deps.queue.send(Stage::Poll(Integration::Shopify), &Message::Poll(recovery), 0).await?;
+    deps.queue.send(SHOPIFY_POLL, &Message::Poll(recovery), 0).await?;
     Ok(())
 }
 

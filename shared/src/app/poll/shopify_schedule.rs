@@ -74,6 +74,10 @@ pub async fn run(deps: &ShopifySchedule, invocation: Invocation) -> Result<Repor
     let mut report = Report::default();
     for shop in deps.shops.active_shops().await? {
         let Some(record) = deps.shops.shop(&shop).await?.filter(|r| r.status == ShopStatus::Active) else { continue };
+        if record.token.invalid_since.is_some() {
+            // Shopify refuses the token: no new work until the shop reconnects (its install queues a poll).
+            continue;
+        }
         report.shops += 1;
         warn_without_read_all_orders(deps, &record, now).await?;
         let state = deps.sync.sync_state(&shop).await?;

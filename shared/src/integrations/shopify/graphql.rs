@@ -392,7 +392,7 @@ pub const PRODUCTS_PAGE: &str = concat!(
     "query ProductsPage($first: Int!, $after: String, $query: String!, $sortKey: ProductSortKeys!) {\n",
     "  products(first: $first, after: $after, query: $query, sortKey: $sortKey) {\n",
     "    pageInfo { hasNextPage endCursor }\n",
-    "    nodes { id legacyResourceId title status updatedAt variants(first: 100) { ",
+    "    nodes { id legacyResourceId title description status updatedAt variants(first: 100) { ",
     variant_fields!(),
     " } }\n  }\n}"
 );
@@ -427,6 +427,8 @@ pub struct GqlProduct {
     pub id: String,
     pub legacy_resource_id: Option<String>,
     pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
     pub status: Option<String>,
     pub updated_at: DateTime<Utc>,
     pub variants: Connection<GqlVariant>,
@@ -454,6 +456,9 @@ pub struct SelectedOption {
 impl From<GqlVariant> for Variant {
     fn from(v: GqlVariant) -> Self {
         let (size, color) = size_and_color(v.selected_options.iter().map(|o| (o.name.as_str(), o.value.as_str())));
+        // `selectedOptions` come in the product's option order: position 1, 2, 3.
+        let option = |i: usize| v.selected_options.get(i).map(|o| o.value.clone());
+        let (option1, option2, option3) = (option(0), option(1), option(2));
         Variant {
             id: gid_tail(&v.id).to_owned(),
             title: v.title,
@@ -461,6 +466,9 @@ impl From<GqlVariant> for Variant {
             price: v.price,
             size,
             color,
+            option1,
+            option2,
+            option3,
             inventory_item_id: v.inventory_item.map(|i| gid_tail(&i.id).to_owned()),
             inventory_quantity: v.inventory_quantity.unwrap_or(0),
             levels: Default::default(),
@@ -476,6 +484,7 @@ impl GqlProduct {
             id: self.legacy_resource_id.unwrap_or_else(|| gid_tail(&self.id).to_owned()),
             title: self.title,
             status: lower(self.status),
+            description: self.description.filter(|d| !d.is_empty()),
             updated_at: self.updated_at,
             variants: variants.into_iter().map(Variant::from).collect(),
         }

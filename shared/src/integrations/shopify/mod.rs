@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod graphql;
 pub mod model;
+pub mod oauth;
 pub mod session;
 pub mod webhook;

@@ -255,6 +255,8 @@ pub struct ShopifyProduct {
     pub id: String,
     pub title: String,
     pub status: Option<String>,
+    #[serde(default)]
+    pub body_html: Option<String>,
     pub updated_at: DateTime<FixedOffset>,
     #[serde(default)]
     pub options: Vec<ShopifyOption>,
@@ -304,6 +306,9 @@ impl ShopifyProduct {
                     price: v.price,
                     size,
                     color,
+                    option1: v.option1,
+                    option2: v.option2,
+                    option3: v.option3,
                     inventory_item_id: v.inventory_item_id,
                     inventory_quantity: v.inventory_quantity,
                     levels: Default::default(),
@@ -315,6 +320,7 @@ impl ShopifyProduct {
             id: self.id,
             title: self.title,
             status: self.status,
+            description: self.body_html.as_deref().map(crate::domain::product::plain_text),
             updated_at: self.updated_at.with_timezone(&Utc),
             variants,
         }

@@ -7,6 +7,7 @@ mod alerts;
 mod connections;
 mod credentials;
 mod deliveries;
+mod install;
 mod mirror;
 mod orders;
 mod products;
@@ -14,6 +15,8 @@ mod receipts;
 mod requests;
 mod shops;
 mod sync;
+
+pub use install::install_contract;
 
 use super::{
     AlertStore, ConnectionStore, CredentialStore, DeliveryStore, MirrorStore, OrderStore, ProductStore, ReceiptStore,

@@ -49,6 +49,7 @@ pub(super) async fn a_shop_is_erased_whole_and_alone<
         sealed_token: "c2VhbGVk".into(),
         installed_at: Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap(),
         metafields_sync: false,
+        token: Default::default(),
     };
     store.install_shop(&record).await.unwrap();
     store.advance_watermark(&shop, Integration::Shopify, Resource::Orders, Utc::now(), Some("cursor")).await.unwrap();

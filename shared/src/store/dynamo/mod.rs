@@ -30,9 +30,11 @@ use crate::{
 };
 
 mod alerts;
+mod assistant;
 mod connections;
 mod credentials;
 mod deliveries;
+mod install;
 mod mirror;
 mod orders;
 mod products;

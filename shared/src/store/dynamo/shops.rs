@@ -1,6 +1,6 @@
 use super::*;
 
-fn item_status(item: &Item) -> Result<ShopStatus, StoreError> {
+pub(super) fn item_status(item: &Item) -> Result<ShopStatus, StoreError> {
     let raw = string_attr(item, "status")?;
     ShopStatus::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("shop status `{raw}`")))
 }
@@ -96,6 +96,7 @@ impl ShopStore for DynamoStore {
         doomed.extend(self.product_keys(shop).await?);
         doomed.extend(self.partition_keys(&keys::order_cursors_pk(shop)).await?);
         doomed.extend(self.mirror_erasure_keys(shop).await?);
+        doomed.extend(self.api_key_erasure_keys(shop).await?);
         doomed.push((keys::SHOPS_PK.to_owned(), shop.as_str().to_owned()));
         doomed.sort();
         doomed.dedup();

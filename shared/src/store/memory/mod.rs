@@ -7,9 +7,11 @@ use std::{
 };
 
 mod alerts;
+mod assistant;
 mod connections;
 mod credentials;
 mod deliveries;
+mod install;
 mod mirror;
 mod orders;
 mod products;
@@ -71,6 +73,7 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    install: install::InstallMemory,
 }
 
 impl MemoryStore {
