@@ -77,8 +77,8 @@ async fn uninstall_keeps_the_data_and_shop_redact_erases_it_all() {
     }
     env.drain_ingest().await;
 
-    env.deliver(&shop, "app/uninstalled", "u", json!({ "id": 1, "domain": shop.as_str() }).to_string().as_bytes())
-        .await;
+    let uninstalled = json!({ "id": 1, "domain": "shop.example.com", "myshopify_domain": shop.as_str() });
+    env.deliver(&shop, "app/uninstalled", "u", uninstalled.to_string().as_bytes()).await;
     env.drain_ingest().await;
     assert_eq!(store.shop_status(&shop).await.unwrap(), Some(ShopStatus::Uninstalled));
     assert!(store.get_order(&shop, &key()).await.unwrap().is_some(), "uninstalling keeps the data");
@@ -104,11 +104,12 @@ async fn the_published_compliance_samples_are_accepted_and_processed() {
     let Some(dir) = fixture("shopify/webhooks") else { return };
     let env = TestEnv::new().await;
     let shop = unique_shop("gdpr-samples");
+    // The samples are templates naming `{shop}.myshopify.com`: a real delivery names the shop it is for.
     let deliver = |topic: &'static str, file: &'static str| {
-        let body = std::fs::read(dir.join(file)).unwrap();
+        let body = std::fs::read_to_string(dir.join(file)).unwrap().replace("{shop}.myshopify.com", shop.as_str());
         let (env, shop) = (&env, &shop);
         async move {
-            let response = env.deliver(shop, topic, topic, &body).await;
+            let response = env.deliver(shop, topic, topic, body.as_bytes()).await;
             assert_eq!(response.status(), StatusCode::OK, "{topic}");
         }
     };
@@ -125,4 +126,33 @@ async fn the_published_compliance_samples_are_accepted_and_processed() {
     assert_eq!(env.drain_ingest().await, 1);
     assert_eq!(env.stack.poll_once(shared::queue::Stage::Ingest, 0).await.unwrap(), (0, 0), "nothing left failing");
     assert_eq!(store.data_export(&shop, "9999").await.unwrap(), None, "shop/redact erases the exports too");
+}
+
+#[tokio::test]
+async fn a_signed_compliance_body_naming_another_shop_is_refused_and_erases_nothing() {
+    let env = TestEnv::new().await;
+    let store = store(&env).await;
+    let victim = unique_shop("victim");
+    let attacker = unique_shop("attacker");
+    env.deliver(&victim, "orders/create", "c", &demo_event("orders-create-1001.json")).await;
+    env.drain_ingest().await;
+
+    // A validly signed body of the attacker's shop, replayed under the victim's header, for every
+    // shop-bound topic: 401, nothing recorded, nothing queued.
+    let bodies = [
+        ("shop/redact", json!({ "shop_id": 1, "shop_domain": attacker.as_str() })),
+        ("customers/redact", json!({ "shop_domain": attacker.as_str(), "orders_to_redact": [5601234560001u64] })),
+        ("customers/data_request", json!({ "shop_domain": attacker.as_str(), "data_request": { "id": 5 } })),
+        ("app/uninstalled", json!({ "id": 1, "myshopify_domain": attacker.as_str() })),
+        ("shop/redact", json!({ "shop_id": 1 })),
+    ];
+    for (n, (topic, body)) in bodies.iter().enumerate() {
+        let response = env.deliver(&victim, topic, &format!("forged-{n}"), body.to_string().as_bytes()).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{topic}");
+        assert_eq!(json_body(&response)["code"], "SHOP_MISMATCH");
+    }
+    assert_eq!(env.drain_ingest().await, 0, "nothing was queued");
+    let order = store.get_order(&victim, &key()).await.unwrap().expect("the victim's order is still there");
+    assert!(order.customer.is_some(), "and its customer data too");
+    assert_eq!(store.shop_status(&victim).await.unwrap(), None, "never marked uninstalled");
 }

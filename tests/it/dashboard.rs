@@ -22,7 +22,12 @@ fn app() -> ShopifyAppConfig {
 /// A dashboard over `store`, with a memory queue to inspect and a clock to set.
 fn dashboard<S>(store: Arc<S>, clock: Arc<FixedClock>) -> (dashboard_api::Deps, Arc<MemoryQueue>)
 where
-    S: OrderStore + AlertStore + shared::store::RequestStore + shared::store::SyncStore + 'static,
+    S: OrderStore
+        + AlertStore
+        + shared::store::RequestStore
+        + shared::store::DeliveryStore
+        + shared::store::SyncStore
+        + 'static,
 {
     let queue = Arc::new(MemoryQueue::new());
     let deps = dashboard_api::Deps {
@@ -30,6 +35,7 @@ where
         orders: store.clone(),
         alerts: store.clone(),
         requests: store.clone(),
+        deliveries: store.clone(),
         sync: store,
         queue: queue.clone(),
         clock,
@@ -438,4 +444,163 @@ async fn no_action_accepts_another_shops_token_or_touches_its_orders() {
     }
     assert!(queue.sent().is_empty());
     assert_eq!(store.get_order(&shop, &stored.key()).await.unwrap().unwrap().version, stored.version);
+}
+
+async fn call_keyed(
+    deps: &dashboard_api::Deps,
+    shop: &ShopDomain,
+    target: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let claims = shared::integrations::shopify::session::claims_for(shop, API_KEY, "7", deps.clock.now(), 60);
+    let token = shared::integrations::shopify::session::sign(&claims, &Secret::new(API_SECRET));
+    let headers =
+        vec![("authorization".to_owned(), format!("Bearer {token}")), ("idempotency-key".to_owned(), key.to_owned())];
+    let request = to_lambda_request("POST", target, &headers, body.to_string().as_bytes()).unwrap();
+    let response = dashboard_api::handle(deps, request).await.unwrap();
+    (response.status(), json_body(&response))
+}
+
+#[tokio::test]
+async fn keyless_actions_always_run_and_idempotency_keys_are_scoped_claimed_and_bound_to_their_body() {
+    let env = TestEnv::new().await;
+    let clock = Arc::new(FixedClock::new(now()));
+    let (deps, queue, store) = dynamo_dashboard(&env, clock).await;
+    let shop = unique_shop("idempotency");
+    save(store.as_ref(), order(&shop, "1001", 0)).await;
+    let assign = |who: &str| serde_json::json!({ "shop_domain": shop.as_str(), "orderIds": ["1001"], "assignee": who });
+    let assignee = || async { store.find_by_name(&shop, "1001").await.unwrap().unwrap().ops.assigned_to };
+
+    // Keyless: A → B → A ends with A (no digest dedupe swallows the third request).
+    for who in ["alex", "blair", "alex"] {
+        let (status, answer) = call(&deps, &shop, "POST", "/sync/orders/assign", Some(assign(who))).await;
+        assert_eq!((status, answer["success"].as_bool()), (StatusCode::OK, Some(true)));
+    }
+    assert_eq!(assignee().await.as_deref(), Some("alex"));
+    assert_eq!(queue.sent().len(), 3, "each real change is handed on");
+
+    // Keyed: a repeat with the same key and body replays the answer and causes nothing new.
+    let (status, first) = call_keyed(&deps, &shop, "/sync/orders/assign", "k-1", assign("casey")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, again) = call_keyed(&deps, &shop, "/sync/orders/assign", "k-1", assign("casey")).await;
+    assert_eq!((status, &again), (StatusCode::OK, &first));
+    assert_eq!(queue.sent().len(), 4);
+    // The same key with another body is refused; nothing changes.
+    let (status, refused) = call_keyed(&deps, &shop, "/sync/orders/assign", "k-1", assign("drew")).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("IDEMPOTENCY_KEY_REUSED")));
+    assert_eq!(assignee().await.as_deref(), Some("casey"));
+    // Keys are scoped to the route: the same key on another route runs its own request.
+    let support = serde_json::json!({ "shop_domain": shop.as_str(), "orderId": "1001", "note": "Where is it?" });
+    let (status, escalated) = call_keyed(&deps, &shop, "/sync/orders/support", "k-1", support).await;
+    assert_eq!((status, escalated["success"].as_bool()), (StatusCode::OK, Some(true)), "{escalated}");
+    assert_eq!(assignee().await.as_deref(), Some("assistant"));
+
+    // Two concurrent identical keyed requests execute once.
+    let before = queue.sent().len();
+    let (a, b) = tokio::join!(
+        call_keyed(&deps, &shop, "/sync/orders/assign", "k-2", assign("eli")),
+        call_keyed(&deps, &shop, "/sync/orders/assign", "k-2", assign("eli")),
+    );
+    for (status, answer) in [&a, &b] {
+        assert!(
+            *status == StatusCode::OK || answer["code"] == "REQUEST_IN_PROGRESS",
+            "either the answer or in progress: {status} {answer}"
+        );
+    }
+    assert_eq!(queue.sent().len(), before + 1, "one execution, one hand-off");
+    assert_eq!(assignee().await.as_deref(), Some("eli"));
+}
+
+#[tokio::test]
+async fn action_failures_answer_the_v1_2_envelope_with_their_status() {
+    let store = Arc::new(MemoryStore::new());
+    let (deps, queue) = dashboard(store.clone(), Arc::new(FixedClock::new(now())));
+    let shop = unique_shop("envelope");
+    save(store.as_ref(), order(&shop, "1001", 0)).await;
+    let cases = [
+        (
+            "/sync/orders/assign",
+            serde_json::json!({ "shop_domain": shop.as_str(), "orderIds": ["#404"], "assignee": "sam" }),
+            StatusCode::NOT_FOUND,
+            "ORDER_NOT_FOUND",
+        ),
+        (
+            "/sync/orders/assign",
+            serde_json::json!({ "shop_domain": shop.as_str(), "orderIds": ["1001"], "assignee": "" }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_ASSIGNEE",
+        ),
+        (
+            "/sync/orders/returns",
+            serde_json::json!({ "shop_domain": shop.as_str(), "orderId": "1001", "action": "approve_refund" }),
+            StatusCode::CONFLICT,
+            "NO_RETURN",
+        ),
+        // Free text is bounded, so no request can grow an order item or an outbound message without limit.
+        (
+            "/sync/orders/assign",
+            serde_json::json!({ "shop_domain": shop.as_str(), "orderIds": ["1001"], "assignee": "x".repeat(101) }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_ASSIGNEE",
+        ),
+        (
+            "/sync/orders/fulfill",
+            serde_json::json!({ "shop_domain": shop.as_str(), "orderIds": ["1001"], "tracking": { "number": "1Z", "carrier": "c".repeat(101) } }),
+            StatusCode::BAD_REQUEST,
+            "TEXT_TOO_LONG",
+        ),
+        (
+            "/sync/orders/support",
+            serde_json::json!({ "shop_domain": shop.as_str(), "orderId": "1001", "note": "n", "conversationId": "c".repeat(201) }),
+            StatusCode::BAD_REQUEST,
+            "TEXT_TOO_LONG",
+        ),
+        (
+            "/sync/orders/support",
+            serde_json::json!({ "shop_domain": shop.as_str(), "orderId": "1001", "note": "n".repeat(4001) }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_NOTE",
+        ),
+        (
+            "/sync/orders/returns",
+            serde_json::json!({ "shop_domain": shop.as_str(), "orderId": "1001", "action": "deny", "note": "n".repeat(4001) }),
+            StatusCode::BAD_REQUEST,
+            "TEXT_TOO_LONG",
+        ),
+    ];
+    for (target, body, status, code) in cases {
+        let (got, answer) = call(&deps, &shop, "POST", target, Some(body)).await;
+        assert_eq!(got, status, "{answer}");
+        assert_eq!(answer["success"], false);
+        assert_eq!(answer["code"], code);
+        assert_eq!(answer["updatedOrders"], serde_json::json!([]));
+        assert!(answer["message"].is_string() && answer["error"] == answer["message"], "{answer}");
+    }
+    assert!(queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_support_escalation_stays_deferred_and_visible_until_a_support_destination_exists() {
+    let env = TestEnv::new().await;
+    let shop = unique_shop("support-deferred");
+    env.deliver(&shop, "orders/create", "c", &integration_tests::demo_event("orders-create-1001.json")).await;
+    env.drain_ingest().await;
+    let token = format!("Bearer {}", integration_tests::token_for(&shop));
+    let body =
+        serde_json::json!({ "shop_domain": shop.as_str(), "orderId": "1001", "note": "Customer asks where it is" });
+    let response = env
+        .request("POST", "/sync/orders/support", &[("Authorization", token.as_str())], body.to_string().as_bytes())
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    env.drain(Stage::Outbound(shared::domain::Integration::Shopify), 0).await;
+
+    let detail = json_body(&env.get_as(&shop, "/sync/orders/1001").await);
+    let deliveries = detail["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 1, "{detail}");
+    assert_eq!(
+        (deliveries[0]["kind"].as_str(), deliveries[0]["outcome"].as_str()),
+        (Some("support_escalation"), Some("deferred"))
+    );
+    assert!(deliveries[0]["detail"].as_str().unwrap().contains("no support destination"));
 }

@@ -101,7 +101,7 @@ fn open(deps: &Deps, req: &Request) -> Result<SseBody, ApiError> {
     }
     let shop_domain = query_param(req, "shop_domain");
     let (authorization, now) = (header(req, "authorization"), deps.clock.now());
-    let shop = auth::authorize(authorization, shop_domain.as_deref(), ShopParam::Required, &deps.shopify, now)?.shop;
+    let shop = auth::authorize(authorization, shop_domain.as_deref(), ShopParam::Optional, &deps.shopify, now)?.shop;
     tracing::Span::current().record("shop", shop.as_str());
     let since = header(req, "last-event-id").map(str::to_owned).or_else(|| query_param(req, "since"));
     if since.as_deref().is_some_and(|s| !shared::store::keys::is_alert_cursor(s)) {

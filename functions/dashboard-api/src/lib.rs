@@ -22,7 +22,7 @@ use shared::{
     error::ApiError,
     http as h,
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    store::{AlertStore, OrderStore, RequestStore, SyncStore, dynamo::DynamoStore},
+    store::{AlertStore, DeliveryStore, OrderStore, RequestStore, SyncStore, dynamo::DynamoStore},
 };
 
 pub use list::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -72,6 +72,7 @@ pub struct Deps {
     pub orders: Arc<dyn OrderStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub requests: Arc<dyn RequestStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
     pub sync: Arc<dyn SyncStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
@@ -90,6 +91,7 @@ pub async fn connect(config: Config) -> Deps {
         orders: store.clone(),
         alerts: store.clone(),
         requests: store.clone(),
+        deliveries: store.clone(),
         sync: store,
         queue,
         clock: Arc::new(SystemClock),
@@ -118,10 +120,10 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
         }
         (&Method::GET, ORDERS_ROUTE) => list::list_orders(deps, &req).await,
         (&Method::GET, ALERTS_ROUTE) => alerts::poll(deps, &req).await,
-        (&Method::POST, ASSIGN_ROUTE) => actions::assign(deps, &req).await,
-        (&Method::POST, FULFILL_ROUTE) => actions::fulfill(deps, &req).await,
-        (&Method::POST, SUPPORT_ROUTE) => actions::support(deps, &req).await,
-        (&Method::POST, RETURNS_ROUTE) => actions::returns(deps, &req).await,
+        (&Method::POST, ASSIGN_ROUTE) => Ok(actions::assign(deps, &req).await.unwrap_or_else(actions::failure)),
+        (&Method::POST, FULFILL_ROUTE) => Ok(actions::fulfill(deps, &req).await.unwrap_or_else(actions::failure)),
+        (&Method::POST, SUPPORT_ROUTE) => Ok(actions::support(deps, &req).await.unwrap_or_else(actions::failure)),
+        (&Method::POST, RETURNS_ROUTE) => Ok(actions::returns(deps, &req).await.unwrap_or_else(actions::failure)),
         (_, ORDERS_ROUTE | ALERTS_ROUTE | ASSIGN_ROUTE | FULFILL_ROUTE | SUPPORT_ROUTE | RETURNS_ROUTE) => {
             Err(ApiError::method_not_allowed())
         }
@@ -133,9 +135,13 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
 }
 
 /// Verifies the session token and that `shop_domain` names its shop.
+///
+/// GET routes take `shop_domain` optionally (the session token names the shop; seed 000's list lists
+/// no `shop_domain`), actions require it in their body.
 fn authorize(deps: &Deps, req: &Request, shop_domain: Option<&str>) -> Result<ShopDomain, ApiError> {
+    let param = if req.method() == Method::GET { ShopParam::Optional } else { ShopParam::Required };
     let (authorization, now) = (h::header(req, "authorization"), deps.clock.now());
-    let shop = auth::authorize(authorization, shop_domain, ShopParam::Required, &deps.shopify, now)?.shop;
+    let shop = auth::authorize(authorization, shop_domain, param, &deps.shopify, now)?.shop;
     tracing::Span::current().record("shop", shop.as_str());
     Ok(shop)
 }

@@ -262,7 +262,8 @@ pub async fn order_detail(deps: &Deps, req: &Request, raw_id: &str) -> Result<Re
         .order_detail(&shop, &order.key(), TIMELINE_LENGTH)
         .await?
         .ok_or_else(|| ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"))?;
-    Ok(h::json(StatusCode::OK, &OrderDetail::new(&order, timeline)))
+    let deliveries = deps.deliveries.deliveries(&shop, &order.key()).await?;
+    Ok(h::json(StatusCode::OK, &OrderDetail::new(&order, timeline, deliveries)))
 }
 
 /// Path segments arrive percent-encoded (`%23` for `#`, `%2F` for `/` in a GID).

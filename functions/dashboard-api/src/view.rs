@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use shared::domain::{Money, Order, ShipmentSummary, TimelineEvent};
+use shared::{
+    domain::{Money, Order, ShipmentSummary, TimelineEvent},
+    store::Delivery,
+};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,17 +69,19 @@ pub struct LineItemView {
     pub price: Money,
 }
 
-/// `GET /sync/orders/{id}`: the order, its line items and its last ten timeline events.
+/// `GET /sync/orders/{id}`: the order, its line items, its last ten timeline events, and what became of
+/// each change handed on for it (delivered, skipped, deferred until a destination exists, rejected).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderDetail {
     pub order: OrderView,
     pub line_items: Vec<LineItemView>,
     pub timeline: Vec<TimelineEvent>,
+    pub deliveries: Vec<Delivery>,
 }
 
 impl OrderDetail {
-    pub fn new(order: &Order, timeline: Vec<TimelineEvent>) -> Self {
+    pub fn new(order: &Order, timeline: Vec<TimelineEvent>, deliveries: Vec<Delivery>) -> Self {
         Self {
             order: OrderView::from(order),
             line_items: order
@@ -91,6 +96,7 @@ impl OrderDetail {
                 })
                 .collect(),
             timeline,
+            deliveries,
         }
     }
 }

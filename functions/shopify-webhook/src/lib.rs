@@ -89,6 +89,11 @@ async fn process(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> 
     span.record("webhook_id", headers.webhook_id.as_str());
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| ApiError::bad_request("INVALID_JSON", "webhook body is not JSON"))?;
+    if !webhook::body_names_shop(&headers.topic, &payload, &headers.shop) {
+        // A signed body replayed under another shop's header: nothing is recorded or queued.
+        tracing::warn!("the body names another shop than X-Shopify-Shop-Domain");
+        return Err(ApiError::unauthorized("SHOP_MISMATCH", "the webhook body names another shop than its header"));
+    }
 
     let event = Inbound {
         source: Integration::Shopify,

@@ -114,6 +114,18 @@ impl ReturnAction {
             _ => None,
         }
     }
+
+    /// Whether a return in `state` already is where this action leads: a repeat of the action then
+    /// changes nothing and succeeds.
+    pub fn reached(self, state: ReturnState) -> bool {
+        use ReturnState::*;
+        matches!(
+            (self, state),
+            (ReturnAction::RequestInspection, Inspection)
+                | (ReturnAction::ApproveRefund, AwaitingRefund)
+                | (ReturnAction::Deny, Denied)
+        )
+    }
 }
 
 /// A return event from the channel (Shopify's `returns/*` topics).

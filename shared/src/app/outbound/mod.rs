@@ -66,7 +66,9 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
             shopify::fulfillment(deps, &shop, &key, &id, tracking_number.as_deref(), carrier.as_deref()).await?
         }
         (_, OutboundChange::SupportEscalation { .. }) => {
-            (DeliveryOutcome::Delivered, "escalation queued for the support assistant".to_owned())
+            // Delivered only once something receives it: no support destination exists yet, so the
+            // escalation waits, visible on the order's deliveries, and a redelivery or replay retries it.
+            (DeliveryOutcome::Deferred, "no support destination is configured; the escalation waits for one".to_owned())
         }
         (_, OutboundChange::ReturnUpdate { .. }) => {
             (DeliveryOutcome::Deferred, "no ERP or Shopify returns integration is configured".to_owned())

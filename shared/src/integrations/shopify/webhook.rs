@@ -89,9 +89,47 @@ pub fn sign(body: &[u8], secret: &Secret) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// Topics whose effect reaches the whole shop or its customers' data: the shop their body names must be
+/// the shop of `X-Shopify-Shop-Domain`, because the HMAC covers the body only and a replayed signed body
+/// could otherwise be delivered under another shop's header.
+pub const SHOP_BOUND_TOPICS: &[&str] =
+    &["shop/redact", "customers/redact", "customers/data_request", "app/uninstalled"];
+
+/// Whether the body of a `topic` delivery names `shop`: the compliance topics' `shop_domain`, or the
+/// shop resource's `myshopify_domain` for `app/uninstalled`. Always true for topics outside
+/// [`SHOP_BOUND_TOPICS`]. A compliance body that names no shop is refused; an `app/uninstalled` body whose
+/// `myshopify_domain` is null (as in Shopify's published sample; real deliveries carry it) is accepted,
+/// since marking a shop uninstalled erases nothing.
+pub fn body_names_shop(topic: &str, payload: &serde_json::Value, shop: &ShopDomain) -> bool {
+    if !SHOP_BOUND_TOPICS.contains(&topic) {
+        return true;
+    }
+    let field = if topic == "app/uninstalled" { "/myshopify_domain" } else { "/shop_domain" };
+    match payload.pointer(field).and_then(serde_json::Value::as_str) {
+        Some(named) => ShopDomain::parse(named).is_ok_and(|named| named == *shop),
+        None => topic == "app/uninstalled",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shop_bound_topics_must_name_the_header_shop_in_their_body() {
+        let shop = ShopDomain::parse("demo-shop.myshopify.com").unwrap();
+        let redact = |named: &str| serde_json::json!({ "shop_id": 1, "shop_domain": named });
+        assert!(body_names_shop("shop/redact", &redact("demo-shop.myshopify.com"), &shop));
+        assert!(!body_names_shop("shop/redact", &redact("other.myshopify.com"), &shop));
+        assert!(!body_names_shop("customers/redact", &serde_json::json!({ "customer": {} }), &shop), "names no shop");
+        let uninstalled =
+            serde_json::json!({ "domain": "shop.example.com", "myshopify_domain": "demo-shop.myshopify.com" });
+        assert!(body_names_shop("app/uninstalled", &uninstalled, &shop));
+        let other =
+            serde_json::json!({ "domain": "demo-shop.myshopify.com", "myshopify_domain": "other.myshopify.com" });
+        assert!(!body_names_shop("app/uninstalled", &other, &shop));
+        assert!(body_names_shop("orders/create", &serde_json::json!({}), &shop), "other topics are not shop-bound");
+    }
 
     #[test]
     fn the_published_vector_verifies_and_a_trailing_newline_does_not() {

@@ -40,7 +40,7 @@ where
 {
     products::products_keep_pages_levels_and_their_order(store).await;
     sync::sync_state_only_moves_forward(store).await;
-    requests::responses_are_kept_per_shop(store).await;
+    requests::idempotency_keys_are_claimed_completed_and_released(store).await;
     deliveries::deliveries_are_kept_once_per_message(store).await;
     shops::a_shop_is_erased_whole_and_alone(store).await;
     orders::orders_are_versioned_and_guarded(store).await;

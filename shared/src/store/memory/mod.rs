@@ -36,6 +36,16 @@ use crate::{
     error::StoreError,
 };
 
+/// An action's idempotency record: its payload digest, its response once completed, and the expiry of
+/// its in-progress claim and of the record (epoch seconds).
+#[derive(Debug, Clone)]
+struct RequestRecord {
+    payload: String,
+    response: Option<String>,
+    expires_at: i64,
+    ttl: i64,
+}
+
 /// A mirrored record's shop, integration, kind and id.
 type MirrorKey = (ShopDomain, Integration, String, String);
 
@@ -51,8 +61,8 @@ struct State {
     alerts: HashMap<ShopDomain, BTreeMap<String, Alert>>,
     /// Remembered page boundaries, by list partition and offset.
     pages: HashMap<(String, u64), String>,
-    /// Stored action responses, by request key.
-    requests: HashMap<String, String>,
+    /// Idempotency records of actions, by request key.
+    requests: HashMap<String, RequestRecord>,
     /// Delivery records, by order partition then id.
     deliveries: HashMap<String, BTreeMap<String, Delivery>>,
     shops: HashMap<ShopDomain, ShopStatus>,
