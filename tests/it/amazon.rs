@@ -1093,7 +1093,8 @@ async fn the_scheduled_poll_moves_a_watermark_with_overlap_and_alerts_on_failure
         .mount(&h.server)
         .await;
     let worker = poll_worker(&h).await;
-    let enqueued = shared::app::poll::amazon::schedule(worker.connections.as_ref(), worker.queue.as_ref(), "tick-1");
+    let enqueued =
+        shared::app::poll::amazon::schedule(worker.connections.as_ref(), worker.queue.as_ref(), "tick-1", Utc::now());
     assert_eq!(enqueued.await.unwrap(), 1, "one job per active connection");
     let job = || {
         let sync = shared::app::poll::amazon::SyncJob {

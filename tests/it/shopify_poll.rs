@@ -346,3 +346,35 @@ async fn queued_polls(env: &TestEnv) -> Vec<PollJob> {
         }
     }
 }
+
+#[tokio::test]
+async fn one_failing_shop_never_stops_the_scheduled_loops_for_the_others() {
+    let (env, _server, healthy) = setup("isolated", &["read_orders", "read_all_orders"]).await;
+    // A shop whose record is corrupt (a manual edit, a bug): reading it fails every time.
+    let broken = unique_shop("isolated-broken");
+    env.install(&broken, TOKEN, &["read_orders", "read_all_orders"]).await;
+    let sdk = shared::aws::sdk_config().await;
+    shared::aws::dynamodb(&sdk)
+        .update_item()
+        .table_name(&env.stack.settings.table_name)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("SHOP#{broken}")))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("SHOP".into()))
+        .update_expression("SET #data = :garbage")
+        .expression_attribute_names("#data", "data")
+        .expression_attribute_values(":garbage", aws_sdk_dynamodb::types::AttributeValue::S("{not json".into()))
+        .send()
+        .await
+        .unwrap();
+
+    // Whatever the rotation puts first, the healthy shop gets its jobs and the run reports the failure.
+    for tick in ["tick-i1", "tick-i2"] {
+        let invocation = shopify_scheduler::Invocation { id: Some(tick.into()), backfill: None };
+        let report = shopify_scheduler::run(&integration_tests::deps!(env.stack, shopify_scheduler), invocation)
+            .await
+            .expect("the run succeeds although one shop fails");
+        assert_eq!((report.failed, report.jobs % 3), (1, 0), "{report:?}");
+    }
+    let jobs = queued_polls(&env).await;
+    assert_eq!(jobs.iter().filter(|j| j.shop == healthy).count(), 6, "three jobs per tick for the healthy shop");
+    assert!(jobs.iter().all(|j| j.shop != broken));
+}

@@ -65,6 +65,6 @@ pub struct Report {
 pub async fn handle(deps: &Deps, event: LambdaEvent<serde_json::Value>) -> Result<Report, lambda_runtime::Error> {
     let invocation: Invocation = serde_json::from_value(event.payload).unwrap_or_default();
     let origin = invocation.id.unwrap_or_else(|| format!("tick-{}", deps.clock.now().timestamp_millis()));
-    let enqueued = amazon::schedule(deps.connections.as_ref(), deps.queue.as_ref(), &origin).await?;
+    let enqueued = amazon::schedule(deps.connections.as_ref(), deps.queue.as_ref(), &origin, deps.clock.now()).await?;
     Ok(Report { enqueued })
 }

@@ -76,7 +76,14 @@ pub async fn handle(
 ) -> Result<Vec<QueueReport>, lambda_runtime::Error> {
     let mut reports = Vec::new();
     for (def, url) in &deps.dead_letter_queues {
-        let report = inspect(deps, def, url).await?;
+        // One unreadable queue never stops the others.
+        let report = match inspect(deps, def, url).await {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!(stage = def.name, error = %e, "dead-letter queue could not be inspected");
+                QueueReport { queue: def.name.to_owned(), ..QueueReport::default() }
+            }
+        };
         if report.depth > 0 {
             tracing::error!(
                 stage = def.name,

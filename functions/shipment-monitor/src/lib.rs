@@ -4,12 +4,18 @@
 //! reads the due entries of every shop and rewrites those orders, which raises their alerts. Webhooks and
 //! dashboard actions recompute the same flags on every write, which clears them when the condition ends.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use shared::{
-    app::orders::{self, ChangeError},
+    app::{
+        fan_out,
+        orders::{self, ChangeError},
+    },
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
     store::{AlertStore, OrderStore},
@@ -44,8 +50,11 @@ pub async fn connect(config: Config) -> Deps {
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Report {
+    /// Shops reviewed.
     pub shops: usize,
     pub reviewed: usize,
+    /// Shops whose review failed (logged; the others were reviewed).
+    pub failed: usize,
 }
 
 /// Accepts any schedule envelope.
@@ -55,11 +64,14 @@ pub async fn handle(deps: &Deps, _event: LambdaEvent<serde_json::Value>) -> Resu
 
 pub async fn run(deps: &Deps) -> Result<Report, ChangeError<std::convert::Infallible>> {
     let now = deps.clock.now();
-    let mut report = Report::default();
-    for shop in deps.orders.shops().await? {
-        report.shops += 1;
-        report.reviewed += orders::review_due(deps.orders.as_ref(), deps.alerts.as_ref(), &shop, now).await?;
-    }
-    tracing::info!(shops = report.shops, reviewed = report.reviewed, "shipment flags reviewed");
+    let reviewed = AtomicUsize::new(0);
+    let (shops, failed) = fan_out::each_shop(deps.orders.shops().await?, now, async |shop| {
+        let count = orders::review_due(deps.orders.as_ref(), deps.alerts.as_ref(), &shop, now).await?;
+        reviewed.fetch_add(count, Ordering::Relaxed);
+        Ok::<_, ChangeError<std::convert::Infallible>>(())
+    })
+    .await;
+    let report = Report { shops, reviewed: reviewed.into_inner(), failed: failed.len() };
+    tracing::info!(shops = report.shops, reviewed = report.reviewed, failed = report.failed, "shipment flags reviewed");
     Ok(report)
 }

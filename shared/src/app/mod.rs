@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod connections;
 pub mod credentials;
+pub mod fan_out;
 pub mod ingest;
 pub mod install;
 pub mod orders;

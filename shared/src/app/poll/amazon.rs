@@ -24,7 +24,7 @@ use crate::{
     app::{
         alerts,
         connections::amazon::{AmazonConnection, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, load as load_connection},
-        credentials as sealed,
+        credentials as sealed, fan_out,
         orders::{self, Applied, ChangeError, Decision},
     },
     clock::Clock,
@@ -458,13 +458,18 @@ pub async fn schedule(
     connections: &dyn ConnectionStore,
     queue: &dyn MessageQueue,
     origin: &str,
+    now: DateTime<Utc>,
 ) -> Result<usize, WorkerError> {
-    let mut enqueued = 0;
-    for shop in connections.active_connections(Integration::Amazon).await? {
+    let shops = connections.active_connections(Integration::Amazon).await?;
+    let (enqueued, failed) = fan_out::each_shop(shops, now, async |shop| {
         let job = SyncJob { shop, dry_run: false, include_items: true, resume: None };
         let job = job.into_poll_job(origin.to_owned()).map_err(|e| WorkerError::Permanent(e.into()))?;
         queue.send(Stage::Poll(Integration::Amazon), &Message::Poll(job), 0).await?;
-        enqueued += 1;
+        Ok::<_, WorkerError>(())
+    })
+    .await;
+    if !failed.is_empty() {
+        tracing::warn!(failed = failed.len(), "some Amazon syncs could not be queued");
     }
     tracing::info!(enqueued, "Amazon syncs enqueued");
     Ok(enqueued)

@@ -7,13 +7,16 @@
 //! the orders created in that range instead: same ingest path, resumable (each page's cursor travels
 //! with the job).
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    app::alerts,
+    app::{alerts, fan_out},
     clock::Clock,
     domain::{
         Integration, ShopDomain,
@@ -53,6 +56,8 @@ pub struct Backfill {
 pub struct Report {
     pub shops: usize,
     pub jobs: usize,
+    /// Shops whose jobs could not be queued (logged; the others were).
+    pub failed: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,42 +76,59 @@ pub async fn run(deps: &ShopifySchedule, invocation: Invocation) -> Result<Repor
     if let Some(backfill) = invocation.backfill {
         return queue_backfill(deps, backfill, origin).await;
     }
-    let mut report = Report::default();
-    for shop in deps.shops.active_shops().await? {
-        let Some(record) = deps.shops.shop(&shop).await?.filter(|r| r.status == ShopStatus::Active) else { continue };
-        if record.token.invalid_since.is_some() {
-            // Shopify refuses the token: no new work until the shop reconnects (its install queues a poll).
-            continue;
+    let (shops, jobs) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let (_, failed) = fan_out::each_shop(deps.shops.active_shops().await?, now, async |shop| {
+        let queued = queue_shop(deps, &shop, &origin, now).await?;
+        if queued > 0 {
+            shops.fetch_add(1, Ordering::Relaxed);
+            jobs.fetch_add(queued, Ordering::Relaxed);
         }
-        report.shops += 1;
-        warn_without_read_all_orders(deps, &record, now).await?;
-        let state = deps.sync.sync_state(&shop).await?;
-        let orders = PollWindow::incremental(
-            state.watermark_at(Integration::Shopify, Resource::Orders),
-            record.installed_at,
-            deps.overlap,
-            now,
-        );
-        // The first products window reads the whole catalogue.
-        let products = PollWindow::incremental(
-            state.watermark_at(Integration::Shopify, Resource::Products),
-            DateTime::UNIX_EPOCH,
-            deps.overlap,
-            now,
-        );
-        let tasks = [
-            PollTask::Orders { window: orders, after: None },
-            PollTask::Products { window: products, after: None },
-            PollTask::Subscriptions,
-        ];
-        for task in tasks {
-            let job = PollJob { integration: Integration::Shopify, shop: shop.clone(), origin: origin.clone(), task };
-            deps.queue.send(Stage::Poll(Integration::Shopify), &Message::Poll(job), 0).await?;
-            report.jobs += 1;
-        }
-    }
-    tracing::info!(shops = report.shops, jobs = report.jobs, "Shopify polls queued");
+        Ok::<_, ScheduleError>(())
+    })
+    .await;
+    let report = Report { shops: shops.into_inner(), jobs: jobs.into_inner(), failed: failed.len() };
+    tracing::info!(shops = report.shops, jobs = report.jobs, failed = report.failed, "Shopify polls queued");
     Ok(report)
+}
+
+/// Queues the shop's poll jobs (none for a shop that is not active or must reconnect). Returns how many.
+async fn queue_shop(
+    deps: &ShopifySchedule,
+    shop: &ShopDomain,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, ScheduleError> {
+    let Some(record) = deps.shops.shop(shop).await?.filter(|r| r.status == ShopStatus::Active) else { return Ok(0) };
+    if record.token.invalid_since.is_some() {
+        // Shopify refuses the token: no new work until the shop reconnects (its install queues a poll).
+        return Ok(0);
+    }
+    warn_without_read_all_orders(deps, &record, now).await?;
+    let state = deps.sync.sync_state(shop).await?;
+    let orders = PollWindow::incremental(
+        state.watermark_at(Integration::Shopify, Resource::Orders),
+        record.installed_at,
+        deps.overlap,
+        now,
+    );
+    // The first products window reads the whole catalogue.
+    let products = PollWindow::incremental(
+        state.watermark_at(Integration::Shopify, Resource::Products),
+        DateTime::UNIX_EPOCH,
+        deps.overlap,
+        now,
+    );
+    let tasks = [
+        PollTask::Orders { window: orders, after: None },
+        PollTask::Products { window: products, after: None },
+        PollTask::Subscriptions,
+    ];
+    let queued = tasks.len();
+    for task in tasks {
+        let job = PollJob { integration: Integration::Shopify, shop: shop.clone(), origin: origin.to_owned(), task };
+        deps.queue.send(Stage::Poll(Integration::Shopify), &Message::Poll(job), 0).await?;
+    }
+    Ok(queued)
 }
 
 async fn queue_backfill(deps: &ShopifySchedule, backfill: Backfill, origin: String) -> Result<Report, ScheduleError> {
@@ -121,7 +143,7 @@ async fn queue_backfill(deps: &ShopifySchedule, backfill: Backfill, origin: Stri
     let job = PollJob { integration: Integration::Shopify, shop: backfill.shop.clone(), origin, task };
     deps.queue.send(Stage::Poll(Integration::Shopify), &Message::Poll(job), 0).await?;
     tracing::info!(shop = %backfill.shop, from = %backfill.from, until = %backfill.until, "backfill queued");
-    Ok(Report { shops: 1, jobs: 1 })
+    Ok(Report { shops: 1, jobs: 1, failed: 0 })
 }
 
 /// Without `read_all_orders`, orders older than 60 days are silently absent from every query: say so
