@@ -4,6 +4,7 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -57,42 +58,50 @@ pub enum TokenError {
     NotYetValid,
     #[error("token destination is not a shop")]
     Destination,
+    #[error("token issuer is not the shop it was issued for")]
+    Issuer,
 }
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-}
-
-/// Verifies signature (current or previous app secret), `aud`, `exp` and `nbf`, and returns the shop
-/// named by `dest`. Whether that shop may be acted on is the caller's check.
+/// Verifies the token with `jsonwebtoken`: the signature (current or previous app secret, HS256 only),
+/// `aud`, and the presence of `exp`, `nbf` and `aud`; then `exp` and `nbf` against `now` (the injected
+/// clock, with [`LEEWAY_SECONDS`]), and that `iss` names the same shop as `dest`. Returns the shop named
+/// by `dest`. Whether that shop may be acted on is the caller's check.
 pub fn verify(token: &str, app: &ShopifyAppConfig, now: DateTime<Utc>) -> Result<Session, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let header: Header = decode_json(header)?;
-    if header.alg != "HS256" {
+    // HS256 pinned: a token naming any other algorithm (`none` included) is refused as such.
+    let header = token.split('.').next().and_then(|h| URL_SAFE_NO_PAD.decode(h).ok()).ok_or(TokenError::Malformed)?;
+    let alg = serde_json::from_slice::<serde_json::Value>(&header).map_err(|_| TokenError::Malformed)?;
+    if alg.get("alg").and_then(serde_json::Value::as_str) != Some("HS256") {
         return Err(TokenError::Algorithm);
     }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-    let signed = &token[..header_and_payload_len(token)];
-    let valid = app.secrets().any(|secret| {
-        Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-            .map(|mut mac| {
-                mac.update(signed.as_bytes());
-                mac.verify_slice(&signature).is_ok()
-            })
-            .unwrap_or(false)
-    });
-    if !valid {
-        return Err(TokenError::Signature);
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&[app.api_key.as_str()]);
+    validation.set_required_spec_claims(&["exp", "nbf", "aud"]);
+    // The expiry is checked below against the injected clock, not the system clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    let mut outcome = Err(TokenError::Signature);
+    for secret in app.secrets() {
+        match jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.expose().as_bytes()), &validation)
+        {
+            Ok(data) => {
+                outcome = Ok(data.claims);
+                break;
+            }
+            Err(e) => {
+                outcome = Err(match e.kind() {
+                    ErrorKind::InvalidSignature => TokenError::Signature,
+                    ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => TokenError::Algorithm,
+                    ErrorKind::InvalidAudience => TokenError::Audience,
+                    _ => TokenError::Malformed,
+                });
+                // Only a wrong signature may be the other secret's; anything else is final.
+                if !matches!(outcome, Err(TokenError::Signature)) {
+                    break;
+                }
+            }
+        }
     }
-    let claims: Claims = decode_json(payload)?;
-    if claims.aud != app.api_key {
-        return Err(TokenError::Audience);
-    }
+    let claims = outcome?;
     let now = now.timestamp();
     if now > claims.exp + LEEWAY_SECONDS {
         return Err(TokenError::Expired);
@@ -100,18 +109,18 @@ pub fn verify(token: &str, app: &ShopifyAppConfig, now: DateTime<Utc>) -> Result
     if now + LEEWAY_SECONDS < claims.nbf {
         return Err(TokenError::NotYetValid);
     }
-    let host = claims.dest.strip_prefix("https://").ok_or(TokenError::Destination)?;
-    let shop = ShopDomain::parse(host.trim_end_matches('/')).map_err(|_| TokenError::Destination)?;
+    let shop = shop_of(&claims.dest).ok_or(TokenError::Destination)?;
+    if shop_of(&claims.iss) != Some(shop.clone()) {
+        return Err(TokenError::Issuer);
+    }
     Ok(Session { shop, user: claims.sub })
 }
 
-fn header_and_payload_len(token: &str) -> usize {
-    token.rfind('.').unwrap_or(token.len())
-}
-
-fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, TokenError> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+/// The shop of `https://{shop}` or `https://{shop}/admin`.
+fn shop_of(url: &str) -> Option<ShopDomain> {
+    let host = url.strip_prefix("https://")?;
+    let host = host.strip_suffix("/admin").unwrap_or(host).trim_end_matches('/');
+    ShopDomain::parse(host).ok()
 }
 
 /// Issues a session token as Shopify would. For the local stack's printed `curl` and for tests.
@@ -176,6 +185,17 @@ mod tests {
         assert_eq!(verify(&token(|c| c.nbf = now().timestamp() + 6), &app(), now()), Err(TokenError::NotYetValid));
         assert_eq!(verify(&token(|c| c.dest = "ftp://x".into()), &app(), now()), Err(TokenError::Destination));
         assert_eq!(verify("a.b", &app(), now()), Err(TokenError::Malformed));
+        assert_eq!(
+            verify(&token(|c| c.iss = "https://b.myshopify.com/admin".into()), &app(), now()),
+            Err(TokenError::Issuer),
+            "iss must name the dest shop"
+        );
+        let rotated = ShopifyAppConfig {
+            previous_api_secret: Some(Secret::new("secret")),
+            api_secret: Secret::new("new"),
+            ..app()
+        };
+        assert!(verify(&token(|_| {}), &rotated, now()).is_ok(), "the previous secret still verifies");
     }
 
     #[test]
