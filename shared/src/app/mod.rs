@@ -8,5 +8,7 @@ pub mod credentials;
 pub mod ingest;
 pub mod orders;
 pub mod outbound;
+pub mod outbox;
+pub mod dead_letters;
 pub mod poll;
 pub mod shops;

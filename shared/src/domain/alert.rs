@@ -24,6 +24,8 @@ pub enum AlertKind {
     PushRejected,
     /// A channel sync (Amazon SP-API orders) failed; cleared by the next successful run.
     SyncFailed,
+    /// The fulfilment partner could not ship some units (MasonHub `shorts`).
+    PartnerShort,
 }
 
 impl AlertKind {
@@ -36,6 +38,7 @@ impl AlertKind {
             AlertKind::Setup => "setup",
             AlertKind::PushRejected => "push_rejected",
             AlertKind::SyncFailed => "sync_failed",
+            AlertKind::PartnerShort => "partner_short",
         }
     }
 }

@@ -9,9 +9,11 @@ use std::{
 mod alerts;
 mod connections;
 mod credentials;
+mod dead_letters;
 mod deliveries;
 mod mirror;
 mod orders;
+mod outbox;
 mod products;
 mod receipts;
 mod requests;
@@ -66,6 +68,10 @@ struct State {
     credentials: HashMap<(ShopDomain, Integration), SealedCredential>,
     /// By shop, integration, kind and id; parts by their id.
     mirrors: HashMap<MirrorKey, (MirrorRecord, BTreeMap<String, serde_json::Value>)>,
+    /// Pending outbound effects, by shop and id.
+    outbox: BTreeMap<(ShopDomain, String), crate::store::PendingEffect>,
+    /// Dead letters, by shop, destination and id.
+    dead_letters: BTreeMap<(ShopDomain, Integration, String), crate::store::DeadLetter>,
 }
 
 #[derive(Debug, Default)]
