@@ -20,7 +20,7 @@ use shared::{
     error::ApiError,
     http as h,
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    store::{AlertStore, OrderStore, RequestStore, SyncStore, dynamo::DynamoStore},
+    store::{AlertStore, OrderStore, OutboxStore, RequestStore, SyncStore, dynamo::DynamoStore},
 };
 
 pub use list::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -65,6 +65,8 @@ pub struct Deps {
     pub alerts: Arc<dyn AlertStore>,
     pub requests: Arc<dyn RequestStore>,
     pub sync: Arc<dyn SyncStore>,
+    /// Pending outbound effects, committed with the order changes that cause them.
+    pub outbox: Arc<dyn OutboxStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
 }
@@ -77,6 +79,7 @@ pub async fn connect(config: Config) -> Deps {
         orders: store.clone(),
         alerts: store.clone(),
         requests: store.clone(),
+        outbox: store.clone(),
         sync: store,
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
         clock: Arc::new(SystemClock),

@@ -195,6 +195,9 @@ pub struct PartnerState {
     /// An update or cancel request waiting for its resolution callback.
     #[serde(default)]
     pub pending_request: Option<String>,
+    /// Resolution callbacks already applied (MasonHub's resolution ids), so a redelivery adds nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolutions: Vec<String>,
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
 }

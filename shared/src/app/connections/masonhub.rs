@@ -318,3 +318,11 @@ pub async fn put_fulfilment(
     }
     Err(conflict())
 }
+
+/// The shop a MasonHub callback token authenticates: the shop it names, if that shop's active
+/// connection holds its hash (compared in constant time). `None`: unauthenticated.
+pub async fn authenticate(store: &dyn ConnectionStore, token: &str) -> Result<Option<ShopDomain>, StoreError> {
+    let Some(shop) = webhook::shop_of(token) else { return Ok(None) };
+    let Some(connection) = load(store, &shop).await?.filter(|c| c.active) else { return Ok(None) };
+    Ok(webhook::verify(token, &connection.settings.callback_token_hash).then_some(shop))
+}
