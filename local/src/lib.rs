@@ -44,7 +44,8 @@ pub struct Settings {
     pub events_dir: PathBuf,
     pub seed: bool,
     /// Each integration's upstream base URL, where it is not the built-in simulator: Shopify's Admin
-    /// API base (`{shop}` stands for the shop), Amazon's SP-API and LWA base.
+    /// API base (`{shop}` stands for the shop), Amazon's SP-API and LWA base, MasonHub's API base
+    /// (`{slug}` stands for the account).
     pub upstreams: HashMap<Integration, String>,
 }
 
@@ -82,10 +83,14 @@ impl Settings {
             seed: env.parsed("SEED_DEMO", true, |v| v.parse().ok()),
             upstreams: HashMap::new(),
         };
-        let upstreams = [(Integration::Shopify, "SHOPIFY_ADMIN_URL"), (Integration::Amazon, "SPAPI_URL")]
-            .into_iter()
-            .filter_map(|(integration, name)| env.optional(name).map(|url| (integration, url)))
-            .collect();
+        let upstreams = [
+            (Integration::Shopify, "SHOPIFY_ADMIN_URL"),
+            (Integration::Amazon, "SPAPI_URL"),
+            (Integration::MasonHub, "MASONHUB_URL"),
+        ]
+        .into_iter()
+        .filter_map(|(integration, name)| env.optional(name).map(|url| (integration, url)))
+        .collect();
         let settings = Settings { upstreams, ..settings };
         env.finish().map(|()| settings)
     }
@@ -98,6 +103,16 @@ impl Settings {
             .get(&Integration::Shopify)
             .cloned()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{shop}}", self.port, sim::shopify::ROUTE_PREFIX))
+    }
+}
+
+impl Settings {
+    /// MasonHub's API base: the configured upstream, else the built-in simulator.
+    pub fn masonhub_url(&self) -> String {
+        self.upstreams
+            .get(&Integration::MasonHub)
+            .cloned()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{slug}}/api/v1", self.port, sim::masonhub::ROUTE_PREFIX))
     }
 }
 
@@ -114,6 +129,8 @@ pub struct Stack {
     pub simulator: sim::shopify::Simulator,
     /// The local SP-API/LWA simulator every SP-API base URL points at.
     pub spapi_sim_url: String,
+    /// The MasonHub simulator (served under `/local/masonhub`).
+    pub masonhub_sim: sim::masonhub::Simulator,
     /// Local-only shop installs (`POST /local/shops`): the store and the KMS key they use.
     pub shops: shared::store::dynamo::DynamoStore,
     pub sealer: shared::secrets::KmsSealer,
@@ -171,6 +188,15 @@ impl Stack {
             .context("starting the SP-API simulator")?;
         let spapi_url = settings.upstreams.get(&Integration::Amazon).unwrap_or(&spapi_sim_url);
         vars.extend(spapi_vars(spapi_url, &key_id));
+        let masonhub_url = settings.masonhub_url();
+        vars.extend([
+            ("MASONHUB_PRODUCTION_URL".to_owned(), masonhub_url.clone()),
+            ("MASONHUB_SANDBOX_URL".to_owned(), masonhub_url),
+            (
+                "MASONHUB_CALLBACK_URL".to_owned(),
+                format!("http://127.0.0.1:{}{}", settings.port, masonhub_webhook::ROUTE),
+            ),
+        ]);
         let mut handlers = Vec::new();
         for function in FUNCTIONS {
             let handler = (function.build)(Env::from_map(vars.clone()))
@@ -185,6 +211,7 @@ impl Stack {
             vars,
             simulator: sim::shopify::Simulator::load(&settings.events_dir)?,
             spapi_sim_url,
+            masonhub_sim: sim::masonhub::Simulator::new(Duration::from_secs(3)),
             settings,
             queues,
             sqs,
@@ -432,6 +459,9 @@ async fn serve_connection(
     };
     if method == "POST" && lambda_request.uri().path() == LOCAL_INSTALL_ROUTE {
         return Ok(buffered(install_shop(&stack, &body).await));
+    }
+    if let Some(rest) = target.strip_prefix(sim::masonhub::ROUTE_PREFIX) {
+        return Ok(buffered(stack.masonhub_sim.handle(&method, rest, &body)));
     }
     if let Some(rest) = lambda_request.uri().path().strip_prefix(sim::shopify::ROUTE_PREFIX) {
         return Ok(buffered(stack.simulator.handle(&method, rest, &headers, &body)));

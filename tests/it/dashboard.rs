@@ -22,7 +22,12 @@ fn app() -> ShopifyAppConfig {
 /// A dashboard over `store`, with a memory queue to inspect and a clock to set.
 fn dashboard<S>(store: Arc<S>, clock: Arc<FixedClock>) -> (dashboard_api::Deps, Arc<MemoryQueue>)
 where
-    S: OrderStore + AlertStore + shared::store::RequestStore + shared::store::SyncStore + 'static,
+    S: OrderStore
+        + AlertStore
+        + shared::store::RequestStore
+        + shared::store::SyncStore
+        + shared::store::OutboxStore
+        + 'static,
 {
     let queue = Arc::new(MemoryQueue::new());
     let deps = dashboard_api::Deps {
@@ -30,6 +35,7 @@ where
         orders: store.clone(),
         alerts: store.clone(),
         requests: store.clone(),
+        outbox: store.clone(),
         sync: store,
         queue: queue.clone(),
         clock,

@@ -8,6 +8,7 @@ mod dashboard;
 mod dead_letters;
 mod flow;
 mod layering;
+mod masonhub;
 mod openapi;
 mod products;
 mod samples;

@@ -116,7 +116,9 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
         (&Method::PUT, CONNECTION_ROUTE) => put_connection(deps, &req).await,
         (&Method::GET, DEAD_LETTERS_ROUTE) => list_dead_letters(deps, &req).await,
         (&Method::POST, REPLAY_ROUTE) => replay(deps, &req).await,
-        (_, SETTINGS_ROUTE | CONNECTION_ROUTE | DEAD_LETTERS_ROUTE | REPLAY_ROUTE) => Err(ApiError::method_not_allowed()),
+        (_, SETTINGS_ROUTE | CONNECTION_ROUTE | DEAD_LETTERS_ROUTE | REPLAY_ROUTE) => {
+            Err(ApiError::method_not_allowed())
+        }
         _ => Err(ApiError::not_found("NOT_FOUND", "no such route")),
     }
 }
@@ -235,8 +237,9 @@ impl<'a> From<&'a DeadLetter> for DeadLetterView<'a> {
 }
 
 fn destination(raw: &str) -> Result<Integration, ApiError> {
-    Integration::parse(raw.trim())
-        .map_err(|_| ApiError::bad_request("INVALID_DESTINATION", "destination must be shopify, amazon, masonhub or commerceos"))
+    Integration::parse(raw.trim()).map_err(|_| {
+        ApiError::bad_request("INVALID_DESTINATION", "destination must be shopify, amazon, masonhub or commerceos")
+    })
 }
 
 async fn list_dead_letters(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -272,9 +275,15 @@ async fn replay(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> 
             ));
         }
     };
-    let replayed = dead_letters::replay(deps.dead_letters.as_ref(), deps.queue.as_ref(), &caller.shop, &selection, deps.clock.now())
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let replayed = dead_letters::replay(
+        deps.dead_letters.as_ref(),
+        deps.queue.as_ref(),
+        &caller.shop,
+        &selection,
+        deps.clock.now(),
+    )
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     tracing::info!(shop = %caller.shop, replayed = replayed.replayed.len(), "dead letters replayed");
     Ok(h::json(StatusCode::OK, &replayed))
 }

@@ -88,7 +88,8 @@ pub struct Report {
 #[tracing::instrument(skip_all, fields(stage = "outbound-sweeper"))]
 pub async fn handle(deps: &Deps, _event: LambdaEvent<serde_json::Value>) -> Result<Report, lambda_runtime::Error> {
     let now = deps.clock.now();
-    let relayed = outbox::sweep(deps.orders.as_ref(), deps.outbox.as_ref(), deps.queue.as_ref(), now, deps.grace).await?;
+    let relayed =
+        outbox::sweep(deps.orders.as_ref(), deps.outbox.as_ref(), deps.queue.as_ref(), now, deps.grace).await?;
     let retried =
         dead_letters::retry_due(deps.orders.as_ref(), deps.dead_letters.as_ref(), deps.queue.as_ref(), deps.retry, now)
             .await?;

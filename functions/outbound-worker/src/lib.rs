@@ -95,6 +95,8 @@ fn stage_of(event: &SqsEvent) -> Stage {
 pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
     let stage = stage_of(&event.payload);
     let (alerts, clock) = (deps.alerts.as_ref(), deps.clock.as_ref());
-    Ok(sqs_batch::process_batch(event.payload, stage, alerts, clock, |messages| outbound::process_batch(deps, messages))
-        .await)
+    Ok(sqs_batch::process_batch(event.payload, stage, alerts, clock, |messages| {
+        outbound::process_batch(deps, messages)
+    })
+    .await)
 }

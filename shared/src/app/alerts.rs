@@ -147,7 +147,8 @@ pub fn dead_letters(
         _ => "were refused and wait for a replay",
     };
     let latest: String = latest.chars().take(300).collect();
-    let message = format!("{what} to {} {why} (GET /api/dead-letters). Latest: {latest}", integration_name(destination));
+    let message =
+        format!("{what} to {} {why} (GET /api/dead-letters). Latest: {latest}", integration_name(destination));
     alert(shop, AlertKind::DeadLetter, dead_letters_id(destination, cause, since), message, now)
 }
 
@@ -164,7 +165,10 @@ fn integration_name(integration: Integration) -> &'static str {
 /// short SKUs.
 pub fn partner_short(shop: &ShopDomain, order: &OrderKey, skus: &[String], now: DateTime<Utc>) -> Alert {
     let message = format!("MasonHub could not ship every unit of order {order}: short on {}", skus.join(", "));
-    about(alert(shop, AlertKind::PartnerShort, format!("partner_short:{order}:{}", skus.join(",")), message, now), order)
+    about(
+        alert(shop, AlertKind::PartnerShort, format!("partner_short:{order}:{}", skus.join(",")), message, now),
+        order,
+    )
 }
 
 /// The partner refused an update or cancel request of the order (a failed resolution callback).

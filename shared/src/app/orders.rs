@@ -145,7 +145,12 @@ pub async fn apply_routed_revision(
                 if store.write_order_with_effects(&order, previous.as_ref(), &events, &pending).await?
                     == WriteOutcome::Written
                 {
-                    tracing::info!(version = order.version, events = events.len(), effects = pending.len(), "order stored");
+                    tracing::info!(
+                        version = order.version,
+                        events = events.len(),
+                        effects = pending.len(),
+                        "order stored"
+                    );
                     sync_alerts(alerts, &order, &flags_before, now).await?;
                     return Ok((Applied::Written, pending));
                 }

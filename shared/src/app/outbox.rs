@@ -21,7 +21,13 @@ pub const SWEEP_GRACE: Duration = Duration::seconds(30);
 pub fn effect(outbound: Outbound, now: DateTime<Utc>) -> Result<PendingEffect, StoreError> {
     let message = serde_json::to_value(Message::Outbound(outbound.clone()))
         .map_err(|e| StoreError::Corrupt(format!("cannot encode an outbound message: {e}")))?;
-    Ok(PendingEffect { shop: outbound.shop, id: outbound.id, destination: outbound.destination, message, created_at: now })
+    Ok(PendingEffect {
+        shop: outbound.shop,
+        id: outbound.id,
+        destination: outbound.destination,
+        message,
+        created_at: now,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -91,7 +91,8 @@ impl FulfilmentSettings {
         if self.partner != Integration::MasonHub {
             return Err(invalid("INVALID_PARTNER", "partner must be masonhub"));
         }
-        let list_ok = |items: &[String]| !items.is_empty() && items.len() <= 50 && items.iter().all(|i| valid_text(i, 100));
+        let list_ok =
+            |items: &[String]| !items.is_empty() && items.len() <= 50 && items.iter().all(|i| valid_text(i, 100));
         match &self.rule {
             RouteRule::All => {}
             RouteRule::Channel { channels } if channels.is_empty() => {
@@ -107,14 +108,20 @@ impl FulfilmentSettings {
             RouteRule::Tag { .. } | RouteRule::SkuPrefix { .. } => {}
         }
         if !valid_text(&self.default_provider, 100) || !valid_text(&self.default_service_level, 100) {
-            return Err(invalid("INVALID_SHIPPING", "default_provider and default_service_level must be 1-100 characters"));
+            return Err(invalid(
+                "INVALID_SHIPPING",
+                "default_provider and default_service_level must be 1-100 characters",
+            ));
         }
         if self.shipping.len() > 50
             || !self.shipping.iter().all(|m| {
                 valid_text(&m.shipping_method, 200) && valid_text(&m.provider, 100) && valid_text(&m.service_level, 100)
             })
         {
-            return Err(invalid("INVALID_SHIPPING", "shipping holds at most 50 mappings, every field 1-200 characters"));
+            return Err(invalid(
+                "INVALID_SHIPPING",
+                "shipping holds at most 50 mappings, every field 1-200 characters",
+            ));
         }
         if self.split_policy.as_deref().is_some_and(|p| !valid_text(p, 50)) {
             return Err(invalid("INVALID_SPLIT_POLICY", "split_policy must be 1-50 characters"));
@@ -139,9 +146,11 @@ impl FulfilmentSettings {
         match &self.rule {
             RouteRule::All => true,
             RouteRule::Channel { channels } => channels.contains(&order.channel),
-            RouteRule::Tag { tags } => {
-                order.delivery.tags.iter().any(|t| tags.iter().any(|wanted| wanted.trim().eq_ignore_ascii_case(t.trim())))
-            }
+            RouteRule::Tag { tags } => order
+                .delivery
+                .tags
+                .iter()
+                .any(|t| tags.iter().any(|wanted| wanted.trim().eq_ignore_ascii_case(t.trim()))),
             RouteRule::SkuPrefix { prefixes } => order
                 .line_items
                 .iter()

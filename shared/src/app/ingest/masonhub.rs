@@ -10,8 +10,9 @@ use chrono::Utc;
 use super::Ingest;
 use crate::{
     app::{
-        alerts, outbox,
+        alerts,
         orders::{self, ChangeError, Decision},
+        outbox,
     },
     domain::{
         Integration, Order, OrderKey, ShopDomain, TimelineEvent,
@@ -30,10 +31,12 @@ pub async fn handle(deps: &Ingest, event: Inbound) -> Result<(), WorkerError> {
         serde_json::from_value(event.payload).map_err(|e| WorkerError::Permanent(anyhow::anyhow!("callback: {e}")))?;
     let shop = &event.shop;
     for (i, entry) in callback.data.iter().enumerate() {
-        let permanent = |e: serde_json::Error| WorkerError::Permanent(anyhow::anyhow!("{} entry {i}: {e}", callback.message_type));
+        let permanent =
+            |e: serde_json::Error| WorkerError::Permanent(anyhow::anyhow!("{} entry {i}: {e}", callback.message_type));
         match callback.message_type.as_str() {
             "orderEvent" => {
-                order_event(deps, shop, &callback.message_id, OrderEvent::deserialize(entry).map_err(permanent)?).await?
+                order_event(deps, shop, &callback.message_id, OrderEvent::deserialize(entry).map_err(permanent)?)
+                    .await?
             }
             "orderUpdateResolution" => {
                 resolution(deps, shop, "update", Resolution::deserialize(entry).map_err(permanent)?).await?
@@ -161,12 +164,18 @@ async fn order_event(deps: &Ingest, shop: &ShopDomain, message_id: &str, event: 
     Ok(())
 }
 
-async fn resolution(deps: &Ingest, shop: &ShopDomain, request: &str, resolution: Resolution) -> Result<(), WorkerError> {
+async fn resolution(
+    deps: &Ingest,
+    shop: &ShopDomain,
+    request: &str,
+    resolution: Resolution,
+) -> Result<(), WorkerError> {
     let Some(key) = order_key(shop, &resolution.customer_order_id) else { return Ok(()) };
     let now = deps.clock.now();
     let succeeded = resolution.succeeded();
-    let resolution_id = resolution.id.clone().unwrap_or_else(|| format!("{request}-{}", resolution.customer_order_id));
-    let event_kind = format!("partner_{request}_{}", resolution_id);
+    let resolution_id =
+        format!("{request}:{}", resolution.id.clone().unwrap_or_else(|| resolution.customer_order_id.clone()));
+    let event_kind = format!("partner_{request}_{}", resolution.id.as_deref().unwrap_or("resolution"));
     let details = if succeeded {
         format!("MasonHub applied the {request} request")
     } else {

@@ -168,18 +168,19 @@ async fn accepted(
 ) -> Result<(), WorkerError> {
     let now = deps.clock.now();
     let shop = &create.message.shop;
-    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &create.key, now, |order: &mut Order| {
-        let partner = order.ops.partner.get_or_insert_with(PartnerState::default);
-        if partner.accepted {
-            return Ok::<_, std::convert::Infallible>(Decision::Keep);
-        }
-        partner.accepted = true;
-        partner.partner_id = partner.partner_id.clone().or_else(|| partner_id.clone());
-        partner.status = partner.status.clone().or_else(|| Some("open".to_owned()));
-        partner.updated_at = Some(now);
-        Ok(Decision::Write(vec![TimelineEvent::new(now, "partner_accepted", "Sent to MasonHub".to_owned())]))
-    })
-    .await;
+    let result =
+        orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &create.key, now, |order: &mut Order| {
+            let partner = order.ops.partner.get_or_insert_with(PartnerState::default);
+            if partner.accepted {
+                return Ok::<_, std::convert::Infallible>(Decision::Keep);
+            }
+            partner.accepted = true;
+            partner.partner_id = partner.partner_id.clone().or_else(|| partner_id.clone());
+            partner.status = partner.status.clone().or_else(|| Some("open".to_owned()));
+            partner.updated_at = Some(now);
+            Ok(Decision::Write(vec![TimelineEvent::new(now, "partner_accepted", "Sent to MasonHub".to_owned())]))
+        })
+        .await;
     match result {
         Ok(_) | Err(orders::ChangeError::NotFound) => {}
         Err(orders::ChangeError::Store(e)) => return Err(e.into()),
@@ -219,7 +220,9 @@ async fn single(deps: &Outbound, message: &queue::Outbound) -> Result<(), Worker
         OutboundChange::PartnerUpdate { .. } => {
             let record = match order_record(&order, &route) {
                 Ok(record) => record,
-                Err(e) => return retry_or_dead_letter(deps, message, Failure::rejected(e.to_string(), None, None)).await,
+                Err(e) => {
+                    return retry_or_dead_letter(deps, message, Failure::rejected(e.to_string(), None, None)).await;
+                }
             };
             let request = serde_json::to_value(&record).ok();
             (request, client.update_orders(&access.base_url, &access.token, &[record]).await, "update")
@@ -236,7 +239,9 @@ async fn single(deps: &Outbound, message: &queue::Outbound) -> Result<(), Worker
     };
     let outcome: Result<Outcome, Failure> = match answer {
         Ok(batch) => match batch.results.first() {
-            Some(r) if r.succeeded() => Ok((DeliveryOutcome::Delivered, format!("{request_kind} requested at MasonHub"))),
+            Some(r) if r.succeeded() => {
+                Ok((DeliveryOutcome::Delivered, format!("{request_kind} requested at MasonHub")))
+            }
             Some(r) => Err(Failure::rejected(
                 format!("MasonHub refused the {request_kind}: {}", r.message()),
                 request,
@@ -250,7 +255,8 @@ async fn single(deps: &Outbound, message: &queue::Outbound) -> Result<(), Worker
         Ok((outcome, detail)) => {
             let now = deps.clock.now();
             let pending = format!("{request_kind}:{}", message.id);
-            let event = TimelineEvent::new(now, "partner_request", format!("Asked MasonHub to {request_kind} the order"));
+            let event =
+                TimelineEvent::new(now, "partner_request", format!("Asked MasonHub to {request_kind} the order"));
             let changed = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &message.shop, &key, now, |o| {
                 let partner = o.ops.partner.get_or_insert_with(PartnerState::default);
                 if partner.pending_request.as_deref() == Some(pending.as_str()) {

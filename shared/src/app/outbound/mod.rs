@@ -193,8 +193,15 @@ async fn already_handed_on(
     tracing::info!(shop = %outbound.shop, order = %key, kind = outbound.change.kind(), "already handed on; redelivery ignored");
     if outbound.replay {
         let now = deps.clock.now();
-        dead_letters::resolve(deps.dead_letters.as_ref(), deps.alerts.as_ref(), &outbound.shop, outbound.destination, &outbound.id, now)
-            .await?;
+        dead_letters::resolve(
+            deps.dead_letters.as_ref(),
+            deps.alerts.as_ref(),
+            &outbound.shop,
+            outbound.destination,
+            &outbound.id,
+            now,
+        )
+        .await?;
     }
     Ok(true)
 }
@@ -208,11 +215,19 @@ async fn record(
     detail: String,
 ) -> Result<(), WorkerError> {
     let now = deps.clock.now();
-    let delivery = Delivery { id: outbound.id.clone(), kind: outbound.change.kind().to_owned(), outcome, detail, at: now };
+    let delivery =
+        Delivery { id: outbound.id.clone(), kind: outbound.change.kind().to_owned(), outcome, detail, at: now };
     deps.deliveries.record_delivery(&outbound.shop, key, &delivery).await?;
     if outbound.replay {
-        dead_letters::resolve(deps.dead_letters.as_ref(), deps.alerts.as_ref(), &outbound.shop, outbound.destination, &outbound.id, now)
-            .await?;
+        dead_letters::resolve(
+            deps.dead_letters.as_ref(),
+            deps.alerts.as_ref(),
+            &outbound.shop,
+            outbound.destination,
+            &outbound.id,
+            now,
+        )
+        .await?;
     }
     tracing::info!(
         shop = %outbound.shop, order = %key, stage = %Stage::Outbound(outbound.destination), kind = outbound.change.kind(),

@@ -146,7 +146,9 @@ async fn send<R: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<R
     }
     let message = error_message(&bytes);
     Err(match status {
-        429 => UpstreamError::Throttled { upstream: MASONHUB, retry_after: retry_after.unwrap_or(Duration::from_secs(1)) },
+        429 => {
+            UpstreamError::Throttled { upstream: MASONHUB, retry_after: retry_after.unwrap_or(Duration::from_secs(1)) }
+        }
         500..=599 => UpstreamError::Transient { upstream: MASONHUB, detail: format!("HTTP {status}: {message}") },
         401 | 403 => UpstreamError::Unauthorized { upstream: MASONHUB, status, code: format!("HTTP{status}"), message },
         _ => UpstreamError::Rejected { upstream: MASONHUB, status, code: format!("HTTP{status}"), message },

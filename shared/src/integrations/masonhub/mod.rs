@@ -26,9 +26,12 @@ pub struct MasonHubConfig {
 
 impl MasonHubConfig {
     pub fn read(env: &mut Env) -> Self {
-        let config =
-            Self { production_url: env.required("MASONHUB_PRODUCTION_URL"), sandbox_url: env.required("MASONHUB_SANDBOX_URL") };
-        for (name, url) in [("MASONHUB_PRODUCTION_URL", &config.production_url), ("MASONHUB_SANDBOX_URL", &config.sandbox_url)]
+        let config = Self {
+            production_url: env.required("MASONHUB_PRODUCTION_URL"),
+            sandbox_url: env.required("MASONHUB_SANDBOX_URL"),
+        };
+        for (name, url) in
+            [("MASONHUB_PRODUCTION_URL", &config.production_url), ("MASONHUB_SANDBOX_URL", &config.sandbox_url)]
         {
             if !url.is_empty() && !url.contains("{slug}") {
                 env.invalid(name, "the URL must contain {slug}, the account's urlSlug");

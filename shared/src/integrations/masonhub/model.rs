@@ -31,7 +31,8 @@ pub const SPLIT_POLICIES: &[&str] = &["manual", "auto"];
 /// `backorder_policy` values.
 pub const BACKORDER_POLICIES: &[&str] = &["forceBackorder", "default"];
 /// The callback message types we register and handle.
-pub const CALLBACK_TYPES: &[&str] = &["orderEvent", "orderUpdateResolution", "orderCancelResolution", "skuInventoryChange"];
+pub const CALLBACK_TYPES: &[&str] =
+    &["orderEvent", "orderUpdateResolution", "orderCancelResolution", "skuInventoryChange"];
 /// Most records per `POST /orders` (and update, cancel, callbacks).
 pub const MAX_BATCH: usize = 30;
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
-    Address, Channel, ChannelOrderId, Customer, DeliveryFacts, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
-    Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
+    Address, Channel, ChannelOrderId, Customer, DeliveryFacts, FinancialStatus, Fulfillment, FulfillmentStatus,
+    LineItem, Money, Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
 };
 
 #[derive(Debug, Deserialize)]

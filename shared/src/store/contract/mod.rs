@@ -18,8 +18,8 @@ mod shops;
 mod sync;
 
 use super::{
-    AlertStore, ConnectionStore, CredentialStore, DeadLetterStore, DeliveryStore, MirrorStore, OrderStore,
-    OutboxStore, ProductStore, ReceiptStore, RequestStore, ShopStore, SyncStore,
+    AlertStore, ConnectionStore, CredentialStore, DeadLetterStore, DeliveryStore, MirrorStore, OrderStore, OutboxStore,
+    ProductStore, ReceiptStore, RequestStore, ShopStore, SyncStore,
 };
 
 /// The contract every store adapter must meet. Run it against each adapter.
