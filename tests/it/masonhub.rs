@@ -344,7 +344,7 @@ async fn throttles_and_outages_climb_the_ladder_then_dead_letter_once_and_the_sl
         .and(path(format!("/{SLUG}/api/v1/orders")))
         .respond_with(move |_: &Request| {
             // A storm: 429 and 503 in turn.
-            if counter.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            if counter.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
                 ResponseTemplate::new(429)
                     .insert_header("retry-after", "1")
                     .set_body_json(json!({ "message": "slow down" }))

@@ -76,6 +76,31 @@ async fn the_sample_events_work_with_their_handlers() {
     .unwrap();
     assert!(report.shops >= 1);
 
+    let settings =
+        lambda_http::request::from_str(&read(root().join("events/fulfilment-api/get-settings.apigw-v2.json"))).unwrap();
+    let response = fulfilment_api::handle(&integration_tests::deps!(stack, fulfilment_api), settings).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json_body(&response)["settings"], serde_json::Value::Null, "MasonHub is not connected");
+
+    // The sample's callback token is not registered: refused, nothing queued.
+    let callback =
+        lambda_http::request::from_str(&read(root().join("events/masonhub-webhook/order-event.apigw-v2.json")))
+            .unwrap();
+    let response =
+        masonhub_webhook::handle(&integration_tests::deps!(stack, masonhub_webhook), callback).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(env.drain_ingest().await, 0);
+
+    let schedule: serde_json::Value =
+        serde_json::from_str(&read(root().join("events/outbound-sweeper/schedule.json"))).unwrap();
+    let report = outbound_sweeper::handle(
+        &integration_tests::deps!(stack, outbound_sweeper),
+        LambdaEvent::new(schedule, Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.relayed, report.retried), (0, 0), "every effect was relayed at its commit");
+
     let schedule: serde_json::Value =
         serde_json::from_str(&read(root().join("events/dlq-monitor/schedule.json"))).unwrap();
     let reports = dlq_monitor::handle(
