@@ -581,7 +581,58 @@ pub async fn tick_forever(stack: Arc<Stack>) {
 /// POSTs every demo webhook in `<events>/shopify/` through the real endpoint, signed as Shopify would.
 /// Webhook ids are derived from the file names, so seeding twice is deduplicated.
 pub async fn seed_demo(base_url: &str, settings: &Settings) -> anyhow::Result<usize> {
-    let dir = settings.events_dir.join("shopify");
+    seed_webhooks(base_url, settings, "shopify").await
+}
+
+/// The fulfilment demo: connects the demo shop to the MasonHub simulator (callbacks registered through
+/// the real `PUT /api/masonhub/connection` code), routes every order to it, and delivers two paid orders
+/// from `<events>/masonhub-demo/`: #1005 travels to MasonHub, ships and comes back to Shopify as a
+/// fulfilment; #1006 holds a SKU MasonHub does not know and becomes a dead letter with an alert.
+pub async fn seed_masonhub_demo(stack: &Stack, base_url: &str) -> anyhow::Result<usize> {
+    use shared::{
+        app::connections::masonhub as connection,
+        domain::{FulfilmentSettings, fulfilment::RouteRule},
+        integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    };
+    let settings = &stack.settings;
+    let url = settings.masonhub_url();
+    let config = MasonHubConfig { production_url: url.clone(), sandbox_url: url };
+    let client = MasonHubClient::new();
+    let callback_url = format!("{base_url}{}", masonhub_webhook::ROUTE);
+    let deps = connection::ConnectDeps {
+        connections: &stack.shops,
+        credentials: &stack.shops,
+        sealer: &stack.sealer,
+        client: &client,
+        config: &config,
+        callback_url: &callback_url,
+    };
+    let input = connection::ConnectionInput {
+        environment: "sandbox".into(),
+        account_slug: "demo".into(),
+        api_token: "local-masonhub-token".into(),
+        active: Some(true),
+    };
+    let now = SystemClock.now();
+    connection::connect(&deps, &settings.demo_shop, Some("1"), input, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let routing = FulfilmentSettings {
+        enabled: true,
+        partner: Integration::MasonHub,
+        rule: RouteRule::All,
+        shipping: Vec::new(),
+        default_provider: "masonhub".into(),
+        default_service_level: "ground".into(),
+        split_policy: None,
+        backorder_policy: None,
+    };
+    connection::put_fulfilment(&stack.shops, &settings.demo_shop, routing, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    seed_webhooks(base_url, settings, "masonhub-demo").await
+}
+
+async fn seed_webhooks(base_url: &str, settings: &Settings, folder: &str) -> anyhow::Result<usize> {
+    let dir = settings.events_dir.join(folder);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -663,14 +714,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let pollers = tokio::spawn(poll_forever(stack.clone()));
     if stack.settings.seed {
         install_demo_shop(&stack).await?;
-        let seeded = seed_demo(&base_url, &stack.settings).await?;
+        let seeded = seed_demo(&base_url, &stack.settings).await? + seed_masonhub_demo(&stack, &base_url).await?;
         // The first poll runs once the webhooks are in, so it reports only what they missed.
         stack.wait_until_empty(Stage::Ingest, Duration::from_secs(30)).await?;
         tracing::info!(seeded, "demo webhooks delivered");
     }
     let ticker = tokio::spawn(tick_forever(stack.clone()));
+    let token = demo_token(&stack.settings, 12);
+    let shop = &stack.settings.demo_shop;
     let banner = format!(
-        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nCtrl-C stops everything.\n",
+        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nWatch order #1005 travel Shopify -> MasonHub -> shipped -> Shopify (its fulfilment and timeline):\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/sync/orders/1005?shop_domain={shop}'\n\nThe dead letter of #1006 (a SKU MasonHub does not know), and its replay:\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/api/dead-letters?shop_domain={shop}'\n  curl -s -X POST -H 'Authorization: Bearer {token}' -d '{{\"destination\":\"masonhub\"}}' '{base_url}/api/dead-letters/replay'\n\nCtrl-C stops everything.\n",
         registry::http_routes().iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
         stack.settings.demo_shop,
         demo_curl(&stack.settings, &base_url, 12),
