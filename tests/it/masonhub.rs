@@ -662,3 +662,40 @@ async fn fulfilment_settings_are_validated_and_never_route_orders_that_are_not_o
         assert!(stored.ops.route.is_none(), "{id}");
     }
 }
+
+#[tokio::test]
+async fn a_polled_order_is_routed_too_and_the_sweep_relays_its_create() {
+    let trip = connected("mh-poll").await;
+    let orders: Value = serde_json::from_str(
+        &std::fs::read_to_string(integration_tests::root().join("events/shopify-admin/orders.json")).unwrap(),
+    )
+    .unwrap();
+    let edges: Vec<Value> =
+        orders["orders"].as_array().unwrap().iter().map(|n| json!({ "cursor": "c", "node": n })).collect();
+    Mock::given(body_string_contains("query OrdersPage"))
+        .respond_with(shopify_data(
+            json!({ "orders": { "pageInfo": { "hasNextPage": false, "endCursor": "5" }, "edges": edges } }),
+        ))
+        .mount(&trip.shopify)
+        .await;
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(integration_tests::root().join("events/shopify-scheduler/schedule.json")).unwrap(),
+    )
+    .unwrap();
+    let scheduler = integration_tests::deps!(trip.env.stack, shopify_scheduler);
+    shopify_scheduler::handle(&scheduler, LambdaEvent::new(schedule, Context::default())).await.unwrap();
+    trip.env.drain(Stage::Poll(Integration::Shopify), 0).await;
+
+    // #1005 is paid and unfulfilled in the poll; the others are fulfilled, partial or cancelled.
+    let key = OrderKey::parse("shopify:5601234560005").unwrap();
+    let order = trip.env.stack.shops.get_order(&trip.shop, &key).await.unwrap().unwrap();
+    assert_eq!(order.ops.route.unwrap().partner_order_id, partner_order_id(&trip.shop, &key));
+    let routed = OrderKey::parse("shopify:5601234560001").unwrap();
+    assert!(trip.env.stack.shops.get_order(&trip.shop, &routed).await.unwrap().unwrap().ops.route.is_none());
+    assert_eq!(trip.sweep(0).await.relayed, 1);
+    let urls = &trip.env.stack.queues[&MASONHUB];
+    let waiting = trip.env.stack.sqs.receive_message().queue_url(&urls.queue).send().await.unwrap();
+    let messages = waiting.messages.unwrap_or_default();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].body.as_deref().unwrap().contains("partner_create"));
+}
