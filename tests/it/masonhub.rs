@@ -635,6 +635,9 @@ async fn fulfilment_settings_are_validated_and_never_route_orders_that_are_not_o
         let (status, answer) = trip.call("PUT", "/api/fulfilment/settings", Some(body)).await;
         assert_eq!((status, answer["code"].as_str().unwrap()), (400, code), "{answer}");
     }
+    let control = json!({ "environment": "sandbox", "account_slug": SLUG, "api_token": "tok\u{7f}en" });
+    let (status, answer) = trip.call("PUT", "/api/masonhub/connection", Some(control)).await;
+    assert_eq!((status, answer["code"].as_str().unwrap()), (400, "INVALID_API_TOKEN"), "{answer}");
     let (status, answer) = trip.call("GET", "/api/fulfilment/settings", None).await;
     assert_eq!((status, answer["settings"]["rule"]["by"].as_str()), (200, Some("all")));
     let (_, connection) = trip.call("GET", "/api/masonhub/connection", None).await;

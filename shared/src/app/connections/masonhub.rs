@@ -169,8 +169,9 @@ pub async fn connect(
         return Err(bad("INVALID_ACCOUNT_SLUG", "account_slug must be 1-64 letters, digits, - or _"));
     }
     let api_token = input.api_token.trim();
-    if api_token.is_empty() || api_token.len() > 4096 || api_token.chars().any(char::is_whitespace) {
-        return Err(bad("INVALID_API_TOKEN", "api_token must be 1-4096 characters without spaces"));
+    // A bearer token travels in a header: printable ASCII only.
+    if api_token.is_empty() || api_token.len() > 4096 || !api_token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(bad("INVALID_API_TOKEN", "api_token must be 1-4096 printable ASCII characters without spaces"));
     }
     let api_token = Secret::new(api_token);
     let mut random = [0u8; 32];
