@@ -126,8 +126,8 @@ pub async fn access(
     Ok(Access { base_url: config.base_url(connection.settings.environment, &connection.settings.account_slug), token })
 }
 
-/// `PUT /api/masonhub/connection`'s body.
-#[derive(Debug, Deserialize)]
+/// `PUT /api/masonhub/connection`'s body. No `Debug`: it holds the API token.
+#[derive(Deserialize)]
 pub struct ConnectionInput {
     pub environment: String,
     pub account_slug: String,
@@ -196,7 +196,14 @@ pub async fn connect(
         UpstreamError::Rejected { message, .. } => {
             ApiError::bad_request("MASONHUB_REJECTED", format!("MasonHub refused the callbacks: {message}"))
         }
-        other => ApiError::Internal(anyhow::Error::new(other)),
+        other => {
+            tracing::warn!(shop = %shop, error = %other, "MasonHub unavailable while connecting");
+            ApiError::Client {
+                status: http::StatusCode::BAD_GATEWAY,
+                code: "MASONHUB_UNAVAILABLE",
+                message: "MasonHub could not be reached or failed; try again".into(),
+            }
+        }
     })?;
     let failed = results
         .iter()
