@@ -44,7 +44,8 @@ pub struct Settings {
     pub events_dir: PathBuf,
     pub seed: bool,
     /// Each integration's upstream base URL, where it is not the built-in simulator: Shopify's Admin
-    /// API base (`{shop}` stands for the shop), Amazon's SP-API and LWA base.
+    /// API base (`{shop}` stands for the shop), Amazon's SP-API and LWA base, MasonHub's API base
+    /// (`{slug}` stands for the account).
     pub upstreams: HashMap<Integration, String>,
     /// The scopes the app requires (`SHOPIFY_REQUIRED_SCOPES`); the simulator grants exactly these.
     pub required_scopes: Vec<String>,
@@ -95,10 +96,14 @@ impl Settings {
                 .map(str::to_owned)
                 .collect(),
         };
-        let upstreams = [(Integration::Shopify, "SHOPIFY_ADMIN_URL"), (Integration::Amazon, "SPAPI_URL")]
-            .into_iter()
-            .filter_map(|(integration, name)| env.optional(name).map(|url| (integration, url)))
-            .collect();
+        let upstreams = [
+            (Integration::Shopify, "SHOPIFY_ADMIN_URL"),
+            (Integration::Amazon, "SPAPI_URL"),
+            (Integration::MasonHub, "MASONHUB_URL"),
+        ]
+        .into_iter()
+        .filter_map(|(integration, name)| env.optional(name).map(|url| (integration, url)))
+        .collect();
         let settings = Settings { upstreams, ..settings };
         env.finish().map(|()| settings)
     }
@@ -111,6 +116,16 @@ impl Settings {
             .get(&Integration::Shopify)
             .cloned()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{shop}}", self.port, sim::shopify::ROUTE_PREFIX))
+    }
+}
+
+impl Settings {
+    /// MasonHub's API base: the configured upstream, else the built-in simulator.
+    pub fn masonhub_url(&self) -> String {
+        self.upstreams
+            .get(&Integration::MasonHub)
+            .cloned()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{slug}}/api/v1", self.port, sim::masonhub::ROUTE_PREFIX))
     }
 }
 
@@ -127,6 +142,8 @@ pub struct Stack {
     pub simulator: sim::shopify::Simulator,
     /// The local SP-API/LWA simulator every SP-API base URL points at.
     pub spapi_sim_url: String,
+    /// The MasonHub simulator (served under `/local/masonhub`).
+    pub masonhub_sim: sim::masonhub::Simulator,
     /// Local-only shop installs (`POST /local/shops`): the store and the KMS key they use.
     pub shops: shared::store::dynamo::DynamoStore,
     pub sealer: shared::secrets::KmsSealer,
@@ -185,6 +202,15 @@ impl Stack {
             .context("starting the SP-API simulator")?;
         let spapi_url = settings.upstreams.get(&Integration::Amazon).unwrap_or(&spapi_sim_url);
         vars.extend(spapi_vars(spapi_url, &key_id));
+        let masonhub_url = settings.masonhub_url();
+        vars.extend([
+            ("MASONHUB_PRODUCTION_URL".to_owned(), masonhub_url.clone()),
+            ("MASONHUB_SANDBOX_URL".to_owned(), masonhub_url),
+            (
+                "MASONHUB_CALLBACK_URL".to_owned(),
+                format!("http://127.0.0.1:{}{}", settings.port, masonhub_webhook::ROUTE),
+            ),
+        ]);
         let mut handlers = Vec::new();
         for function in FUNCTIONS {
             let handler = (function.build)(Env::from_map(vars.clone()))
@@ -200,6 +226,7 @@ impl Stack {
             simulator: sim::shopify::Simulator::load(&settings.events_dir)?
                 .with_granted_scopes(settings.required_scopes.clone()),
             spapi_sim_url,
+            masonhub_sim: sim::masonhub::Simulator::new(Duration::from_secs(3)),
             settings,
             queues,
             sqs,
@@ -448,6 +475,9 @@ async fn serve_connection(
     if method == "POST" && lambda_request.uri().path() == LOCAL_INSTALL_ROUTE {
         return Ok(buffered(install_shop(&stack, &body).await));
     }
+    if let Some(rest) = target.strip_prefix(sim::masonhub::ROUTE_PREFIX) {
+        return Ok(buffered(stack.masonhub_sim.handle(&method, rest, &body)));
+    }
     if let Some(rest) = lambda_request.uri().path().strip_prefix(sim::shopify::ROUTE_PREFIX) {
         return Ok(buffered(stack.simulator.handle(&method, rest, &headers, &body)));
     }
@@ -566,7 +596,58 @@ pub async fn tick_forever(stack: Arc<Stack>) {
 /// POSTs every demo webhook in `<events>/shopify/` through the real endpoint, signed as Shopify would.
 /// Webhook ids are derived from the file names, so seeding twice is deduplicated.
 pub async fn seed_demo(base_url: &str, settings: &Settings) -> anyhow::Result<usize> {
-    let dir = settings.events_dir.join("shopify");
+    seed_webhooks(base_url, settings, "shopify").await
+}
+
+/// The fulfilment demo: connects the demo shop to the MasonHub simulator (callbacks registered through
+/// the real `PUT /api/masonhub/connection` code), routes every order to it, and delivers two paid orders
+/// from `<events>/masonhub-demo/`: #1005 travels to MasonHub, ships and comes back to Shopify as a
+/// fulfilment; #1006 holds a SKU MasonHub does not know and becomes a dead letter with an alert.
+pub async fn seed_masonhub_demo(stack: &Stack, base_url: &str) -> anyhow::Result<usize> {
+    use shared::{
+        app::connections::masonhub as connection,
+        domain::{FulfilmentSettings, fulfilment::RouteRule},
+        integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    };
+    let settings = &stack.settings;
+    let url = settings.masonhub_url();
+    let config = MasonHubConfig { production_url: url.clone(), sandbox_url: url };
+    let client = MasonHubClient::new();
+    let callback_url = format!("{base_url}{}", masonhub_webhook::ROUTE);
+    let deps = connection::ConnectDeps {
+        connections: &stack.shops,
+        credentials: &stack.shops,
+        sealer: &stack.sealer,
+        client: &client,
+        config: &config,
+        callback_url: &callback_url,
+    };
+    let input = connection::ConnectionInput {
+        environment: "sandbox".into(),
+        account_slug: "demo".into(),
+        api_token: "local-masonhub-token".into(),
+        active: Some(true),
+    };
+    let now = SystemClock.now();
+    connection::connect(&deps, &settings.demo_shop, Some("1"), input, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let routing = FulfilmentSettings {
+        enabled: true,
+        partner: Integration::MasonHub,
+        rule: RouteRule::All,
+        shipping: Vec::new(),
+        default_provider: "masonhub".into(),
+        default_service_level: "ground".into(),
+        split_policy: None,
+        backorder_policy: None,
+    };
+    connection::put_fulfilment(&stack.shops, &settings.demo_shop, routing, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    seed_webhooks(base_url, settings, "masonhub-demo").await
+}
+
+async fn seed_webhooks(base_url: &str, settings: &Settings, folder: &str) -> anyhow::Result<usize> {
+    let dir = settings.events_dir.join(folder);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -663,14 +744,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let pollers = tokio::spawn(poll_forever(stack.clone()));
     if stack.settings.seed {
         install_demo_shop(&stack).await?;
-        let seeded = seed_demo(&base_url, &stack.settings).await?;
+        let seeded = seed_demo(&base_url, &stack.settings).await? + seed_masonhub_demo(&stack, &base_url).await?;
         // The first poll runs once the webhooks are in, so it reports only what they missed.
         stack.wait_until_empty(Stage::Ingest, Duration::from_secs(30)).await?;
         tracing::info!(seeded, "demo webhooks delivered");
     }
     let ticker = tokio::spawn(tick_forever(stack.clone()));
+    let token = demo_token(&stack.settings, 12);
+    let shop = &stack.settings.demo_shop;
     let banner = format!(
-        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nInstall another shop by token exchange, as its first session-token request does in AWS (then its products, once polled):\n\n  {}\n\nCtrl-C stops everything.\n",
+        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nWatch order #1005 travel Shopify -> MasonHub -> shipped -> Shopify (its fulfilment and timeline):\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/sync/orders/1005?shop_domain={shop}'\n\nThe dead letter of #1006 (a SKU MasonHub does not know), and its replay:\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/api/dead-letters?shop_domain={shop}'\n  curl -s -X POST -H 'Authorization: Bearer {token}' -d '{{\"destination\":\"masonhub\"}}' '{base_url}/api/dead-letters/replay'\n\nInstall another shop by token exchange, as its first session-token request does in AWS (then its products, once polled):\n\n  {}\n\nCtrl-C stops everything.\n",
         registry::http_routes().iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
         stack.settings.demo_shop,
         demo_curl(&stack.settings, &base_url, 12),

@@ -102,9 +102,30 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "outbound-worker",
-        triggers: &[Trigger::Queue(Stage::Outbound(Integration::Shopify))],
+        triggers: &[
+            Trigger::Queue(Stage::Outbound(Integration::Shopify)),
+            Trigger::Queue(Stage::Outbound(Integration::MasonHub)),
+        ],
         build: wire!(outbound_worker, Queue),
     },
+    Function {
+        name: "masonhub-webhook",
+        triggers: &[Trigger::Http("POST", masonhub_webhook::ROUTE)],
+        build: wire!(masonhub_webhook, Http),
+    },
+    Function {
+        name: "fulfilment-api",
+        triggers: &[
+            Trigger::Http("GET", fulfilment_api::SETTINGS_ROUTE),
+            Trigger::Http("PUT", fulfilment_api::SETTINGS_ROUTE),
+            Trigger::Http("GET", fulfilment_api::CONNECTION_ROUTE),
+            Trigger::Http("PUT", fulfilment_api::CONNECTION_ROUTE),
+            Trigger::Http("GET", fulfilment_api::DEAD_LETTERS_ROUTE),
+            Trigger::Http("POST", fulfilment_api::REPLAY_ROUTE),
+        ],
+        build: wire!(fulfilment_api, Http),
+    },
+    Function { name: "outbound-sweeper", triggers: &[Trigger::Schedule], build: wire!(outbound_sweeper, Schedule) },
     Function { name: "dlq-monitor", triggers: &[Trigger::Schedule], build: wire!(dlq_monitor, Schedule) },
     Function { name: "shipment-monitor", triggers: &[Trigger::Schedule], build: wire!(shipment_monitor, Schedule) },
     Function { name: "shopify-scheduler", triggers: &[Trigger::Schedule], build: wire!(shopify_scheduler, Schedule) },

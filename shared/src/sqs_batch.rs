@@ -44,6 +44,71 @@ where
     response
 }
 
+/// Like [`process`], for a worker that works the whole batch at once (MasonHub's creates go out up to
+/// 30 per request): every decodable record's message is handed to `handle` together, which answers one
+/// result per message, in order.
+pub async fn process_batch<F, Fut>(
+    event: SqsEvent,
+    stage: Stage,
+    store: &dyn AlertStore,
+    clock: &dyn Clock,
+    handle: F,
+) -> SqsBatchResponse
+where
+    F: FnOnce(Vec<Message>) -> Fut,
+    Fut: Future<Output = Vec<Result<(), WorkerError>>>,
+{
+    let mut response = SqsBatchResponse::default();
+    let mut decoded: Vec<(SqsMessage, Message)> = Vec::new();
+    for record in event.records {
+        match serde_json::from_str::<Message>(record.body.as_deref().unwrap_or_default()) {
+            Ok(message) => decoded.push((record, message)),
+            Err(e) => {
+                tracing::error!(stage = %stage, error = %e, "undecodable message; it will reach the dead-letter queue");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = record.message_id.clone().unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    let results = handle(decoded.iter().map(|(_, m)| m.clone()).collect()).await;
+    for ((record, message), result) in decoded.into_iter().zip(results) {
+        let Err(error) = result else { continue };
+        let message_id = record.message_id.clone().unwrap_or_default();
+        failed(&record, &message, &error, stage, store, clock).await;
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = message_id;
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+/// Logs a failed record and, on its last attempt, raises its dead-letter alert.
+async fn failed(
+    record: &SqsMessage,
+    message: &Message,
+    error: &WorkerError,
+    stage: Stage,
+    store: &dyn AlertStore,
+    clock: &dyn Clock,
+) {
+    let receive_count: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+    let last_attempt = receive_count >= schema::max_receive_count(stage);
+    match error {
+        WorkerError::Retryable(_) if !last_attempt => {
+            tracing::warn!(shop = %message.shop(), %error, receive_count, "will retry")
+        }
+        _ => tracing::error!(shop = %message.shop(), %error, receive_count, last_attempt, "record failed"),
+    }
+    if last_attempt {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        let alert = alerts::dead_letter(message.shop(), stage, message_id, Some((receive_count, error)), clock.now());
+        if let Err(e) = store.raise_alert(&alert).await {
+            tracing::error!(error = %e, "could not raise the dead-letter alert");
+        }
+    }
+}
+
 /// Returns true when the record failed.
 async fn process_record<F, Fut>(
     record: SqsMessage,
@@ -68,20 +133,6 @@ where
     let Err(error) = handle(message.clone()).await else {
         return false;
     };
-    let receive_count: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-    let last_attempt = receive_count >= schema::max_receive_count(stage);
-    match &error {
-        WorkerError::Retryable(_) if !last_attempt => {
-            tracing::warn!(%error, receive_count, "will retry")
-        }
-        _ => tracing::error!(%error, receive_count, last_attempt, "record failed"),
-    }
-    if last_attempt {
-        let message_id = record.message_id.as_deref().unwrap_or_default();
-        let alert = alerts::dead_letter(message.shop(), stage, message_id, Some((receive_count, &error)), clock.now());
-        if let Err(e) = store.raise_alert(&alert).await {
-            tracing::error!(error = %e, "could not raise the dead-letter alert");
-        }
-    }
+    failed(&record, &message, &error, stage, store, clock).await;
     true
 }

@@ -27,6 +27,7 @@ where
         + shared::store::RequestStore
         + shared::store::DeliveryStore
         + shared::store::SyncStore
+        + shared::store::OutboxStore
         + 'static,
 {
     let queue = Arc::new(MemoryQueue::new());
@@ -36,6 +37,7 @@ where
         alerts: store.clone(),
         requests: store.clone(),
         deliveries: store.clone(),
+        outbox: store.clone(),
         sync: store,
         queue: queue.clone(),
         clock,

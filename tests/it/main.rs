@@ -10,6 +10,7 @@ mod dead_letters;
 mod flow;
 mod install;
 mod layering;
+mod masonhub;
 mod openapi;
 mod products;
 mod samples;

@@ -76,6 +76,31 @@ async fn the_sample_events_work_with_their_handlers() {
     .unwrap();
     assert!(report.shops >= 1);
 
+    let settings =
+        lambda_http::request::from_str(&read(root().join("events/fulfilment-api/get-settings.apigw-v2.json"))).unwrap();
+    let response = fulfilment_api::handle(&integration_tests::deps!(stack, fulfilment_api), settings).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json_body(&response)["settings"], serde_json::Value::Null, "MasonHub is not connected");
+
+    // The sample's callback token is not registered: refused, nothing queued.
+    let callback =
+        lambda_http::request::from_str(&read(root().join("events/masonhub-webhook/order-event.apigw-v2.json")))
+            .unwrap();
+    let response =
+        masonhub_webhook::handle(&integration_tests::deps!(stack, masonhub_webhook), callback).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(env.drain_ingest().await, 0);
+
+    let schedule: serde_json::Value =
+        serde_json::from_str(&read(root().join("events/outbound-sweeper/schedule.json"))).unwrap();
+    let report = outbound_sweeper::handle(
+        &integration_tests::deps!(stack, outbound_sweeper),
+        LambdaEvent::new(schedule, Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.relayed, report.retried), (0, 0), "every effect was relayed at its commit");
+
     let schedule: serde_json::Value =
         serde_json::from_str(&read(root().join("events/dlq-monitor/schedule.json"))).unwrap();
     let reports = dlq_monitor::handle(
@@ -214,6 +239,47 @@ async fn the_local_stack_seeds_the_demo_over_http_and_lists_it_with_the_printed_
     local_stack::seed_demo(&base_url, &stack.settings).await.unwrap();
     let response = client.get(format!("{base_url}/nope")).send().await.unwrap();
     assert_eq!(response.status(), 404);
+    server.abort();
+    workers.abort();
+}
+
+/// `make dev`'s fulfilment demo over real HTTP: #1005 goes to the MasonHub simulator, is shipped, and
+/// comes back to the Shopify simulator as a fulfilment; #1006 (an unknown SKU) becomes a dead letter.
+#[tokio::test]
+async fn the_local_stack_demo_order_travels_to_the_masonhub_simulator_and_back() {
+    use shared::{domain::Integration, store::DeadLetterStore};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let env = TestEnv::with_upstreams(&[
+        (Integration::Shopify, &format!("{base_url}{}/{{shop}}", local_stack::sim::shopify::ROUTE_PREFIX)),
+        (Integration::MasonHub, &format!("{base_url}{}/{{slug}}/api/v1", local_stack::sim::masonhub::ROUTE_PREFIX)),
+    ])
+    .await;
+    let stack = env.stack.clone();
+    let server = tokio::spawn(local_stack::serve(stack.clone(), listener));
+    let workers = tokio::spawn(local_stack::poll_forever(stack.clone()));
+    local_stack::install_demo_shop(&stack).await.unwrap();
+    assert_eq!(local_stack::seed_masonhub_demo(&stack, &base_url).await.unwrap(), 2);
+
+    let store = &stack.shops;
+    let key = shared::domain::OrderKey::parse("shopify:5601234560005").unwrap();
+    let mut shipped = None;
+    for _ in 0..150 {
+        let deliveries = shared::store::DeliveryStore::deliveries(store, &demo_shop(), &key).await.unwrap();
+        if deliveries.iter().any(|d| d.kind == "fulfillment_create" && d.outcome == "delivered") {
+            shipped = store.get_order(&demo_shop(), &key).await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let order = shipped.expect("#1005 came back to Shopify as a fulfilment");
+    let partner = order.ops.partner.unwrap();
+    assert_eq!(partner.status.as_deref(), Some("fulfilled"));
+    assert!(partner.shipments[0].tracking_number.as_deref().unwrap().starts_with("1ZSIM"));
+    assert_eq!(stack.masonhub_sim.orders("demo").len(), 1, "only #1005 was accepted");
+    let letters = store.dead_letters(&demo_shop(), Some(Integration::MasonHub)).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].error.contains(local_stack::sim::masonhub::FAILING_SKU), "{}", letters[0].error);
     server.abort();
     workers.abort();
 }

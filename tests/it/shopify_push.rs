@@ -101,6 +101,8 @@ async fn the_fulfill_action_creates_the_shopify_fulfilment_once_per_shipment_eve
             tracking_number: Some("1Z999AA1".into()),
             carrier: Some("UPS".into()),
         },
+        attempt: 0,
+        replay: false,
     });
     env.enqueue(SHOPIFY_OUTBOUND, &again, 0).await;
     env.drain(SHOPIFY_OUTBOUND, 0).await;
@@ -140,6 +142,8 @@ async fn user_errors_from_fulfillment_create_raise_an_alert_and_are_recorded_as_
             tracking_number: Some("bad".into()),
             carrier: None,
         },
+        attempt: 0,
+        replay: false,
     });
     env.enqueue(SHOPIFY_OUTBOUND, &message, 0).await;
     env.drain(SHOPIFY_OUTBOUND, 0).await;

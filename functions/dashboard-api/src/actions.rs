@@ -1,6 +1,7 @@
 //! The four actions of the v1.2 envelope: every body carries `shop_domain`; every answer is
 //! `{ success, message?, updatedOrders }`. Each action changes the order only when it is not already so,
-//! and queues its outbound work only when it changed something; the response is stored under the
+//! and queues its outbound work only when it changed something (committed with the change: the
+//! outbox); the response is stored under the
 //! request's `Idempotency-Key` (or a digest of the request), so a repeat gets the same answer.
 
 use std::collections::BTreeMap;
@@ -10,14 +11,17 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::{
-    app::orders::{self, ChangeError, Decision},
+    app::{
+        orders::{self, ChangeError, Decision},
+        outbox,
+    },
     domain::{
         FulfillmentStatus, Integration, Order, ReturnAction, ReturnCase, ShopDomain, TimelineEvent,
         ops::{RecordedShipment, SupportThread},
     },
     error::ApiError,
     http::{self as h, header},
-    queue::{Message, Outbound, OutboundChange, Stage},
+    queue::{Outbound, OutboundChange},
     store::Claim,
 };
 
@@ -157,37 +161,43 @@ fn short_hash(parts: &[&str]) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Applies `change` to one order and queues `outbound` when it changed something.
+/// Applies `change` to one order and, when it changed something, commits `outbound`'s message with it
+/// (the transactional outbox), then relays it to the queue. A failed relay leaves the effect pending for
+/// the sweep: the change is committed, its outbound work delayed, never lost.
 async fn apply(
     deps: &Deps,
     order: &Order,
     change: impl Fn(&mut Order) -> Result<Decision, ApiError>,
     outbound: impl Fn(&Order) -> Option<(String, OutboundChange)>,
 ) -> Result<Order, ApiError> {
-    let changed =
-        orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &order.shop, &order.key(), deps.clock.now(), change)
-            .await
-            .map_err(|e| match e {
-                ChangeError::Refused(api) => api,
-                ChangeError::NotFound => ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"),
-                ChangeError::Store(e) => e.into(),
-                ChangeError::Contended => ApiError::Internal(anyhow::anyhow!("order kept changing")),
-            })?;
-    if changed.version != order.version
-        && let Some((id, change)) = outbound(&changed)
-    {
-        // Every dashboard change today concerns the Shopify order (its fulfilment, metafields, the
-        // assistant's escalation, the return fan-out).
-        let destination = Integration::Shopify;
-        let message = Message::Outbound(Outbound {
-            destination,
-            shop: changed.shop.clone(),
-            order: changed.key().to_string(),
-            id,
-            change,
-        });
-        deps.queue.send(Stage::Outbound(destination), &message, 0).await?;
-    }
+    // Every dashboard change today concerns the Shopify order (its fulfilment, metafields, the
+    // assistant's escalation, the return fan-out).
+    let effects = |_: &Order, changed: &Order| -> Vec<Outbound> {
+        outbound(changed)
+            .map(|(id, change)| {
+                Outbound::new(Integration::Shopify, changed.shop.clone(), changed.key().to_string(), id, change)
+            })
+            .into_iter()
+            .collect()
+    };
+    let now = deps.clock.now();
+    let (changed, pending) = orders::change_with_effects(
+        deps.orders.as_ref(),
+        deps.alerts.as_ref(),
+        &order.shop,
+        &order.key(),
+        now,
+        change,
+        effects,
+    )
+    .await
+    .map_err(|e| match e {
+        ChangeError::Refused(api) => api,
+        ChangeError::NotFound => ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"),
+        ChangeError::Store(e) => e.into(),
+        ChangeError::Contended => ApiError::Internal(anyhow::anyhow!("order kept changing")),
+    })?;
+    outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &pending).await;
     Ok(changed)
 }
 

@@ -22,7 +22,7 @@ use shared::{
     error::ApiError,
     http as h,
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
-    store::{AlertStore, DeliveryStore, OrderStore, RequestStore, SyncStore, dynamo::DynamoStore},
+    store::{AlertStore, DeliveryStore, OrderStore, OutboxStore, RequestStore, SyncStore, dynamo::DynamoStore},
 };
 
 pub use list::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -74,6 +74,8 @@ pub struct Deps {
     pub requests: Arc<dyn RequestStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
     pub sync: Arc<dyn SyncStore>,
+    /// Pending outbound effects, committed with the order changes that cause them.
+    pub outbox: Arc<dyn OutboxStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
     /// The token exchange of a shop's first session-token request; `None` serves without installing.
@@ -92,6 +94,7 @@ pub async fn connect(config: Config) -> Deps {
         alerts: store.clone(),
         requests: store.clone(),
         deliveries: store.clone(),
+        outbox: store.clone(),
         sync: store,
         queue,
         clock: Arc::new(SystemClock),

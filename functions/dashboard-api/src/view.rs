@@ -78,6 +78,58 @@ pub struct OrderDetail {
     pub line_items: Vec<LineItemView>,
     pub timeline: Vec<TimelineEvent>,
     pub deliveries: Vec<Delivery>,
+    /// The fulfilment route and the partner's side of the order; `null` while the order is not routed.
+    pub fulfilment: Option<FulfilmentView>,
+}
+
+/// Where the order ships from and how far the partner got.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfilmentView {
+    pub partner: String,
+    pub partner_order_id: String,
+    pub provider: String,
+    pub service_level: String,
+    pub routed_at: DateTime<Utc>,
+    pub accepted: bool,
+    /// The partner's status, verbatim (`open`, `atWarehouse`, `fulfilled`…).
+    pub partner_status: Option<String>,
+    pub shipments: Vec<PartnerShipmentView>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerShipmentView {
+    pub id: String,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
+}
+
+impl FulfilmentView {
+    fn of(order: &Order) -> Option<Self> {
+        let route = order.ops.route.as_ref()?;
+        let partner = order.ops.partner.clone().unwrap_or_default();
+        Some(Self {
+            partner: route.partner.to_string(),
+            partner_order_id: route.partner_order_id.clone(),
+            provider: route.provider.clone(),
+            service_level: route.service_level.clone(),
+            routed_at: route.decided_at,
+            accepted: partner.accepted,
+            partner_status: partner.status,
+            shipments: partner
+                .shipments
+                .into_iter()
+                .map(|s| PartnerShipmentView {
+                    id: s.id,
+                    carrier: s.carrier,
+                    tracking_number: s.tracking_number,
+                    tracking_url: s.tracking_url,
+                })
+                .collect(),
+        })
+    }
 }
 
 impl OrderDetail {
@@ -97,6 +149,7 @@ impl OrderDetail {
                 .collect(),
             timeline,
             deliveries,
+            fulfilment: FulfilmentView::of(order),
         }
     }
 }

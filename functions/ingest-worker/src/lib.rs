@@ -1,5 +1,6 @@
 //! Trigger: the ingest queue. Each inbound event is processed by `shared::app::ingest` with its source's
-//! rules: canonical orders and timelines with a version-guarded write, products, shop state.
+//! rules: canonical orders and timelines with a version-guarded write, products, shop state, fulfilment
+//! routing and MasonHub's callbacks; the outbound effects of order changes are relayed after the commit.
 
 use std::sync::Arc;
 
@@ -12,7 +13,8 @@ use shared::{
     },
     clock::SystemClock,
     config::{ConfigError, Env, TableConfig},
-    queue::Stage,
+    domain::Integration,
+    queue::{Stage, schema, sqs::SqsQueue},
     sqs_batch,
     store::dynamo::DynamoStore,
 };
@@ -21,6 +23,8 @@ use shared::{
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAccessConfig,
+    /// The outbound queues the effects of order changes are relayed to.
+    pub queues: std::collections::HashMap<Stage, String>,
 }
 
 impl Config {
@@ -29,7 +33,12 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self { table: TableConfig::read(&mut env), shopify: ShopifyAccessConfig::read(&mut env) };
+        let outbound = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub)];
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            shopify: ShopifyAccessConfig::read(&mut env),
+            queues: schema::read_urls(&mut env, &outbound),
+        };
         env.finish().map(|()| config)
     }
 }
@@ -44,7 +53,11 @@ pub async fn connect(config: Config) -> Deps {
         alerts: store.clone(),
         shops: store.clone(),
         sync: store.clone(),
-        products: store,
+        products: store.clone(),
+        connections: store.clone(),
+        outbox: store.clone(),
+        mirror: store,
+        queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
         shopify: shared::aws::shopify_access(&sdk, config.shopify),
         clock: Arc::new(SystemClock),
     }

@@ -1,5 +1,7 @@
-//! Trigger: an outbound queue (one per destination). Each change goes to `shared::app::outbound`, which
-//! hands it to its destination and records the outcome on the order.
+//! Trigger: an outbound queue (one per destination: Shopify, MasonHub). Each batch goes to
+//! `shared::app::outbound`, which hands the changes to their destination (MasonHub's creates up to 30
+//! per request, paced by a token bucket per shop, retried on the ladder, dead-lettered) and records the
+//! outcomes on the orders.
 
 use std::sync::Arc;
 
@@ -8,16 +10,21 @@ use lambda_runtime::LambdaEvent;
 use shared::{
     app::{
         install::TokenConfig,
-        outbound::{self, Outbound},
+        outbound::{self, MasonHubAccess, Outbound, RateConfig, RateLimits},
         shops::ShopifyAccessConfig,
     },
     clock::SystemClock,
-    config::{ConfigError, Env, TableConfig},
+    config::{ConfigError, Env, SecretsConfig, TableConfig},
     domain::Integration,
-    queue::{Stage, sqs::SqsQueue},
+    integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
+    secrets::KmsSealer,
     sqs_batch,
     store::dynamo::DynamoStore,
 };
+
+/// The destinations this worker consumes (one queue each).
+pub const DESTINATIONS: [Integration; 2] = [Integration::Shopify, Integration::MasonHub];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -25,6 +32,11 @@ pub struct Config {
     pub shopify: ShopifyAccessConfig,
     /// The app's credentials and token endpoint, to refresh expiring offline tokens.
     pub tokens: TokenConfig,
+    pub masonhub: MasonHubConfig,
+    pub masonhub_rate: RateConfig,
+    pub secrets: SecretsConfig,
+    /// The destinations' queues: the ladder sends a retry back to its own queue.
+    pub queues: std::collections::HashMap<Stage, String>,
 }
 
 impl Config {
@@ -33,10 +45,15 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
+        let stages: Vec<Stage> = DESTINATIONS.iter().map(|d| Stage::Outbound(*d)).collect();
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAccessConfig::read(&mut env),
             tokens: TokenConfig::read(&mut env),
+            masonhub: MasonHubConfig::read(&mut env),
+            masonhub_rate: RateConfig::read(&mut env, "MASONHUB"),
+            secrets: SecretsConfig::read(&mut env),
+            queues: schema::read_urls(&mut env, &stages),
         };
         env.finish().map(|()| config)
     }
@@ -47,21 +64,45 @@ pub type Deps = Outbound;
 pub async fn connect(config: Config) -> Deps {
     let sdk = shared::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
-    // Parked messages are resumed by the install, which sends them itself: no queue needed here.
-    let queue = Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), Default::default()));
+    let queue: Arc<dyn MessageQueue> = Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues));
     Outbound {
         deliveries: store.clone(),
         alerts: store.clone(),
         shops: store.clone(),
-        tokens: shared::aws::tokens(&sdk, config.tokens, Vec::new(), store, queue),
+        tokens: shared::aws::tokens(&sdk, config.tokens, Vec::new(), store.clone(), queue.clone()),
+        orders: store.clone(),
+        outbox: store.clone(),
+        dead_letters: store.clone(),
+        queue,
         shopify: shared::aws::shopify_access(&sdk, config.shopify),
+        masonhub: MasonHubAccess {
+            client: MasonHubClient::new(),
+            config: config.masonhub,
+            connections: store.clone(),
+            credentials: store,
+            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
+        },
+        rates: RateLimits::new([(Integration::MasonHub, config.masonhub_rate)]),
         clock: Arc::new(SystemClock),
     }
 }
 
-/// The batch of the Shopify destination's queue (the template maps each destination's queue here).
+/// The stage of the queue a batch came from, by the queue name in its records' source ARN.
+fn stage_of(event: &SqsEvent) -> Stage {
+    let arn = event.records.first().and_then(|r| r.event_source_arn.as_deref()).unwrap_or_default();
+    DESTINATIONS
+        .iter()
+        .map(|d| Stage::Outbound(*d))
+        .find(|stage| arn.ends_with(&stage.to_string()))
+        .unwrap_or(Stage::Outbound(Integration::Shopify))
+}
+
+/// A batch of one destination's queue (the template maps each destination's queue here).
 pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    let stage = Stage::Outbound(Integration::Shopify);
+    let stage = stage_of(&event.payload);
     let (alerts, clock) = (deps.alerts.as_ref(), deps.clock.as_ref());
-    Ok(sqs_batch::process(event.payload, stage, alerts, clock, |message| outbound::process(deps, message)).await)
+    Ok(sqs_batch::process_batch(event.payload, stage, alerts, clock, |messages| {
+        outbound::process_batch(deps, messages)
+    })
+    .await)
 }

@@ -119,14 +119,69 @@ pub fn sync_failed(
     error: &str,
     now: DateTime<Utc>,
 ) -> Alert {
-    let name = match integration {
+    let message = format!("{} orders sync failed: {error}", integration_name(integration));
+    alert(shop, AlertKind::SyncFailed, sync_failed_id(integration, watermark), message, now)
+}
+
+/// The id of the alert of `destination`'s dead letters of `cause`, for the episode that began with the
+/// oldest open one at `since`: one alert per destination and cause while dead letters remain, its
+/// message refreshed with the count; once they are all resolved it is cleared, and a later dead letter
+/// opens a new episode.
+pub fn dead_letters_id(destination: Integration, cause: &str, since: DateTime<Utc>) -> String {
+    format!("dead-letters:{destination}:{cause}:{}", since.timestamp_millis())
+}
+
+/// `count` messages to `destination` dead-lettered for `cause`; `latest` is the newest error.
+pub fn dead_letters(
+    shop: &ShopDomain,
+    destination: Integration,
+    cause: &str,
+    since: DateTime<Utc>,
+    count: usize,
+    latest: &str,
+    now: DateTime<Utc>,
+) -> Alert {
+    let what = if count == 1 { "1 message".to_owned() } else { format!("{count} messages") };
+    let why = match cause {
+        "transient" => "kept failing (throttled, unavailable or timed out) and will be retried on a slow schedule",
+        _ => "were refused and wait for a replay",
+    };
+    let latest: String = latest.chars().take(300).collect();
+    let message =
+        format!("{what} to {} {why} (GET /api/dead-letters). Latest: {latest}", integration_name(destination));
+    alert(shop, AlertKind::DeadLetter, dead_letters_id(destination, cause, since), message, now)
+}
+
+fn integration_name(integration: Integration) -> &'static str {
+    match integration {
         Integration::Shopify => "Shopify",
         Integration::Amazon => "Amazon",
         Integration::MasonHub => "MasonHub",
         Integration::CommerceOs => "CommerceOS",
-    };
-    let message = format!("{name} orders sync failed: {error}");
-    alert(shop, AlertKind::SyncFailed, sync_failed_id(integration, watermark), message, now)
+    }
+}
+
+/// The partner could not ship `skus` of the order (MasonHub `shorts`); one alert per order and set of
+/// short SKUs.
+pub fn partner_short(shop: &ShopDomain, order: &OrderKey, skus: &[String], now: DateTime<Utc>) -> Alert {
+    let message = format!("MasonHub could not ship every unit of order {order}: short on {}", skus.join(", "));
+    about(
+        alert(shop, AlertKind::PartnerShort, format!("partner_short:{order}:{}", skus.join(",")), message, now),
+        order,
+    )
+}
+
+/// The partner refused an update or cancel request of the order (a failed resolution callback).
+pub fn partner_request_failed(
+    shop: &ShopDomain,
+    order: &OrderKey,
+    request: &str,
+    resolution_id: &str,
+    now: DateTime<Utc>,
+) -> Alert {
+    let message = format!("MasonHub could not apply the {request} request of order {order}");
+    let id = format!("push_rejected:masonhub:{request}:{resolution_id}");
+    about(alert(shop, AlertKind::PushRejected, id, message, now), order)
 }
 
 /// The id of the missing-scopes alert (one per shop; cleared when an install grants them all).

@@ -3,10 +3,15 @@
 
 use chrono::{DateTime, Utc};
 
+use super::outbox;
 use crate::{
-    domain::{AlertKind, Order, OrderKey, ShopDomain, TimelineEvent, UpsertPlan, ops::ShipmentFlags},
+    domain::{
+        AlertKind, FulfilmentSettings, Order, OrderKey, PartnerAction, PartnerEffect, ShopDomain, TimelineEvent,
+        UpsertPlan, fulfilment, ops::ShipmentFlags,
+    },
     error::StoreError,
-    store::{AlertStore, OrderStore, WriteOutcome, keys::Watch},
+    queue::{Outbound, OutboundChange},
+    store::{AlertStore, OrderStore, PendingEffect, WriteOutcome, keys::Watch},
 };
 
 /// Attempts at a read-decide-write cycle before giving up with [`ChangeError::Contended`].
@@ -43,6 +48,21 @@ pub async fn change<E>(
     now: DateTime<Utc>,
     change: impl Fn(&mut Order) -> Result<Decision, E>,
 ) -> Result<Order, ChangeError<E>> {
+    Ok(change_with_effects(store, alerts, shop, key, now, change, |_, _| Vec::new()).await?.0)
+}
+
+/// As [`change`], and commits the outbound messages `effects` returns (given the order before and the
+/// changed order, its version set) in the same transaction, as pending effects of the outbox. Returns
+/// the order and the effects committed, for the caller to relay (`app::outbox::relay_after_commit`).
+pub async fn change_with_effects<E>(
+    store: &dyn OrderStore,
+    alerts: &dyn AlertStore,
+    shop: &ShopDomain,
+    key: &OrderKey,
+    now: DateTime<Utc>,
+    change: impl Fn(&mut Order) -> Result<Decision, E>,
+    effects: impl Fn(&Order, &Order) -> Vec<Outbound>,
+) -> Result<(Order, Vec<PendingEffect>), ChangeError<E>> {
     for _ in 0..MAX_ATTEMPTS {
         let previous = store.get_order(shop, key).await?.ok_or(ChangeError::NotFound)?;
         let mut next = previous.clone();
@@ -52,15 +72,28 @@ pub async fn change<E>(
         };
         let flags_before = next.refresh_flags(now);
         if next == previous && events.is_empty() {
-            return Ok(previous);
+            return Ok((previous, Vec::new()));
         }
         next.version = previous.version + 1;
-        if store.write_order(&next, Some(&previous), &events).await? == WriteOutcome::Written {
+        let pending =
+            effects(&previous, &next).into_iter().map(|o| outbox::effect(o, now)).collect::<Result<Vec<_>, _>>()?;
+        if store.write_order_with_effects(&next, Some(&previous), &events, &pending).await? == WriteOutcome::Written {
             sync_alerts(alerts, &next, &flags_before, now).await?;
-            return Ok(next);
+            return Ok((next, pending));
         }
     }
     Err(ChangeError::Contended)
+}
+
+/// The outbound message of a partner effect of `order`.
+pub fn partner_message(order: &Order, effect: &PartnerEffect) -> Outbound {
+    let partner_order_id = effect.partner_order_id.clone();
+    let change = match effect.action {
+        PartnerAction::Create => OutboundChange::PartnerCreate { partner_order_id },
+        PartnerAction::Update => OutboundChange::PartnerUpdate { partner_order_id },
+        PartnerAction::Cancel => OutboundChange::PartnerCancel { partner_order_id },
+    };
+    Outbound::new(effect.partner, order.shop.clone(), order.key().to_string(), effect.id.clone(), change)
 }
 
 /// What [`apply_revision`] did.
@@ -72,28 +105,54 @@ pub enum Applied {
 }
 
 /// Upserts a channel revision of an order: an older or equal `updated_at` never replaces what is stored.
-#[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
 pub async fn apply_revision(
     store: &dyn OrderStore,
     alerts: &dyn AlertStore,
     incoming: Order,
     now: DateTime<Utc>,
 ) -> Result<Applied, ChangeError<std::convert::Infallible>> {
+    Ok(apply_routed_revision(store, alerts, None, incoming, now).await?.0)
+}
+
+/// As [`apply_revision`], and, under the shop's fulfilment settings, decides the order's route once it
+/// is ready and plans what a routed order's change asks of its partner (`domain::fulfilment::plan`).
+/// The partner effects commit with the order, in the outbox; they are returned for the caller to relay.
+#[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
+pub async fn apply_routed_revision(
+    store: &dyn OrderStore,
+    alerts: &dyn AlertStore,
+    fulfilment: Option<&FulfilmentSettings>,
+    incoming: Order,
+    now: DateTime<Utc>,
+) -> Result<(Applied, Vec<PendingEffect>), ChangeError<std::convert::Infallible>> {
     for _ in 0..MAX_ATTEMPTS {
         let previous = store.get_order(&incoming.shop, &incoming.key()).await?;
         match UpsertPlan::decide(previous.as_ref(), incoming.clone()) {
             UpsertPlan::Stale => {
                 tracing::info!("older revision ignored");
-                return Ok(Applied::Stale);
+                return Ok((Applied::Stale, Vec::new()));
             }
-            UpsertPlan::Unchanged => return Ok(Applied::Unchanged),
-            UpsertPlan::Write { mut order, events } => {
+            UpsertPlan::Unchanged => return Ok((Applied::Unchanged, Vec::new())),
+            UpsertPlan::Write { mut order, mut events } => {
                 let flags_before = previous.as_ref().map(|p| p.ops.flags.clone()).unwrap_or_default();
                 order.refresh_flags(now);
-                if store.write_order(&order, previous.as_ref(), &events).await? == WriteOutcome::Written {
-                    tracing::info!(version = order.version, events = events.len(), "order stored");
+                let (routed, partner) = fulfilment::plan(previous.as_ref(), &mut order, fulfilment, now);
+                events.extend(routed);
+                let pending = partner
+                    .iter()
+                    .map(|e| outbox::effect(partner_message(&order, e), now))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if store.write_order_with_effects(&order, previous.as_ref(), &events, &pending).await?
+                    == WriteOutcome::Written
+                {
+                    tracing::info!(
+                        version = order.version,
+                        events = events.len(),
+                        effects = pending.len(),
+                        "order stored"
+                    );
                     sync_alerts(alerts, &order, &flags_before, now).await?;
-                    return Ok(Applied::Written);
+                    return Ok((Applied::Written, pending));
                 }
             }
         }

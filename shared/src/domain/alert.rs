@@ -27,6 +27,8 @@ pub enum AlertKind {
     /// Shopify refuses the shop's token: the merchant must open the app again (a new token exchange),
     /// which clears the alert and resumes the parked work.
     Reconnect,
+    /// The fulfilment partner could not ship some units (MasonHub `shorts`).
+    PartnerShort,
 }
 
 impl AlertKind {
@@ -40,6 +42,7 @@ impl AlertKind {
             AlertKind::PushRejected => "push_rejected",
             AlertKind::SyncFailed => "sync_failed",
             AlertKind::Reconnect => "reconnect",
+            AlertKind::PartnerShort => "partner_short",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! upstream JSON.
 
 pub mod alert;
+pub mod fulfilment;
 pub mod ids;
 pub mod integration;
 pub mod money;
@@ -14,6 +15,7 @@ pub mod tabs;
 pub mod timeline;
 
 pub use alert::{Alert, AlertKind};
+pub use fulfilment::{DeliveryFacts, FulfilmentSettings, PartnerAction, PartnerEffect, Route};
 pub use ids::{Channel, ChannelOrderId, OrderKey, OrderName, ShopDomain};
 pub use integration::Integration;
 pub use money::Money;

@@ -19,6 +19,12 @@ pub struct OrderOps {
     pub return_case: Option<ReturnCase>,
     pub recorded_shipments: Vec<RecordedShipment>,
     pub flags: ShipmentFlags,
+    /// The fulfilment route, decided once when the order became ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<super::Route>,
+    /// The fulfilment partner's side of the order (status, shipments), once routed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<super::fulfilment::PartnerState>,
 }
 
 /// A support escalation from the dashboard.

@@ -150,6 +150,9 @@ pub struct Order {
     pub customer: Option<Customer>,
     pub shipping_address: Option<Address>,
     pub fulfillments: Vec<Fulfillment>,
+    /// How the order is delivered (tags, shipping method, pickup, fulfilled by the channel), for routing.
+    #[serde(default)]
+    pub delivery: super::DeliveryFacts,
     /// The dashboard's state of the order; channel revisions carry it over unchanged.
     #[serde(default)]
     pub ops: OrderOps,
@@ -273,6 +276,7 @@ pub(crate) mod tests {
             customer: None,
             shipping_address: None,
             fulfillments: vec![],
+            delivery: Default::default(),
             ops: OrderOps::default(),
             version: 0,
         }

@@ -4,4 +4,5 @@
 
 pub mod amazon;
 pub mod http;
+pub mod masonhub;
 pub mod shopify;

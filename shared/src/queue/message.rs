@@ -64,6 +64,23 @@ pub struct Outbound {
     pub order: String,
     pub id: String,
     pub change: OutboundChange,
+    /// Attempts already made (0 on the first delivery): the dispatcher's place on the retry ladder.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+    /// Sent again from a dead letter (a person's replay or the slow retry): a success resolves it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Outbound {
+    /// A first delivery of `change` to `destination`.
+    pub fn new(destination: Integration, shop: ShopDomain, order: String, id: String, change: OutboundChange) -> Self {
+        Self { destination, shop, order, id, change, attempt: 0, replay: false }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +94,13 @@ pub enum OutboundChange {
     SupportEscalation { thread_id: String, conversation_id: Option<String>, note: String },
     /// A return decision, to fan out to Shopify and the ERP.
     ReturnUpdate { action: String, state: String, note: Option<String> },
+    /// Hand the routed order to its fulfilment partner (MasonHub `POST /orders`), built from the order
+    /// as stored when the message is worked.
+    PartnerCreate { partner_order_id: String },
+    /// Replace the partner's copy of the order (MasonHub `POST /order_update_requests`).
+    PartnerUpdate { partner_order_id: String },
+    /// Cancel the order at the partner (MasonHub `POST /order_cancel_requests`).
+    PartnerCancel { partner_order_id: String },
 }
 
 impl OutboundChange {
@@ -86,6 +110,9 @@ impl OutboundChange {
             OutboundChange::FulfillmentCreate { .. } => "fulfillment_create",
             OutboundChange::SupportEscalation { .. } => "support_escalation",
             OutboundChange::ReturnUpdate { .. } => "return_update",
+            OutboundChange::PartnerCreate { .. } => "partner_create",
+            OutboundChange::PartnerUpdate { .. } => "partner_update",
+            OutboundChange::PartnerCancel { .. } => "partner_cancel",
         }
     }
 }

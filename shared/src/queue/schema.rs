@@ -26,7 +26,7 @@ pub struct QueueDef {
 }
 
 /// Every queue of the bundle. Adding an integration's poll or an outbound destination adds a row.
-pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND_SHOPIFY, SHOPIFY_POLL, AMAZON_POLL];
+pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND_SHOPIFY, OUTBOUND_MASONHUB, SHOPIFY_POLL, AMAZON_POLL];
 
 const INGEST: QueueDef = QueueDef {
     stage: Stage::Ingest,
@@ -43,6 +43,19 @@ const OUTBOUND_SHOPIFY: QueueDef = QueueDef {
     name: "outbound-shopify",
     url_env: "OUTBOUND_SHOPIFY_QUEUE_URL",
     dlq_url_env: "OUTBOUND_SHOPIFY_DLQ_URL",
+    max_receive_count: 5,
+    visibility_timeout_seconds: 180,
+    worker_timeout_seconds: 30,
+};
+
+/// MasonHub's effects (create, update, cancel). The dispatcher retries on its own ladder with SQS
+/// delays and stores dead letters itself; the redrive only catches what the worker could not even
+/// record (the store unavailable five times).
+const OUTBOUND_MASONHUB: QueueDef = QueueDef {
+    stage: Stage::Outbound(Integration::MasonHub),
+    name: "outbound-masonhub",
+    url_env: "OUTBOUND_MASONHUB_QUEUE_URL",
+    dlq_url_env: "OUTBOUND_MASONHUB_DLQ_URL",
     max_receive_count: 5,
     visibility_timeout_seconds: 180,
     worker_timeout_seconds: 30,

@@ -14,6 +14,11 @@ pub trait AlertStore: Send + Sync {
     /// Stores the alert once per `(shop, id)`.
     async fn raise_alert(&self, alert: &Alert) -> Result<Recorded, StoreError>;
 
+    /// Raises `alert`, or, when it is open already, replaces its message (a count that grew) and moves it
+    /// to the end of the feed so readers past its raise see the new message. A cleared alert stays
+    /// cleared (a new occurrence needs a new id).
+    async fn refresh_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// Marks the alert cleared at `at` and moves it to the end of the feed, so readers past its raise
     /// see it again, cleared. Clearing an unknown or cleared alert does nothing.
     async fn clear_alert(&self, shop: &ShopDomain, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;

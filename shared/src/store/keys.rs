@@ -268,3 +268,18 @@ pub fn mirrors_gsi1sk_prefix(integration: Integration, kind: &str) -> String {
 pub fn mirrors_gsi1sk(integration: Integration, kind: &str, sort_at: DateTime<Utc>, id: &str) -> String {
     format!("{}{}#{id}", mirrors_gsi1sk_prefix(integration, kind), sortable_millis(sort_at))
 }
+
+/// A pending outbound effect, in the shop's partition (erased with it).
+pub fn outbox_sk(id: &str) -> String {
+    format!("OUTBOX#{id}")
+}
+
+/// A dead letter of `destination`, in the shop's partition (erased with it).
+pub fn dead_letter_sk(destination: Integration, id: &str) -> String {
+    format!("DEADLETTER#{destination}#{id}")
+}
+
+/// The sort key prefix of the shop's dead letters, of one destination or all.
+pub fn dead_letters_prefix(destination: Option<Integration>) -> String {
+    destination.map_or_else(|| "DEADLETTER#".to_owned(), |d| format!("DEADLETTER#{d}#"))
+}

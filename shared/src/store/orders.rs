@@ -84,6 +84,18 @@ pub trait OrderStore: Send + Sync {
         order: &Order,
         previous: Option<&Order>,
         events: &[TimelineEvent],
+    ) -> Result<WriteOutcome, StoreError> {
+        self.write_order_with_effects(order, previous, events, &[]).await
+    }
+
+    /// As [`OrderStore::write_order`], and records `effects` in the outbox in the same transaction: the
+    /// change and its outbound work commit together or not at all.
+    async fn write_order_with_effects(
+        &self,
+        order: &Order,
+        previous: Option<&Order>,
+        events: &[TimelineEvent],
+        effects: &[super::PendingEffect],
     ) -> Result<WriteOutcome, StoreError>;
 
     /// Up to `limit` orders matching `query`, from `seek`. `First` and `From` read newest first;

@@ -2,3 +2,4 @@
 //! record, the owner rule, and its credential.
 
 pub mod amazon;
+pub mod masonhub;

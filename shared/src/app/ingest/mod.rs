@@ -1,6 +1,7 @@
 //! Inbound events: accepting a verified delivery (receipt, then queue), and processing it behind the
 //! queue with the integration's own rules.
 
+mod masonhub;
 mod shopify;
 mod shopify_events;
 
@@ -15,7 +16,10 @@ use crate::{
     clock::Clock,
     error::{ApiError, QueueError, StoreError, WorkerError},
     queue::{Inbound, Message, MessageQueue, Stage},
-    store::{AlertStore, OrderStore, ProductStore, ReceiptStore, Recorded, ShopStore, SyncStore, WebhookReceipt},
+    store::{
+        AlertStore, ConnectionStore, MirrorStore, OrderStore, OutboxStore, ProductStore, ReceiptStore, Recorded,
+        ShopStore, SyncStore, WebhookReceipt,
+    },
 };
 
 /// What accepting a delivery did.
@@ -75,6 +79,12 @@ pub struct Ingest {
     pub shops: Arc<dyn ShopStore>,
     pub sync: Arc<dyn SyncStore>,
     pub products: Arc<dyn ProductStore>,
+    /// Fulfilment settings (routing) live on the shops' partner connections.
+    pub connections: Arc<dyn ConnectionStore>,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub mirror: Arc<dyn MirrorStore>,
+    /// Where committed effects are relayed (the outbound queues).
+    pub queue: Arc<dyn MessageQueue>,
     pub shopify: ShopifyAccess,
     pub clock: Arc<dyn Clock>,
 }
@@ -86,6 +96,7 @@ pub async fn process(deps: &Ingest, message: Message) -> Result<(), WorkerError>
     };
     match event.source {
         crate::domain::Integration::Shopify => shopify::handle(deps, event).await,
+        crate::domain::Integration::MasonHub => masonhub::handle(deps, event).await,
         other => Err(WorkerError::Permanent(anyhow::anyhow!("no inbound events are handled for {other}"))),
     }
 }

@@ -1,36 +1,133 @@
 //! Outbound changes: each message hands one change to its destination and records the outcome on the
 //! order, keyed by the message id, so a redelivery records nothing new. One queue per destination,
 //! all consumed by this code.
+//!
+//! Partner effects (MasonHub's create, update and cancel) go through the dispatcher: paced by a token
+//! bucket per partner and shop, retried on seed 004's ladder (at once, then 1, 2, 5 and 10 s later,
+//! carried by SQS delays), and then dead-lettered; a refusal (a 4xx, a failed record) is dead-lettered
+//! at once with the partner's message. Shopify's pushes keep the queue's redrive.
 
+mod masonhub;
 mod shopify;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use chrono::{DateTime, Utc};
 
 use crate::{
     app::{
+        dead_letters,
         install::{self, Tokens},
         shops::ShopifyAccess,
     },
     clock::Clock,
-    domain::{Integration, OrderKey},
+    config::Env,
+    domain::{Integration, OrderKey, ShopDomain, fulfilment::TokenBucket},
     error::WorkerError,
-    queue::{Message, OutboundChange, Stage},
-    store::{AlertStore, Delivery, DeliveryOutcome, DeliveryStore, ShopStore},
+    integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    queue::{Message, MessageQueue, OutboundChange, Stage},
+    secrets::Sealer,
+    store::{
+        AlertStore, ConnectionStore, CredentialStore, DeadLetter, DeadLetterCause, DeadLetterStore, Delivery,
+        DeliveryOutcome, DeliveryStore, OrderStore, OutboxStore, ShopStore,
+    },
 };
+
+/// A partner's pace: a token bucket per shop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateConfig {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl RateConfig {
+    /// `{PREFIX}_RATE_BURST` and `{PREFIX}_RATE_PER_SECOND` (MasonHub publishes no limit).
+    pub fn read(env: &mut Env, prefix: &str) -> Self {
+        let burst = env.parsed(&format!("{prefix}_RATE_BURST"), 10, |v| v.parse().ok().filter(|b| *b > 0));
+        let per_second =
+            env.parsed(&format!("{prefix}_RATE_PER_SECOND"), 5.0, |v| v.parse().ok().filter(|r: &f64| *r > 0.0));
+        Self { burst, per_second }
+    }
+}
+
+/// The token buckets of one worker instance, per partner and shop.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    configs: HashMap<Integration, RateConfig>,
+    buckets: Mutex<HashMap<(Integration, ShopDomain), TokenBucket>>,
+}
+
+impl RateLimits {
+    pub fn new(configs: impl IntoIterator<Item = (Integration, RateConfig)>) -> Self {
+        Self { configs: configs.into_iter().collect(), buckets: Mutex::default() }
+    }
+
+    /// Takes a token for a call to `partner` for `shop`, or says how many seconds to wait.
+    pub fn take(&self, partner: Integration, shop: &ShopDomain, now: DateTime<Utc>) -> Result<(), u32> {
+        let Some(config) = self.configs.get(&partner) else { return Ok(()) };
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = buckets
+            .entry((partner, shop.clone()))
+            .or_insert_with(|| TokenBucket::new(config.burst, config.per_second, now));
+        bucket.take(now).map_err(|wait| u32::try_from(wait.num_seconds() + 1).unwrap_or(900).min(900))
+    }
+}
+
+/// What the MasonHub dispatcher calls MasonHub with.
+pub struct MasonHubAccess {
+    pub client: MasonHubClient,
+    pub config: MasonHubConfig,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub sealer: Arc<dyn Sealer>,
+}
 
 /// What the outbound stage works with.
 pub struct Outbound {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub shops: Arc<dyn ShopStore>,
+    pub orders: Arc<dyn OrderStore>,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub dead_letters: Arc<dyn DeadLetterStore>,
+    pub queue: Arc<dyn MessageQueue>,
     pub shopify: ShopifyAccess,
     /// Refreshes expiring tokens; marks refused ones invalid and parks their messages.
     pub tokens: Tokens,
+    pub masonhub: MasonHubAccess,
+    pub rates: RateLimits,
     pub clock: Arc<dyn Clock>,
 }
 
 /// A change's outcome and what to record about it.
 type Outcome = (DeliveryOutcome, String);
+
+/// A failed attempt at a partner effect.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub error: String,
+    /// 429, 5xx, a timeout or not yet possible: worth another rung of the ladder.
+    pub transient: bool,
+    pub request: Option<serde_json::Value>,
+    pub response: Option<String>,
+}
+
+impl Failure {
+    fn of(error: &crate::integrations::http::UpstreamError, request: Option<serde_json::Value>) -> Self {
+        Self { error: error.to_string(), transient: error.is_retryable(), request, response: Some(error.to_string()) }
+    }
+
+    fn rejected(error: impl Into<String>, request: Option<serde_json::Value>, response: Option<String>) -> Self {
+        Self { error: error.into(), transient: false, request, response }
+    }
+
+    fn waiting(error: impl Into<String>) -> Self {
+        Self { error: error.into(), transient: true, request: None, response: None }
+    }
+}
 
 /// Hands one change on and records its outcome. A change whose shop's token Shopify refuses is parked
 /// until the shop reconnects, rather than dead-lettered.
@@ -51,19 +148,20 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
     let Message::Outbound(outbound) = message else {
         return Err(WorkerError::Permanent(anyhow::anyhow!("not an outbound message")));
     };
-    let crate::queue::Outbound { destination, shop, order, id, change } = outbound;
-    let key = OrderKey::parse(&order).map_err(|e| WorkerError::Permanent(e.into()))?;
-    let recorded = deps.deliveries.deliveries(&shop, &key).await?;
-    if recorded.iter().any(|d| d.id == id && d.outcome != DeliveryOutcome::Deferred) {
-        tracing::info!(shop = %shop, order = %key, kind = change.kind(), "already handed on; redelivery ignored");
+    if outbound.destination == Integration::MasonHub {
+        return masonhub::dispatch(deps, vec![outbound]).await.into_iter().next().unwrap_or(Ok(()));
+    }
+    let key = OrderKey::parse(&outbound.order).map_err(|e| WorkerError::Permanent(e.into()))?;
+    if already_handed_on(deps, &outbound, &key).await? {
         return Ok(());
     }
-    let (outcome, detail) = match (destination, &change) {
+    let crate::queue::Outbound { destination, shop, id, change, .. } = &outbound;
+    let (outcome, detail) = match (destination, change) {
         (Integration::Shopify, OutboundChange::AssignmentSync { assignee }) => {
-            shopify::assignment(deps, &shop, &key, &id, assignee).await?
+            shopify::assignment(deps, shop, &key, id, assignee).await?
         }
         (Integration::Shopify, OutboundChange::FulfillmentCreate { tracking_number, carrier, .. }) => {
-            shopify::fulfillment(deps, &shop, &key, &id, tracking_number.as_deref(), carrier.as_deref()).await?
+            shopify::fulfillment(deps, shop, &key, id, tracking_number.as_deref(), carrier.as_deref()).await?
         }
         (_, OutboundChange::SupportEscalation { .. }) => {
             // Delivered only once something receives it: no support destination exists yet, so the
@@ -78,8 +176,137 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
             return Err(WorkerError::Permanent(anyhow::anyhow!(detail)));
         }
     };
-    let delivery = Delivery { id, kind: change.kind().to_owned(), outcome, detail, at: deps.clock.now() };
-    deps.deliveries.record_delivery(&shop, &key, &delivery).await?;
-    tracing::info!(shop = %shop, order = %key, kind = change.kind(), outcome = outcome.as_str(), "outbound change recorded");
+    record(deps, &outbound, &key, outcome, detail).await
+}
+
+/// Processes a batch of one queue: MasonHub's creates go out together (up to 30 per request), the rest
+/// one by one. One result per message, in order.
+pub async fn process_batch(deps: &Outbound, messages: Vec<Message>) -> Vec<Result<(), WorkerError>> {
+    let mut results: Vec<Option<Result<(), WorkerError>>> = Vec::with_capacity(messages.len());
+    let mut partner = Vec::new();
+    let mut positions = Vec::new();
+    for (i, message) in messages.into_iter().enumerate() {
+        match message {
+            Message::Outbound(o) if o.destination == Integration::MasonHub => {
+                partner.push(o);
+                positions.push(i);
+                results.push(None);
+            }
+            other => results.push(Some(process(deps, other).await)),
+        }
+    }
+    for (position, result) in positions.into_iter().zip(masonhub::dispatch(deps, partner).await) {
+        results[position] = Some(result);
+    }
+    results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+}
+
+/// Whether the message was handed on already (a redelivery): a replay of it then resolves its dead
+/// letter.
+async fn already_handed_on(
+    deps: &Outbound,
+    outbound: &crate::queue::Outbound,
+    key: &OrderKey,
+) -> Result<bool, WorkerError> {
+    let recorded = deps.deliveries.deliveries(&outbound.shop, key).await?;
+    if !recorded.iter().any(|d| d.id == outbound.id && d.outcome != DeliveryOutcome::Deferred) {
+        return Ok(false);
+    }
+    tracing::info!(shop = %outbound.shop, order = %key, kind = outbound.change.kind(), "already handed on; redelivery ignored");
+    if outbound.replay {
+        let now = deps.clock.now();
+        dead_letters::resolve(
+            deps.dead_letters.as_ref(),
+            deps.alerts.as_ref(),
+            &outbound.shop,
+            outbound.destination,
+            &outbound.id,
+            now,
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Records the outcome of a change; a replayed message that went through resolves its dead letter.
+async fn record(
+    deps: &Outbound,
+    outbound: &crate::queue::Outbound,
+    key: &OrderKey,
+    outcome: DeliveryOutcome,
+    detail: String,
+) -> Result<(), WorkerError> {
+    let now = deps.clock.now();
+    let delivery =
+        Delivery { id: outbound.id.clone(), kind: outbound.change.kind().to_owned(), outcome, detail, at: now };
+    deps.deliveries.record_delivery(&outbound.shop, key, &delivery).await?;
+    if outbound.replay {
+        dead_letters::resolve(
+            deps.dead_letters.as_ref(),
+            deps.alerts.as_ref(),
+            &outbound.shop,
+            outbound.destination,
+            &outbound.id,
+            now,
+        )
+        .await?;
+    }
+    tracing::info!(
+        shop = %outbound.shop, order = %key, stage = %Stage::Outbound(outbound.destination), kind = outbound.change.kind(),
+        outcome = outcome.as_str(), "outbound change recorded"
+    );
+    Ok(())
+}
+
+/// After a failed attempt: the next rung of the ladder (the same message, one attempt more, delayed by
+/// SQS), or the dead letter.
+async fn retry_or_dead_letter(
+    deps: &Outbound,
+    outbound: &crate::queue::Outbound,
+    failure: Failure,
+) -> Result<(), WorkerError> {
+    let stage = Stage::Outbound(outbound.destination);
+    if failure.transient
+        && let Some(delay) = crate::domain::fulfilment::retry_delay(outbound.attempt)
+    {
+        let mut next = outbound.clone();
+        next.attempt += 1;
+        deps.queue.send(stage, &Message::Outbound(next), delay).await?;
+        tracing::warn!(
+            shop = %outbound.shop, order = %outbound.order, stage = %stage, attempt = outbound.attempt + 1, delay,
+            error = %failure.error, "partner call failed; retrying"
+        );
+        return Ok(());
+    }
+    let now = deps.clock.now();
+    let message = serde_json::to_value(Message::Outbound(outbound.clone()))
+        .map_err(|e| WorkerError::Permanent(anyhow::anyhow!("cannot encode the message: {e}")))?;
+    let letter = DeadLetter {
+        shop: outbound.shop.clone(),
+        id: outbound.id.clone(),
+        destination: outbound.destination,
+        order: outbound.order.clone(),
+        kind: outbound.change.kind().to_owned(),
+        message,
+        request: failure.request,
+        response: failure.response,
+        attempts: outbound.attempt + 1,
+        error: failure.error,
+        cause: if failure.transient { DeadLetterCause::Transient } else { DeadLetterCause::Rejected },
+        created_at: now,
+        updated_at: now,
+        episode: now,
+        replays: 0,
+        next_retry_at: None,
+        retry_until: None,
+    };
+    dead_letters::record(deps.dead_letters.as_ref(), deps.alerts.as_ref(), letter, now).await?;
+    Ok(())
+}
+
+/// Puts the message back with `delay` seconds, without spending a rung (the bucket was empty).
+async fn wait_for_token(deps: &Outbound, outbound: &crate::queue::Outbound, delay: u32) -> Result<(), WorkerError> {
+    deps.queue.send(Stage::Outbound(outbound.destination), &Message::Outbound(outbound.clone()), delay).await?;
+    tracing::info!(shop = %outbound.shop, order = %outbound.order, delay, "rate limited; delayed");
     Ok(())
 }

@@ -45,7 +45,9 @@ use crate::{
         },
     },
     queue::{Message, MessageQueue, PollJob, PollTask, Stage},
-    store::{AlertStore, OrderStore, ProductStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncStore},
+    store::{
+        AlertStore, ConnectionStore, OrderStore, ProductStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncStore,
+    },
 };
 
 const SHOPIFY_POLL: Stage = Stage::Poll(Integration::Shopify);
@@ -96,6 +98,9 @@ pub struct ShopifyPoll {
     pub shops: Arc<dyn ShopStore>,
     pub sync: Arc<dyn SyncStore>,
     pub products: Arc<dyn ProductStore>,
+    /// Fulfilment settings (routing): a polled order is routed as a webhook's would be; the committed
+    /// partner effects are relayed by `outbound-sweeper` (the outbox).
+    pub connections: Arc<dyn ConnectionStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub shopify: ShopifyAccess,
     /// Refreshes expiring tokens; marks refused ones invalid and parks their jobs.
@@ -277,6 +282,7 @@ async fn orders_page(
     };
     let page = reply.data.orders;
     let now = deps.clock.now();
+    let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), shop).await?;
     let cursors: Vec<(OrderKey, String)> = page
         .edges
         .iter()
@@ -296,7 +302,8 @@ async fn orders_page(
                 continue;
             }
         };
-        let applied = orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order.clone(), now)
+        let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
+        let (applied, _) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order.clone(), now)
             .await
             .map_err(|e| WorkerError::Retryable(e.into()))?;
         if applied != Applied::Written {

@@ -225,6 +225,14 @@ impl AmazonOrder {
             customer: None,
             shipping_address: None,
             fulfillments: packages(&self.raw_payload),
+            delivery: crate::domain::DeliveryFacts {
+                // `AFN` (Orders v0) or `AMAZON` (v2026-01-01 `fulfilledBy`): Amazon ships it.
+                fulfilled_by_channel: self
+                    .fulfillment_channel
+                    .as_deref()
+                    .is_some_and(|c| c.eq_ignore_ascii_case("AFN") || c.eq_ignore_ascii_case("AMAZON")),
+                ..Default::default()
+            },
             ops: Default::default(),
             version: 0,
         })

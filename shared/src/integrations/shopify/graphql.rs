@@ -244,6 +244,7 @@ impl GqlOrder {
                 phone: a.phone,
             }),
             fulfillments: self.fulfillments.into_iter().map(Fulfillment::from).collect(),
+            delivery: Default::default(),
             ops: Default::default(),
             version: 0,
         })

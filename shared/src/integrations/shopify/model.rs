@@ -6,8 +6,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
-    Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
-    Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
+    Address, Channel, ChannelOrderId, Customer, DeliveryFacts, FinancialStatus, Fulfillment, FulfillmentStatus,
+    LineItem, Money, Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
 };
 
 #[derive(Debug, Deserialize)]
@@ -30,6 +30,26 @@ pub struct ShopifyOrder {
     pub shipping_address: Option<ShopifyAddress>,
     #[serde(default)]
     pub fulfillments: Vec<ShopifyFulfillment>,
+    /// Comma-separated.
+    #[serde(default)]
+    pub tags: Option<String>,
+    #[serde(default)]
+    pub shipping_lines: Vec<ShopifyShippingLine>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopifyShippingLine {
+    pub title: Option<String>,
+    pub code: Option<String>,
+    pub source: Option<String>,
+}
+
+impl ShopifyShippingLine {
+    /// Shopify's pickup lines (`source` `shopify` with a pickup code, or a title naming pickup).
+    fn is_pickup(&self) -> bool {
+        let mentions = |v: &Option<String>| v.as_deref().is_some_and(|t| t.to_ascii_lowercase().contains("pickup"));
+        mentions(&self.code) || mentions(&self.title) || mentions(&self.source)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +62,8 @@ pub struct ShopifyLineItem {
     pub variant_id: Option<String>,
     pub quantity: u32,
     pub price: String,
+    #[serde(default)]
+    pub requires_shipping: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +168,27 @@ impl ShopifyOrder {
     /// Maps the wire order into the canonical order of `shop`, at version 0 (the store assigns versions).
     pub fn into_order(self, shop: ShopDomain) -> Result<Order, MapError> {
         let channel_order_id = ChannelOrderId::parse(&self.id).map_err(|e| invalid("id", e))?;
+        let delivery = DeliveryFacts {
+            tags: self
+                .tags
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            shipping_method: self.shipping_lines.first().and_then(|l| l.title.clone()),
+            local_pickup: !self.shipping_lines.is_empty() && self.shipping_lines.iter().all(|l| l.is_pickup()),
+            fulfilled_by_channel: false,
+            unshippable_lines: self
+                .line_items
+                .iter()
+                .filter(|l| l.requires_shipping == Some(false))
+                .map(|l| l.id.clone())
+                .collect(),
+            on_hold: false,
+        };
         let total = Money::new(&self.total_price, &self.currency).map_err(|e| invalid("total_price", e))?;
         let line_items = self
             .line_items
@@ -194,6 +237,7 @@ impl ShopifyOrder {
                 phone: a.phone,
             }),
             fulfillments: self.fulfillments.into_iter().map(Fulfillment::from).collect(),
+            delivery,
             ops: Default::default(),
             version: 0,
         })

@@ -42,3 +42,28 @@ pub(super) async fn alerts_are_stored_once_and_read_in_order<S: AlertStore>(stor
     assert_eq!((after[0].1.id.as_str(), after[0].1.cleared_at), ("a0", Some(cleared_at)));
     assert_eq!(store.alerts_since(&shop, None, 10).await.unwrap().len(), 3);
 }
+
+pub(super) async fn refreshing_an_open_alert_replaces_its_message_and_moves_it<S: AlertStore>(store: &S) {
+    let shop = unique_shop("contract-refresh");
+    let base = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let alert = |message: &str| Alert {
+        shop: shop.clone(),
+        id: "tally".into(),
+        kind: AlertKind::DeadLetter,
+        message: message.into(),
+        order: None,
+        raised_at: base,
+        cleared_at: None,
+    };
+    store.refresh_alert(&alert("1 failed"), base).await.unwrap();
+    let (cursor, _) = store.alerts_since(&shop, None, 10).await.unwrap().pop().unwrap();
+    store.refresh_alert(&alert("2 failed"), base + Duration::seconds(5)).await.unwrap();
+    let newer = store.alerts_since(&shop, Some(&cursor), 10).await.unwrap();
+    assert_eq!(newer.iter().map(|(_, a)| a.message.as_str()).collect::<Vec<_>>(), ["2 failed"]);
+    assert_eq!(store.alerts_since(&shop, None, 10).await.unwrap().len(), 1, "one alert, not two");
+    store.clear_alert(&shop, "tally", base + Duration::seconds(6)).await.unwrap();
+    store.refresh_alert(&alert("3 failed"), base + Duration::seconds(7)).await.unwrap();
+    let all = store.alerts_since(&shop, None, 10).await.unwrap();
+    assert_eq!((all.len(), all[0].1.message.as_str()), (1, "2 failed"), "a cleared alert stays cleared");
+    assert!(all[0].1.cleared_at.is_some());
+}

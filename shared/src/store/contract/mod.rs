@@ -6,10 +6,12 @@
 mod alerts;
 mod connections;
 mod credentials;
+mod dead_letters;
 mod deliveries;
 mod install;
 mod mirror;
 mod orders;
+mod outbox;
 mod products;
 mod receipts;
 mod requests;
@@ -19,8 +21,8 @@ mod sync;
 pub use install::install_contract;
 
 use super::{
-    AlertStore, ConnectionStore, CredentialStore, DeliveryStore, MirrorStore, OrderStore, ProductStore, ReceiptStore,
-    RequestStore, ShopStore, SyncStore,
+    AlertStore, ConnectionStore, CredentialStore, DeadLetterStore, DeliveryStore, MirrorStore, OrderStore, OutboxStore,
+    ProductStore, ReceiptStore, RequestStore, ShopStore, SyncStore,
 };
 
 /// The contract every store adapter must meet. Run it against each adapter.
@@ -36,7 +38,9 @@ where
         + ProductStore
         + ConnectionStore
         + CredentialStore
-        + MirrorStore,
+        + MirrorStore
+        + OutboxStore
+        + DeadLetterStore,
 {
     products::products_keep_pages_levels_and_their_order(store).await;
     sync::sync_state_only_moves_forward(store).await;
@@ -55,4 +59,7 @@ where
     connections::connections_are_owned_versioned_and_listed(store).await;
     credentials::credentials_are_kept_per_integration(store).await;
     mirror::mirrored_records_keep_their_newest_revision(store).await;
+    outbox::effects_commit_with_their_order_and_leave_once_relayed(store).await;
+    dead_letters::dead_letters_are_kept_per_destination_until_removed(store).await;
+    alerts::refreshing_an_open_alert_replaces_its_message_and_moves_it(store).await;
 }

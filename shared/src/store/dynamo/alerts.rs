@@ -26,6 +26,46 @@ impl AlertStore for DynamoStore {
         }
     }
 
+    async fn refresh_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if self.raise_alert(alert).await? == Recorded::New {
+            return Ok(());
+        }
+        let Some(item) =
+            self.get_consistent(&keys::alert_pk(&alert.shop, &alert.id), keys::ALERT_SK, "get alert").await?
+        else {
+            return Ok(());
+        };
+        let mut stored: Alert = from_data(&item)?;
+        if stored.cleared_at.is_some() || stored.message == alert.message {
+            return Ok(());
+        }
+        stored.message = alert.message.clone();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::alert_pk(&alert.shop, &alert.id)))
+            .key(keys::SK, s(keys::ALERT_SK))
+            .update_expression("SET #data = :data, #sk = :sk")
+            .condition_expression("#data = :before")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_names("#sk", keys::GSI1SK)
+            .expression_attribute_values(":data", to_json(&stored)?)
+            .expression_attribute_values(
+                ":sk",
+                s(keys::shop_alerts_gsi1sk(keys::clear_position(&stored, at), &alert.id)),
+            )
+            .expression_attribute_values(":before", item.get("data").cloned().unwrap_or(s("")))
+            .send()
+            .await;
+        match result {
+            // Someone else changed it meanwhile; their message is as fresh.
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(StoreError::unavailable("refresh alert", e)),
+            Ok(_) => Ok(()),
+        }
+    }
+
     async fn clear_alert(&self, shop: &ShopDomain, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let Some(item) = self.get_consistent(&keys::alert_pk(shop, id), keys::ALERT_SK, "get alert").await? else {
             return Ok(());

@@ -33,10 +33,12 @@ mod alerts;
 mod assistant;
 mod connections;
 mod credentials;
+mod dead_letters;
 mod deliveries;
 mod install;
 mod mirror;
 mod orders;
+mod outbox;
 mod products;
 mod receipts;
 mod requests;
@@ -173,6 +175,16 @@ fn timeline_item(pk: &str, event: &TimelineEvent) -> Result<Item, StoreError> {
         (keys::SK.into(), s(keys::timeline_sk(event))),
         ("entity".into(), s("timeline")),
         ("data".into(), to_json(event)?),
+    ]))
+}
+
+fn outbox_item(effect: &super::PendingEffect) -> Result<Item, StoreError> {
+    Ok(HashMap::from([
+        (keys::PK.into(), s(keys::shop_pk(&effect.shop))),
+        (keys::SK.into(), s(keys::outbox_sk(&effect.id))),
+        ("entity".into(), s("outbox_effect")),
+        ("created_at".into(), s(keys::sortable_time(effect.created_at))),
+        ("data".into(), to_json(effect)?),
     ]))
 }
 

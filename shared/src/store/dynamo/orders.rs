@@ -7,11 +7,12 @@ impl OrderStore for DynamoStore {
         item.as_ref().map(from_data).transpose()
     }
 
-    async fn write_order(
+    async fn write_order_with_effects(
         &self,
         order: &Order,
         previous: Option<&Order>,
         events: &[TimelineEvent],
+        effects: &[crate::store::PendingEffect],
     ) -> Result<WriteOutcome, StoreError> {
         let pk = keys::order_pk(&order.shop, &order.key());
         let data = to_json(order)?;
@@ -40,6 +41,9 @@ impl OrderStore for DynamoStore {
         }
         for event in events {
             items.push(put(&self.table, timeline_item(&pk, event)?)?);
+        }
+        for effect in effects {
+            items.push(put(&self.table, outbox_item(effect)?)?);
         }
         if previous.is_none() {
             let shop = HashMap::from([

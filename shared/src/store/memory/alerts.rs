@@ -12,6 +12,23 @@ impl AlertStore for MemoryStore {
         Ok(Recorded::New)
     }
 
+    async fn refresh_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let feed = state.alerts.entry(alert.shop.clone()).or_default();
+        let Some((position, stored)) = feed.iter().find(|(_, a)| a.id == alert.id).map(|(p, a)| (p.clone(), a.clone()))
+        else {
+            feed.insert(keys::shop_alerts_gsi1sk(alert.raised_at, &alert.id), alert.clone());
+            return Ok(());
+        };
+        if stored.cleared_at.is_some() || stored.message == alert.message {
+            return Ok(());
+        }
+        feed.remove(&position);
+        let updated = Alert { message: alert.message.clone(), ..stored };
+        feed.insert(keys::shop_alerts_gsi1sk(keys::clear_position(&updated, at), &alert.id), updated);
+        Ok(())
+    }
+
     async fn clear_alert(&self, shop: &ShopDomain, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let mut state = self.state();
         let Some(feed) = state.alerts.get_mut(shop) else { return Ok(()) };

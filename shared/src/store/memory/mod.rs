@@ -10,10 +10,12 @@ mod alerts;
 mod assistant;
 mod connections;
 mod credentials;
+mod dead_letters;
 mod deliveries;
 mod install;
 mod mirror;
 mod orders;
+mod outbox;
 mod products;
 mod receipts;
 mod requests;
@@ -78,6 +80,10 @@ struct State {
     credentials: HashMap<(ShopDomain, Integration), SealedCredential>,
     /// By shop, integration, kind and id; parts by their id.
     mirrors: HashMap<MirrorKey, (MirrorRecord, BTreeMap<String, serde_json::Value>)>,
+    /// Pending outbound effects, by shop and id.
+    outbox: BTreeMap<(ShopDomain, String), crate::store::PendingEffect>,
+    /// Dead letters, by shop, destination and id.
+    dead_letters: BTreeMap<(ShopDomain, Integration, String), crate::store::DeadLetter>,
 }
 
 #[derive(Debug, Default)]

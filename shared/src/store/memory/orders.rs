@@ -6,11 +6,12 @@ impl OrderStore for MemoryStore {
         Ok(self.state().orders.get(&keys::order_pk(shop, key)).cloned())
     }
 
-    async fn write_order(
+    async fn write_order_with_effects(
         &self,
         order: &Order,
         previous: Option<&Order>,
         events: &[TimelineEvent],
+        effects: &[crate::store::PendingEffect],
     ) -> Result<WriteOutcome, StoreError> {
         let pk = keys::order_pk(&order.shop, &order.key());
         let mut state = self.state();
@@ -22,6 +23,9 @@ impl OrderStore for MemoryStore {
         let timeline = state.timelines.entry(pk).or_default();
         for event in events {
             timeline.insert(keys::timeline_sk(event), event.clone());
+        }
+        for effect in effects {
+            state.outbox.insert((effect.shop.clone(), effect.id.clone()), effect.clone());
         }
         Ok(WriteOutcome::Written)
     }

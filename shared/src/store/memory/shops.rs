@@ -56,6 +56,8 @@ impl ShopStore for MemoryStore {
         state.connections.retain(|(s, _), _| s != shop);
         state.credentials.retain(|(s, _), _| s != shop);
         state.mirrors.retain(|(s, ..), _| s != shop);
+        state.outbox.retain(|(s, _), _| s != shop);
+        state.dead_letters.retain(|(s, ..), _| s != shop);
         drop(state);
         self.install.erase(shop);
         Ok(before as u64)

@@ -1,0 +1,289 @@
+//! Trigger: the fulfilment routes, behind the dashboard's Shopify session token (shop-scoped):
+//!
+//! - `GET /api/masonhub/connection`: the shop's MasonHub connection (never its tokens), or `null`.
+//! - `PUT /api/masonhub/connection`: connect (or reconnect) MasonHub: the API token is sealed with KMS
+//!   and the callbacks are registered at MasonHub (`POST /callbacks`) with a fresh callback token.
+//! - `GET /api/fulfilment/settings`, `PUT /api/fulfilment/settings`: which orders go to MasonHub and
+//!   how they ship (validated against MasonHub's vocabularies).
+//! - `GET /api/dead-letters?destination=`: the shop's dead letters.
+//! - `POST /api/dead-letters/replay`: replays one id, a list (`ids`), or all of a `destination`,
+//!   through the same queue and idempotent worker.
+
+use std::{collections::HashMap, sync::Arc};
+
+use lambda_http::{
+    Body, Request, Response,
+    http::{Method, StatusCode},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::{
+    app::{
+        auth::{self, Caller, ShopParam},
+        connections::masonhub::{self as connection, ConnectDeps, ConnectionInput, MasonHubConnection},
+        dead_letters::{self, Selection},
+    },
+    clock::{Clock, SystemClock},
+    config::{ConfigError, Env, SecretsConfig, ShopifyAppConfig, TableConfig},
+    domain::{FulfilmentSettings, Integration},
+    error::ApiError,
+    http as h,
+    integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
+    secrets::{KmsSealer, Sealer},
+    store::{ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, dynamo::DynamoStore},
+};
+
+pub const SETTINGS_ROUTE: &str = "/api/fulfilment/settings";
+pub const CONNECTION_ROUTE: &str = "/api/masonhub/connection";
+pub const DEAD_LETTERS_ROUTE: &str = "/api/dead-letters";
+pub const REPLAY_ROUTE: &str = "/api/dead-letters/replay";
+
+/// Most ids one replay names.
+const MAX_REPLAY_IDS: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: TableConfig,
+    pub shopify: ShopifyAppConfig,
+    pub masonhub: MasonHubConfig,
+    pub secrets: SecretsConfig,
+    /// Our `POST /webhooks/masonhub` URL as MasonHub reaches it, registered with the callbacks.
+    pub callback_url: String,
+    pub queues: HashMap<Stage, String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::read(Env::from_process())
+    }
+
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
+        let outbound = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub)];
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            shopify: ShopifyAppConfig::read(&mut env),
+            masonhub: MasonHubConfig::read(&mut env),
+            secrets: SecretsConfig::read(&mut env),
+            callback_url: env.required("MASONHUB_CALLBACK_URL"),
+            queues: schema::read_urls(&mut env, &outbound),
+        };
+        env.finish().map(|()| config)
+    }
+}
+
+pub struct Deps {
+    pub shopify: ShopifyAppConfig,
+    pub masonhub: MasonHubConfig,
+    pub callback_url: String,
+    pub client: MasonHubClient,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub dead_letters: Arc<dyn DeadLetterStore>,
+    pub sealer: Arc<dyn Sealer>,
+    pub queue: Arc<dyn MessageQueue>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub async fn connect(config: Config) -> Deps {
+    let sdk = shared::aws::sdk_config().await;
+    let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+    Deps {
+        shopify: config.shopify,
+        masonhub: config.masonhub,
+        callback_url: config.callback_url,
+        client: MasonHubClient::new(),
+        connections: store.clone(),
+        credentials: store.clone(),
+        dead_letters: store,
+        sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
+        queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        clock: Arc::new(SystemClock),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(stage = "fulfilment-api", shop = tracing::field::Empty))]
+pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    Ok(h::respond(route(deps, req).await))
+}
+
+async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
+    let path = h::path(&req);
+    match (req.method(), path.as_str()) {
+        (&Method::GET, SETTINGS_ROUTE) => get_settings(deps, &req).await,
+        (&Method::PUT, SETTINGS_ROUTE) => put_settings(deps, &req).await,
+        (&Method::GET, CONNECTION_ROUTE) => get_connection(deps, &req).await,
+        (&Method::PUT, CONNECTION_ROUTE) => put_connection(deps, &req).await,
+        (&Method::GET, DEAD_LETTERS_ROUTE) => list_dead_letters(deps, &req).await,
+        (&Method::POST, REPLAY_ROUTE) => replay(deps, &req).await,
+        (_, SETTINGS_ROUTE | CONNECTION_ROUTE | DEAD_LETTERS_ROUTE | REPLAY_ROUTE) => {
+            Err(ApiError::method_not_allowed())
+        }
+        _ => Err(ApiError::not_found("NOT_FOUND", "no such route")),
+    }
+}
+
+/// Verifies the session (`shop_domain` optional; if given, it must be the token's shop).
+fn authorize(deps: &Deps, req: &Request) -> Result<Caller, ApiError> {
+    let (authorization, now) = (h::header(req, "authorization"), deps.clock.now());
+    let shop_domain = h::query_param(req, "shop_domain");
+    let caller = auth::authorize(authorization, shop_domain.as_deref(), ShopParam::Optional, &deps.shopify, now)?;
+    tracing::Span::current().record("shop", caller.shop.as_str());
+    Ok(caller)
+}
+
+fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    serde_json::from_slice(h::body_bytes(req)).map_err(|e| ApiError::bad_request("INVALID_BODY", e.to_string()))
+}
+
+async fn get_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let connection = connection::load(deps.connections.as_ref(), &caller.shop).await?;
+    let settings = connection.and_then(|c| c.settings.fulfilment);
+    Ok(h::json(StatusCode::OK, &json!({ "settings": settings })))
+}
+
+async fn put_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let settings: FulfilmentSettings = body(req)?;
+    let stored =
+        connection::put_fulfilment(deps.connections.as_ref(), &caller.shop, settings, deps.clock.now()).await?;
+    tracing::info!(shop = %caller.shop, enabled = stored.enabled, "fulfilment settings stored");
+    Ok(h::json(StatusCode::OK, &json!({ "settings": stored })))
+}
+
+/// A connection as the dashboard sees it: never a token or its hash.
+#[derive(Debug, Serialize)]
+struct ConnectionView {
+    environment: shared::integrations::masonhub::Environment,
+    account_slug: String,
+    active: bool,
+    callbacks_registered_at: Option<chrono::DateTime<chrono::Utc>>,
+    routing_configured: bool,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&MasonHubConnection> for ConnectionView {
+    fn from(c: &MasonHubConnection) -> Self {
+        Self {
+            environment: c.settings.environment,
+            account_slug: c.settings.account_slug.clone(),
+            active: c.active,
+            callbacks_registered_at: c.settings.callbacks_registered_at,
+            routing_configured: c.settings.fulfilment.is_some(),
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+async fn get_connection(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let connection = connection::load(deps.connections.as_ref(), &caller.shop).await?;
+    Ok(h::json(StatusCode::OK, &json!({ "connection": connection.as_ref().map(ConnectionView::from) })))
+}
+
+async fn put_connection(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let input: ConnectionInput = body(req)?;
+    let connect_deps = ConnectDeps {
+        connections: deps.connections.as_ref(),
+        credentials: deps.credentials.as_ref(),
+        sealer: deps.sealer.as_ref(),
+        client: &deps.client,
+        config: &deps.masonhub,
+        callback_url: &deps.callback_url,
+    };
+    let connection =
+        connection::connect(&connect_deps, &caller.shop, caller.user.as_deref(), input, deps.clock.now()).await?;
+    Ok(h::json(StatusCode::OK, &json!({ "connection": ConnectionView::from(&connection) })))
+}
+
+/// A dead letter as the dashboard sees it.
+#[derive(Debug, Serialize)]
+struct DeadLetterView<'a> {
+    id: &'a str,
+    destination: Integration,
+    order: &'a str,
+    kind: &'a str,
+    cause: &'static str,
+    error: &'a str,
+    attempts: u32,
+    replays: u32,
+    request: &'a Option<serde_json::Value>,
+    response: &'a Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    next_retry_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl<'a> From<&'a DeadLetter> for DeadLetterView<'a> {
+    fn from(d: &'a DeadLetter) -> Self {
+        Self {
+            id: &d.id,
+            destination: d.destination,
+            order: &d.order,
+            kind: &d.kind,
+            cause: d.cause.as_str(),
+            error: &d.error,
+            attempts: d.attempts,
+            replays: d.replays,
+            request: &d.request,
+            response: &d.response,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            next_retry_at: d.next_retry_at,
+        }
+    }
+}
+
+fn destination(raw: &str) -> Result<Integration, ApiError> {
+    Integration::parse(raw.trim()).map_err(|_| {
+        ApiError::bad_request("INVALID_DESTINATION", "destination must be shopify, amazon, masonhub or commerceos")
+    })
+}
+
+async fn list_dead_letters(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let wanted = h::query_param(req, "destination").map(|d| destination(&d)).transpose()?;
+    let letters = deps.dead_letters.dead_letters(&caller.shop, wanted).await?;
+    let views: Vec<DeadLetterView<'_>> = letters.iter().map(DeadLetterView::from).collect();
+    Ok(h::json(StatusCode::OK, &json!({ "deadLetters": views })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    ids: Option<Vec<String>>,
+    #[serde(default)]
+    destination: Option<String>,
+}
+
+async fn replay(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let input: ReplayBody = body(req)?;
+    let selection = match (input.id, input.ids, input.destination) {
+        (Some(id), None, None) => Selection::Ids(vec![id]),
+        (None, Some(ids), None) if !ids.is_empty() && ids.len() <= MAX_REPLAY_IDS => Selection::Ids(ids),
+        (None, None, Some(d)) => Selection::Destination(destination(&d)?),
+        _ => {
+            return Err(ApiError::bad_request(
+                "INVALID_SELECTION",
+                format!("name exactly one of id, ids (1-{MAX_REPLAY_IDS}) or destination"),
+            ));
+        }
+    };
+    let replayed = dead_letters::replay(
+        deps.dead_letters.as_ref(),
+        deps.queue.as_ref(),
+        &caller.shop,
+        &selection,
+        deps.clock.now(),
+    )
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    tracing::info!(shop = %caller.shop, replayed = replayed.replayed.len(), "dead letters replayed");
+    Ok(h::json(StatusCode::OK, &replayed))
+}

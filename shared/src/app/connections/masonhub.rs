@@ -1,0 +1,336 @@
+//! The shop's MasonHub connection: its account (environment and `urlSlug`), the hash of the callback
+//! token that authenticates MasonHub's callbacks, and the shop's fulfilment settings (routing), typed
+//! over the generic connection record; the API bearer token sealed with KMS. Connecting registers the
+//! callbacks at MasonHub (`POST /callbacks`), so a merchant never touches MasonHub's console.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    app::credentials,
+    config::Secret,
+    domain::{FulfilmentSettings, Integration, ShopDomain},
+    error::{ApiError, StoreError},
+    integrations::{
+        http::UpstreamError,
+        masonhub::{
+            Environment, MasonHubConfig,
+            client::MasonHubClient,
+            is_slug,
+            model::{BACKORDER_POLICIES, CALLBACK_TYPES, CallbackRecord, PROVIDERS, SERVICE_LEVELS, SPLIT_POLICIES},
+            webhook,
+        },
+    },
+    secrets::Sealer,
+    store::{Connection, ConnectionStatus, ConnectionStore, CredentialStore, Recorded, SealedCredential, WriteOutcome},
+};
+
+/// The sealed field of the API bearer token.
+pub const API_TOKEN: &str = "api_token";
+
+/// The settings document of a MasonHub connection record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub environment: Environment,
+    pub account_slug: String,
+    /// SHA-256 of the callback token (never the token).
+    pub callback_token_hash: String,
+    pub callbacks_registered_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub fulfilment: Option<FulfilmentSettings>,
+}
+
+/// A shop's MasonHub connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasonHubConnection {
+    pub shop: ShopDomain,
+    pub settings: Settings,
+    pub owner_sub: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+impl MasonHubConnection {
+    fn from_record(record: Connection) -> Result<Self, StoreError> {
+        let settings = serde_json::from_value(record.settings)
+            .map_err(|e| StoreError::Corrupt(format!("MasonHub connection settings: {e}")))?;
+        Ok(Self {
+            shop: record.shop,
+            settings,
+            owner_sub: record.owner_sub,
+            active: record.active,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            version: record.version,
+        })
+    }
+
+    fn to_record(&self) -> Result<Connection, StoreError> {
+        Ok(Connection {
+            shop: self.shop.clone(),
+            integration: Integration::MasonHub,
+            settings: serde_json::to_value(&self.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            owner_sub: self.owner_sub.clone(),
+            active: self.active,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            status: ConnectionStatus::default(),
+            version: self.version,
+        })
+    }
+}
+
+pub async fn load(store: &dyn ConnectionStore, shop: &ShopDomain) -> Result<Option<MasonHubConnection>, StoreError> {
+    store.connection(shop, Integration::MasonHub).await?.map(MasonHubConnection::from_record).transpose()
+}
+
+/// The shop's fulfilment settings, when MasonHub is connected, active and routing is configured.
+pub async fn fulfilment(
+    store: &dyn ConnectionStore,
+    shop: &ShopDomain,
+) -> Result<Option<FulfilmentSettings>, StoreError> {
+    Ok(load(store, shop).await?.filter(|c| c.active).and_then(|c| c.settings.fulfilment))
+}
+
+/// Where and as whom to call the shop's MasonHub account.
+pub struct Access {
+    pub base_url: String,
+    pub token: Secret,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the MasonHub credential could not be opened")]
+    Seal(#[from] crate::secrets::SealError),
+    #[error("the shop has no active MasonHub connection")]
+    NotConnected,
+}
+
+/// Opens the shop's MasonHub access: the base URL of its account and its bearer token.
+pub async fn access(
+    connections: &dyn ConnectionStore,
+    credentials_store: &dyn CredentialStore,
+    sealer: &dyn Sealer,
+    config: &MasonHubConfig,
+    shop: &ShopDomain,
+) -> Result<Access, AccessError> {
+    let connection = load(connections, shop).await?.filter(|c| c.active).ok_or(AccessError::NotConnected)?;
+    let credential =
+        credentials_store.credential(shop, Integration::MasonHub).await?.ok_or(AccessError::NotConnected)?;
+    let sealed = credential.sealed.get(API_TOKEN).ok_or(AccessError::NotConnected)?;
+    let token = credentials::open(sealer, shop, Integration::MasonHub, API_TOKEN, sealed).await?;
+    Ok(Access { base_url: config.base_url(connection.settings.environment, &connection.settings.account_slug), token })
+}
+
+/// `PUT /api/masonhub/connection`'s body. No `Debug`: it holds the API token.
+#[derive(Deserialize)]
+pub struct ConnectionInput {
+    pub environment: String,
+    pub account_slug: String,
+    /// The MasonHub bearer token (`POST /secrets` answer); kept sealed, never returned.
+    pub api_token: String,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// What connecting needs.
+pub struct ConnectDeps<'a> {
+    pub connections: &'a dyn ConnectionStore,
+    pub credentials: &'a dyn CredentialStore,
+    pub sealer: &'a dyn Sealer,
+    pub client: &'a MasonHubClient,
+    pub config: &'a MasonHubConfig,
+    /// Our `POST /webhooks/masonhub` URL, as MasonHub reaches it.
+    pub callback_url: &'a str,
+}
+
+fn bad(code: &'static str, message: &str) -> ApiError {
+    ApiError::bad_request(code, message)
+}
+
+/// Connects the shop (or reconnects it: a new token, a new callback token): checks the input, seals
+/// the API token, registers the four callbacks with a fresh callback token, and stores the connection
+/// (keeping its fulfilment settings). The session user becomes the owner of a new connection.
+pub async fn connect(
+    deps: &ConnectDeps<'_>,
+    shop: &ShopDomain,
+    user: Option<&str>,
+    input: ConnectionInput,
+    now: DateTime<Utc>,
+) -> Result<MasonHubConnection, ApiError> {
+    let environment = Environment::parse(input.environment.trim())
+        .ok_or_else(|| bad("INVALID_ENVIRONMENT", "environment must be production or sandbox"))?;
+    let slug = input.account_slug.trim().to_owned();
+    if !is_slug(&slug) {
+        return Err(bad("INVALID_ACCOUNT_SLUG", "account_slug must be 1-64 letters, digits, - or _"));
+    }
+    let api_token = input.api_token.trim();
+    // A bearer token travels in a header: printable ASCII only.
+    if api_token.is_empty() || api_token.len() > 4096 || !api_token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(bad("INVALID_API_TOKEN", "api_token must be 1-4096 printable ASCII characters without spaces"));
+    }
+    let api_token = Secret::new(api_token);
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
+    let callback_token = webhook::new_token(shop, &random);
+
+    let base = deps.config.base_url(environment, &slug);
+    let url = format!("{}?token={callback_token}", deps.callback_url);
+    let records: Vec<CallbackRecord> = CALLBACK_TYPES
+        .iter()
+        .map(|t| CallbackRecord {
+            url: url.clone(),
+            message_type: (*t).to_owned(),
+            api_version: "1.0".into(),
+            token: callback_token.clone(),
+        })
+        .collect();
+    let results = deps.client.register_callbacks(&base, &api_token, &records).await.map_err(|e| match e {
+        UpstreamError::Unauthorized { .. } => {
+            ApiError::bad_request("MASONHUB_REFUSED_TOKEN", "MasonHub refused the api_token for this account")
+        }
+        UpstreamError::Rejected { message, .. } => {
+            ApiError::bad_request("MASONHUB_REJECTED", format!("MasonHub refused the callbacks: {message}"))
+        }
+        other => {
+            tracing::warn!(shop = %shop, error = %other, "MasonHub unavailable while connecting");
+            ApiError::Client {
+                status: http::StatusCode::BAD_GATEWAY,
+                code: "MASONHUB_UNAVAILABLE",
+                message: "MasonHub could not be reached or failed; try again".into(),
+            }
+        }
+    })?;
+    let failed = results
+        .iter()
+        .filter(|r| r.get("status").and_then(|s| s.as_str()).is_some_and(|s| !s.eq_ignore_ascii_case("success")))
+        .count();
+    if failed > 0 {
+        return Err(ApiError::Client {
+            status: http::StatusCode::BAD_GATEWAY,
+            code: "CALLBACKS_NOT_REGISTERED",
+            message: format!("MasonHub refused {failed} of {} callbacks", records.len()),
+        });
+    }
+
+    let sealed = credentials::seal(deps.sealer, shop, Integration::MasonHub, API_TOKEN, &api_token)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let credential = SealedCredential {
+        sealed: [(API_TOKEN.to_owned(), sealed)].into(),
+        public: Default::default(),
+        updated_at: now,
+    };
+    deps.credentials.put_credential(shop, Integration::MasonHub, &credential).await?;
+
+    for _ in 0..3 {
+        let stored = load(deps.connections, shop).await?;
+        let settings = Settings {
+            environment,
+            account_slug: slug.clone(),
+            callback_token_hash: webhook::hash(&callback_token),
+            callbacks_registered_at: Some(now),
+            fulfilment: stored.as_ref().and_then(|s| s.settings.fulfilment.clone()),
+        };
+        match stored {
+            None => {
+                let owner_sub = user.unwrap_or("unknown").to_owned();
+                let connection = MasonHubConnection {
+                    shop: shop.clone(),
+                    settings,
+                    owner_sub,
+                    active: input.active.unwrap_or(true),
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                };
+                if deps.connections.create_connection(&connection.to_record()?).await? == Recorded::New {
+                    tracing::info!(shop = %shop, "MasonHub connected");
+                    return Ok(connection);
+                }
+            }
+            Some(stored) => {
+                let connection = MasonHubConnection {
+                    settings,
+                    active: input.active.unwrap_or(stored.active),
+                    updated_at: now,
+                    version: stored.version + 1,
+                    ..stored
+                };
+                if deps.connections.update_connection(&connection.to_record()?).await? == WriteOutcome::Written {
+                    tracing::info!(shop = %shop, "MasonHub reconnected");
+                    return Ok(connection);
+                }
+            }
+        }
+    }
+    Err(conflict())
+}
+
+fn conflict() -> ApiError {
+    ApiError::Client {
+        status: http::StatusCode::CONFLICT,
+        code: "CONCURRENT_UPDATE",
+        message: "the connection changed meanwhile; try again".into(),
+    }
+}
+
+/// Checks `settings` against the domain's rules and MasonHub's vocabularies.
+pub fn validate(settings: &FulfilmentSettings) -> Result<(), ApiError> {
+    settings.validate().map_err(|i| ApiError::bad_request(i.code, i.message))?;
+    let providers = std::iter::once(settings.default_provider.as_str())
+        .chain(settings.shipping.iter().map(|m| m.provider.as_str()));
+    if let Some(p) = providers.into_iter().find(|p| !PROVIDERS.contains(p)) {
+        return Err(bad("INVALID_SHIPPING", &format!("`{p}` is not a MasonHub provider ({})", PROVIDERS.join(", "))));
+    }
+    let levels = std::iter::once(settings.default_service_level.as_str())
+        .chain(settings.shipping.iter().map(|m| m.service_level.as_str()));
+    if let Some(l) = levels.into_iter().find(|l| !SERVICE_LEVELS.contains(l)) {
+        return Err(bad("INVALID_SHIPPING", &format!("`{l}` is not a MasonHub service level")));
+    }
+    if settings.split_policy.as_deref().is_some_and(|p| !SPLIT_POLICIES.contains(&p)) {
+        return Err(bad("INVALID_SPLIT_POLICY", "split_policy must be manual or auto"));
+    }
+    if settings.backorder_policy.as_deref().is_some_and(|p| !BACKORDER_POLICIES.contains(&p)) {
+        return Err(bad("INVALID_BACKORDER_POLICY", "backorder_policy must be forceBackorder or default"));
+    }
+    Ok(())
+}
+
+/// Stores the shop's fulfilment settings on its MasonHub connection (409 when MasonHub is not
+/// connected yet).
+pub async fn put_fulfilment(
+    store: &dyn ConnectionStore,
+    shop: &ShopDomain,
+    settings: FulfilmentSettings,
+    now: DateTime<Utc>,
+) -> Result<FulfilmentSettings, ApiError> {
+    validate(&settings)?;
+    for _ in 0..3 {
+        let stored = load(store, shop).await?.ok_or_else(|| ApiError::Client {
+            status: http::StatusCode::CONFLICT,
+            code: "MASONHUB_NOT_CONNECTED",
+            message: "connect MasonHub (PUT /api/masonhub/connection) before setting up fulfilment".into(),
+        })?;
+        let mut updated = stored.clone();
+        updated.settings.fulfilment = Some(settings.clone());
+        updated.updated_at = now;
+        updated.version = stored.version + 1;
+        if store.update_connection(&updated.to_record()?).await? == WriteOutcome::Written {
+            return Ok(settings);
+        }
+    }
+    Err(conflict())
+}
+
+/// The shop a MasonHub callback token authenticates: the shop it names, if that shop's active
+/// connection holds its hash (compared in constant time). `None`: unauthenticated.
+pub async fn authenticate(store: &dyn ConnectionStore, token: &str) -> Result<Option<ShopDomain>, StoreError> {
+    let Some(shop) = webhook::shop_of(token) else { return Ok(None) };
+    let Some(connection) = load(store, &shop).await?.filter(|c| c.active) else { return Ok(None) };
+    Ok(webhook::verify(token, &connection.settings.callback_token_hash).then_some(shop))
+}

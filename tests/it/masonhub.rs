@@ -1,0 +1,704 @@
+//! Fulfilment out and back against wiremock (MasonHub and Shopify) and moto: routing, the outbox, the
+//! dispatcher's per-record results, ladder and dead letters, replay, callbacks, and redelivery.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use async_trait::async_trait;
+use integration_tests::{TestEnv, demo_event, fixture, graphql_requests, json_body, token_for};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use shared::{
+    app::dead_letters::SlowRetry,
+    domain::{AlertKind, Integration, OrderKey, ShopDomain, fulfilment::partner_order_id},
+    error::QueueError,
+    queue::{Message, MessageQueue, Outbound, OutboundChange, Stage, sqs::SqsQueue},
+    store::{DeadLetterCause, DeadLetterStore, DeliveryStore, OrderStore, OutboxStore},
+    testing::unique_shop,
+};
+use wiremock::{
+    Mock, MockServer, Request, ResponseTemplate,
+    matchers::{body_string_contains, method, path},
+};
+
+const MASONHUB: Stage = Stage::Outbound(Integration::MasonHub);
+const SHOPIFY: Stage = Stage::Outbound(Integration::Shopify);
+const SLUG: &str = "acme";
+
+struct Trip {
+    env: TestEnv,
+    masonhub: MockServer,
+    shopify: MockServer,
+    shop: ShopDomain,
+}
+
+async fn connected(label: &str) -> Trip {
+    let masonhub = MockServer::start().await;
+    let shopify = MockServer::start().await;
+    let env = TestEnv::with_upstreams(&[
+        (Integration::Shopify, &format!("{}/{{shop}}", shopify.uri())),
+        (Integration::MasonHub, &format!("{}/{{slug}}/api/v1", masonhub.uri())),
+    ])
+    .await;
+    let shop = unique_shop(label);
+    env.install(&shop, "shpat_mh", &["read_orders", "write_fulfillments"]).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/callbacks")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            { "status": "Success" }, { "status": "Success" }, { "status": "Success" }, { "status": "Success" }
+        ])))
+        .mount(&masonhub)
+        .await;
+    let trip = Trip { env, masonhub, shopify, shop };
+    let connect = json!({ "environment": "sandbox", "account_slug": SLUG, "api_token": "mh-secret-token" });
+    let (status, body) = trip.call("PUT", "/api/masonhub/connection", Some(connect)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.to_string().contains("mh-secret-token"), "the token never comes back");
+    let settings = json!({ "enabled": true, "partner": "masonhub", "rule": { "by": "all" },
+        "shipping": [{ "shipping_method": "Express", "provider": "UPS", "service_level": "nextDay" }],
+        "default_provider": "masonhub", "default_service_level": "ground" });
+    let (status, body) = trip.call("PUT", "/api/fulfilment/settings", Some(settings)).await;
+    assert_eq!(status, 200, "{body}");
+    trip
+}
+
+impl Trip {
+    async fn call(&self, method: &str, target: &str, body: Option<Value>) -> (u16, Value) {
+        let auth = format!("Bearer {}", token_for(&self.shop));
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let response = self.env.request(method, target, &headers, body.as_bytes()).await;
+        let status = response.status().as_u16();
+        (status, if body.is_empty() && status == 204 { Value::Null } else { json_body(&response) })
+    }
+
+    /// Delivers a paid, unfulfilled Shopify order `id` (the demo order #1001 with `skus`).
+    async fn paid_order(&self, id: &str, skus: &[&str]) -> OrderKey {
+        let mut order: Value = serde_json::from_slice(&demo_event("orders-create-1001.json")).unwrap();
+        order["id"] = json!(id.parse::<u64>().unwrap());
+        order["name"] = json!(format!("#{id}"));
+        order["admin_graphql_api_id"] = json!(format!("gid://shopify/Order/{id}"));
+        order["financial_status"] = json!("paid");
+        order["fulfillment_status"] = Value::Null;
+        let lines: Vec<Value> = skus
+            .iter()
+            .enumerate()
+            .map(|(i, sku)| {
+                let mut line = order["line_items"][0].clone();
+                line["id"] = json!(9000 + i);
+                line["sku"] = json!(sku);
+                line
+            })
+            .collect();
+        order["line_items"] = Value::Array(lines);
+        let response =
+            self.env.deliver(&self.shop, "orders/create", &format!("wh-{id}"), order.to_string().as_bytes()).await;
+        assert_eq!(response.status(), 200);
+        OrderKey::parse(&format!("shopify:{id}")).unwrap()
+    }
+
+    fn callback_token(&self, registered: &[Request]) -> String {
+        let body: Value = serde_json::from_slice(&registered[0].body).unwrap();
+        body[0]["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn posts(&self, resource: &str) -> Vec<Request> {
+        let wanted = format!("/{SLUG}/api/v1/{resource}");
+        self.masonhub.received_requests().await.unwrap().into_iter().filter(|r| r.url.path() == wanted).collect()
+    }
+
+    async fn callback(&self, token: &str, body: &Value) -> (u16, Value) {
+        let target = format!("/webhooks/masonhub?token={token}");
+        let response = self
+            .env
+            .request("POST", &target, &[("Content-Type", "application/json")], body.to_string().as_bytes())
+            .await;
+        (response.status().as_u16(), json_body(&response))
+    }
+
+    async fn sweep(&self, grace_seconds: i64) -> outbound_sweeper::Report {
+        let mut deps = integration_tests::deps!(self.env.stack, outbound_sweeper);
+        deps.grace = chrono::Duration::seconds(grace_seconds);
+        deps.retry = SlowRetry { every: chrono::Duration::zero(), until: chrono::Duration::hours(1) };
+        outbound_sweeper::handle(&deps, LambdaEvent::new(json!({}), Context::default())).await.unwrap()
+    }
+}
+
+fn batch_answer(results: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({ "records_submitted": 1, "results": results }))
+}
+
+fn accept_all() -> impl Fn(&Request) -> ResponseTemplate + Send + Sync + 'static {
+    |request: &Request| {
+        let records: Vec<Value> = serde_json::from_slice(&request.body).unwrap();
+        let results: Vec<Value> = records
+            .iter()
+            .map(|r| json!({ "customer_identifier": r["customer_identifier"], "status": "Success", "system_id": "mh-uuid" }))
+            .collect();
+        batch_answer(Value::Array(results))
+    }
+}
+
+fn shopify_data(value: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({ "data": value }))
+}
+
+async fn mount_shopify_fulfilment(server: &MockServer, gid: &str) {
+    Mock::given(body_string_contains("query OrderFulfillmentOrders"))
+        .respond_with(shopify_data(json!({ "order": { "id": gid,
+            "fulfillmentOrders": { "nodes": [{ "id": "gid://shopify/FulfillmentOrder/5", "status": "OPEN" }] },
+            "fulfillments": [] } })))
+        .mount(server)
+        .await;
+    Mock::given(body_string_contains("mutation FulfillmentCreate"))
+        .respond_with(shopify_data(json!({ "fulfillmentCreate": {
+            "fulfillment": { "id": "gid://shopify/Fulfillment/9", "status": "SUCCESS" }, "userErrors": [] } })))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_paid_order_travels_to_masonhub_and_its_shipment_back_to_shopify_exactly_once() {
+    let trip = connected("mh-trip").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .mount(&trip.masonhub)
+        .await;
+    mount_shopify_fulfilment(&trip.shopify, "gid://shopify/Order/7001").await;
+
+    let key = trip.paid_order("7001", &["DEMO-HOOD-M-NVY"]).await;
+    trip.env.drain_ingest().await;
+    assert_eq!(trip.env.drain(MASONHUB, 0).await, 1);
+
+    let sent = trip.posts("orders").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].headers.get("authorization").unwrap(), "Bearer mh-secret-token");
+    let records: Vec<Value> = serde_json::from_slice(&sent[0].body).unwrap();
+    let partner_id = partner_order_id(&trip.shop, &key);
+    assert_eq!(records[0]["customer_identifier"], json!(partner_id));
+    assert_eq!(records[0]["shipping_provider"], "masonhub");
+    assert_eq!(records[0]["line_items"][0]["sku_customer_id"], "DEMO-HOOD-M-NVY");
+
+    let (status, detail) = trip.call("GET", &format!("/sync/orders/7001?shop_domain={}", trip.shop), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["fulfilment"]["partnerOrderId"], json!(partner_id));
+    assert_eq!(detail["fulfilment"]["accepted"], true);
+    assert_eq!(detail["fulfilment"]["partnerStatus"], "open");
+
+    // MasonHub ships it and calls back: the published orderEvent example, naming our order.
+    let registered = trip.posts("callbacks").await;
+    let token = trip.callback_token(&registered);
+    let mut event: Value = match fixture("masonhub/POST_orderEvent.request.posted_order_event_callback.json") {
+        Some(path) => serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap(),
+        None => json!({ "message_type": "orderEvent", "message_id": "m-1", "data": [{ "customer_identifier": "x",
+            "status": "fulfilled", "shipments": [{ "shipment_id": "s1", "shipping_provider": "USPS",
+            "tracking_number": "3451csda23423" }], "shorts": [{ "sku_customer_id": "pants3422", "quantity": 1 }] }] }),
+    };
+    event["data"][0]["customer_identifier"] = json!(partner_id);
+    let (status, answer) = trip.callback(&token, &event).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(trip.callback(&token, &event).await.1["status"], "accepted", "a redelivery is acknowledged");
+    assert_eq!(trip.env.drain_ingest().await, 1, "deduped by message_id");
+    trip.env.drain(SHOPIFY, 0).await;
+
+    let order = trip.env.stack.shops.get_order(&trip.shop, &key).await.unwrap().unwrap();
+    let partner = order.ops.partner.clone().unwrap();
+    assert_eq!(partner.status.as_deref(), Some(event["data"][0]["status"].as_str().unwrap()));
+    assert_eq!(partner.shipments.len(), 1);
+    assert!(order.has_tracking(), "tracking_pending can no longer hold");
+    let created = graphql_requests(&trip.shopify, "mutation FulfillmentCreate").await;
+    assert_eq!(created.len(), 1);
+    let tracking = &integration_tests::graphql_variables(&created[0])["fulfillment"]["trackingInfo"];
+    assert_eq!(tracking["number"], "3451csda23423");
+    let alerts = trip.env.alerts(&trip.shop).await;
+    let shorts: Vec<_> = alerts.iter().filter(|a| a.kind == AlertKind::PartnerShort).collect();
+    assert_eq!(shorts.len(), 1);
+    assert!(shorts[0].message.contains("pants3422"), "{}", shorts[0].message);
+
+    // Redelivery of every message type: the create, the callback's inbound event, the Shopify push.
+    let create = Message::Outbound(Outbound::new(
+        Integration::MasonHub,
+        trip.shop.clone(),
+        key.to_string(),
+        format!("create:{partner_id}"),
+        OutboundChange::PartnerCreate { partner_order_id: partner_id.clone() },
+    ));
+    trip.env.enqueue(MASONHUB, &create, 0).await;
+    trip.env.drain(MASONHUB, 0).await;
+    let inbound = Message::Inbound(shared::queue::Inbound {
+        source: Integration::MasonHub,
+        shop: trip.shop.clone(),
+        topic: "orderEvent".into(),
+        delivery_id: event["message_id"].as_str().unwrap().to_owned(),
+        event_id: None,
+        occurred_at: None,
+        payload: event.clone(),
+    });
+    trip.env.enqueue(Stage::Ingest, &inbound, 0).await;
+    trip.env.drain_ingest().await;
+    let deliveries = trip.env.stack.shops.deliveries(&trip.shop, &key).await.unwrap();
+    let push = deliveries.iter().find(|d| d.kind == "fulfillment_create").unwrap().clone();
+    let again = Message::Outbound(Outbound::new(
+        Integration::Shopify,
+        trip.shop.clone(),
+        key.to_string(),
+        push.id.clone(),
+        OutboundChange::FulfillmentCreate { shipment_id: push.id.clone(), tracking_number: None, carrier: None },
+    ));
+    trip.env.enqueue(SHOPIFY, &again, 0).await;
+    trip.env.drain(SHOPIFY, 0).await;
+
+    assert_eq!(trip.posts("orders").await.len(), 1, "MasonHub got the order once");
+    assert_eq!(graphql_requests(&trip.shopify, "mutation FulfillmentCreate").await.len(), 1, "Shopify once");
+    let order = trip.env.stack.shops.get_order(&trip.shop, &key).await.unwrap().unwrap();
+    assert_eq!(order.ops.partner.unwrap().shipments.len(), 1);
+    assert_eq!(order.ops.recorded_shipments.len(), 1);
+    let deliveries = trip.env.stack.shops.deliveries(&trip.shop, &key).await.unwrap();
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    assert!(trip.env.stack.shops.pending_effects(&trip.shop, chrono::Utc::now(), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn per_record_results_deliver_the_good_order_and_dead_letter_the_refused_one_until_a_replay_succeeds() {
+    let trip = connected("mh-partial").await;
+    let good = partner_order_id(&trip.shop, &OrderKey::parse("shopify:7101").unwrap());
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(move |request: &Request| {
+            let records: Vec<Value> = serde_json::from_slice(&request.body).unwrap();
+            let results: Vec<Value> = records
+                .iter()
+                .map(|r| {
+                    if r["customer_identifier"] == json!(good) {
+                        json!({ "customer_identifier": r["customer_identifier"], "status": "Success" })
+                    } else {
+                        json!({ "customer_identifier": r["customer_identifier"], "status": "Failure",
+                            "messages": [{ "field_name": "line_items", "errors": ["'NOPE-1' is not in the item master"] }] })
+                    }
+                })
+                .collect();
+            batch_answer(Value::Array(results))
+        })
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&trip.masonhub)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .with_priority(2)
+        .mount(&trip.masonhub)
+        .await;
+
+    let ok = trip.paid_order("7101", &["DEMO-TOTE-NAT"]).await;
+    let refused = trip.paid_order("7102", &["NOPE-1"]).await;
+    trip.env.drain_ingest().await;
+    trip.env.drain(MASONHUB, 0).await;
+
+    let sent = trip.posts("orders").await;
+    assert_eq!(sent.len(), 1, "one request for the batch");
+    assert_eq!(serde_json::from_slice::<Vec<Value>>(&sent[0].body).unwrap().len(), 2);
+    let delivered = trip.env.stack.shops.deliveries(&trip.shop, &ok).await.unwrap();
+    assert_eq!(delivered.iter().map(|d| d.outcome.as_str()).collect::<Vec<_>>(), ["delivered"]);
+    let letters = trip.env.stack.shops.dead_letters(&trip.shop, Some(Integration::MasonHub)).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].order, refused.to_string());
+    assert_eq!(letters[0].cause, DeadLetterCause::Rejected);
+    assert_eq!(letters[0].attempts, 1, "a refusal is not retried");
+    assert!(letters[0].error.contains("NOPE-1"), "{}", letters[0].error);
+    assert!(letters[0].request.as_ref().unwrap()["line_items"].is_array());
+    let (status, listed) = trip.call("GET", "/api/dead-letters?destination=masonhub", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["deadLetters"][0]["id"], json!(letters[0].id));
+    let open: Vec<_> =
+        trip.env.alerts(&trip.shop).await.into_iter().filter(|a| a.kind == AlertKind::DeadLetter).collect();
+    assert_eq!(open.len(), 1);
+    assert!(open[0].message.starts_with("1 message to MasonHub"), "{}", open[0].message);
+
+    // The SKU now exists at MasonHub: the replay goes through the same path and clears the alert.
+    let (status, replayed) = trip.call("POST", "/api/dead-letters/replay", Some(json!({ "id": letters[0].id }))).await;
+    assert_eq!((status, replayed["replayed"].clone()), (200, json!([letters[0].id])));
+    trip.env.drain(MASONHUB, 0).await;
+    assert_eq!(trip.posts("orders").await.len(), 2);
+    assert!(trip.env.stack.shops.dead_letters(&trip.shop, None).await.unwrap().is_empty());
+    let alerts: Vec<_> =
+        trip.env.alerts(&trip.shop).await.into_iter().filter(|a| a.kind == AlertKind::DeadLetter).collect();
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].cleared_at.is_some(), "a replayed success clears the alert");
+    // Replaying it again (it is gone) is a no-op; a delivered create is never sent again.
+    let (_, again) = trip.call("POST", "/api/dead-letters/replay", Some(json!({ "destination": "masonhub" }))).await;
+    assert_eq!(again["replayed"], json!([]));
+    trip.env.drain(MASONHUB, 0).await;
+    assert_eq!(trip.posts("orders").await.len(), 2);
+}
+
+#[tokio::test]
+async fn throttles_and_outages_climb_the_ladder_then_dead_letter_once_and_the_slow_retry_heals_them() {
+    let trip = connected("mh-storm").await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(move |_: &Request| {
+            // A storm: 429 and 503 in turn.
+            if counter.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "1")
+                    .set_body_json(json!({ "message": "slow down" }))
+            } else {
+                ResponseTemplate::new(503).set_body_json(json!({ "message": "unavailable" }))
+            }
+        })
+        .up_to_n_times(5)
+        .with_priority(1)
+        .mount(&trip.masonhub)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .with_priority(2)
+        .mount(&trip.masonhub)
+        .await;
+
+    let key = trip.paid_order("7201", &["DEMO-MUG-WHT"]).await;
+    trip.env.drain_ingest().await;
+    // 0 s, then 1, 2, 5 and 10 s later (SQS delays): five attempts, then the dead letter.
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        trip.env.drain(MASONHUB, 11).await;
+        if calls.load(Ordering::SeqCst) >= 5 {
+            break;
+        }
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 5, "tried five times");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(15), "the ladder waited 1+2+5+10 s");
+    let letters = trip.env.stack.shops.dead_letters(&trip.shop, None).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!((letters[0].cause, letters[0].attempts), (DeadLetterCause::Transient, 5));
+    assert!(letters[0].error.contains("throttled") || letters[0].error.contains("503"), "{}", letters[0].error);
+    assert!(trip.env.stack.shops.deliveries(&trip.shop, &key).await.unwrap().is_empty());
+
+    // The slow retry replays it (here every 0 s); MasonHub is back.
+    let report = trip.sweep(30).await;
+    assert_eq!(report.retried, 1);
+    trip.env.drain(MASONHUB, 0).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 5, "the storm mock is spent");
+    assert_eq!(trip.posts("orders").await.len(), 6);
+    assert!(trip.env.stack.shops.dead_letters(&trip.shop, None).await.unwrap().is_empty());
+    let delivered = trip.env.stack.shops.deliveries(&trip.shop, &key).await.unwrap();
+    assert_eq!(delivered[0].outcome, "delivered");
+    let alerts: Vec<_> =
+        trip.env.alerts(&trip.shop).await.into_iter().filter(|a| a.kind == AlertKind::DeadLetter).collect();
+    assert_eq!(alerts.len(), 1, "one alert for the outage");
+    assert!(alerts[0].cleared_at.is_some());
+}
+
+/// A queue whose first send fails.
+struct FailsFirstSend {
+    inner: SqsQueue,
+    sends: AtomicUsize,
+}
+
+#[async_trait]
+impl MessageQueue for FailsFirstSend {
+    async fn send(&self, stage: Stage, message: &Message, delay_seconds: u32) -> Result<(), QueueError> {
+        if self.sends.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(QueueError::unavailable("injected", std::io::Error::other("first send fails")));
+        }
+        self.inner.send(stage, message, delay_seconds).await
+    }
+}
+
+#[tokio::test]
+async fn a_queue_that_fails_its_first_send_delays_the_effect_but_never_loses_it() {
+    let trip = connected("mh-flaky").await;
+    mount_shopify_fulfilment(&trip.shopify, "gid://shopify/Order/5601234560002").await;
+    trip.env.deliver(&trip.shop, "orders/create", "wh-1002", &demo_event("orders-create-1002.json")).await;
+    trip.env.drain_ingest().await;
+
+    let mut deps = integration_tests::deps!(trip.env.stack, dashboard_api);
+    let urls = trip.env.stack.queues.iter().map(|(stage, urls)| (*stage, urls.queue.clone())).collect();
+    deps.queue =
+        Arc::new(FailsFirstSend { inner: SqsQueue::new(trip.env.stack.sqs.clone(), urls), sends: AtomicUsize::new(0) });
+    let body = json!({ "shop_domain": trip.shop.as_str(), "orderIds": ["#1002"], "tracking": { "number": "1ZFLAKY", "carrier": "UPS" } });
+    let auth = format!("Bearer {}", token_for(&trip.shop));
+    let headers = vec![("authorization".to_owned(), auth)];
+    let request =
+        local_stack::to_lambda_request("POST", "/sync/orders/fulfill", &headers, body.to_string().as_bytes()).unwrap();
+    let response = dashboard_api::handle(&deps, request).await.unwrap();
+    assert_eq!(response.status(), 200, "the change is committed even though the send failed");
+
+    assert_eq!(trip.env.drain(SHOPIFY, 0).await, 0, "nothing reached the queue");
+    let pending = trip.env.stack.shops.pending_effects(&trip.shop, chrono::Utc::now(), 10).await.unwrap();
+    assert_eq!(pending.len(), 1, "the effect waits in the outbox");
+    assert_eq!(trip.sweep(0).await.relayed, 1);
+    assert_eq!(trip.sweep(0).await.relayed, 0, "relayed once");
+    trip.env.drain(SHOPIFY, 0).await;
+    assert_eq!(graphql_requests(&trip.shopify, "mutation FulfillmentCreate").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_after_the_commit_is_healed_by_the_sweep_exactly_once() {
+    let trip = connected("mh-crash").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .mount(&trip.masonhub)
+        .await;
+    // The ingest worker committed the routed order and its create, then died before relaying.
+    let key = trip.paid_order("7301", &["DEMO-TOTE-NAT"]).await;
+    let urls = trip.env.stack.queues[&Stage::Ingest].clone();
+    let received = trip.env.stack.sqs.receive_message().queue_url(&urls.queue).send().await.unwrap();
+    let message: Message = serde_json::from_str(received.messages.unwrap()[0].body.as_deref().unwrap()).unwrap();
+    let Message::Inbound(webhook) = message else { panic!("an inbound event") };
+    let order = shared::integrations::shopify::model::ShopifyOrder::parse(&webhook.payload, trip.shop.clone()).unwrap();
+    let settings = shared::app::connections::masonhub::fulfilment(&trip.env.stack.shops, &trip.shop).await.unwrap();
+    let now = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let (_, effects) = shared::app::orders::apply_routed_revision(
+        &trip.env.stack.shops,
+        &trip.env.stack.shops,
+        settings.as_ref(),
+        order,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(effects.len(), 1, "the create committed with the order");
+
+    let first = trip.sweep(30).await;
+    let second = trip.sweep(30).await;
+    assert_eq!((first.relayed, second.relayed), (1, 0));
+    trip.env.drain(MASONHUB, 0).await;
+    assert_eq!(trip.posts("orders").await.len(), 1, "exactly once");
+    assert_eq!(trip.env.stack.shops.deliveries(&trip.shop, &key).await.unwrap()[0].outcome, "delivered");
+}
+
+#[tokio::test]
+async fn callbacks_without_the_shops_token_get_401_and_store_nothing() {
+    let trip = connected("mh-auth").await;
+    let body = json!({ "message_type": "orderEvent", "message_id": "x-1", "data": [] });
+    assert_eq!(trip.callback("nope", &body).await.0, 401);
+    let forged = shared::integrations::masonhub::webhook::new_token(&trip.shop, &[9; 32]);
+    assert_eq!(trip.callback(&forged, &body).await.0, 401, "a token naming the shop but not registered");
+    let response = trip.env.request("POST", "/webhooks/masonhub", &[], body.to_string().as_bytes()).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(trip.env.drain_ingest().await, 0, "nothing queued");
+
+    // The registered token works as a bearer header too; unknown message types are dropped.
+    let token = trip.callback_token(&trip.posts("callbacks").await);
+    let auth = format!("Bearer {token}");
+    let unknown = json!({ "message_type": "rmaEvent", "message_id": "x-2", "data": [{}] });
+    let response = trip
+        .env
+        .request("POST", "/webhooks/masonhub", &[("Authorization", &auth)], unknown.to_string().as_bytes())
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(trip.env.drain_ingest().await, 0, "acknowledged and dropped");
+}
+
+#[tokio::test]
+async fn every_callback_example_in_the_fixtures_is_handled() {
+    let Some(dir) = fixture("masonhub") else { return };
+    let trip = connected("mh-examples").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .mount(&trip.masonhub)
+        .await;
+    let key = trip.paid_order("7401", &["DEMO-TOTE-NAT"]).await;
+    trip.env.drain_ingest().await;
+    trip.env.drain(MASONHUB, 0).await;
+    let ours = partner_order_id(&trip.shop, &key);
+    let token = trip.callback_token(&trip.posts("callbacks").await);
+    let examples = [
+        "POST_orderEvent.request.posted_order_event_callback.json",
+        "POST_orderUpdateResolution.request.order_resolution_callback.json",
+        "POST_orderCancelResolution.request.order_resolution_callback.json",
+        "POST_skuInventoryChange.request.posted_sku_snapshot_callback.json",
+    ];
+    for (i, name) in examples.iter().enumerate() {
+        let mut example: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+        // The published examples share one message_id; each is its own delivery here.
+        example["message_id"] = json!(format!("published-{i}"));
+        // As published (naming orders that are not ours), then naming our order.
+        assert_eq!(trip.callback(&token, &example).await.0, 200, "{name}");
+        assert_eq!(trip.env.drain_ingest().await, 1, "{name}");
+        example["message_id"] = json!(format!("ours-{i}"));
+        for entry in example["data"].as_array_mut().unwrap() {
+            for field in ["customer_identifier", "customer_order_id"] {
+                if entry.get(field).is_some() && !name.contains("sku") {
+                    entry[field] = json!(ours);
+                }
+            }
+        }
+        assert_eq!(trip.callback(&token, &example).await.0, 200, "{name}");
+        assert_eq!(trip.env.drain_ingest().await, 1, "{name}");
+    }
+    let (_, detail) = trip.call("GET", &format!("/sync/orders/7401?shop_domain={}", trip.shop), None).await;
+    let events: Vec<&str> =
+        detail["timeline"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert!(events.iter().any(|e| e.starts_with("partner_update_")), "{events:?}");
+    assert!(events.iter().any(|e| e.starts_with("partner_cancel_")), "{events:?}");
+    let alerts = trip.env.alerts(&trip.shop).await;
+    assert!(
+        alerts.iter().any(|a| a.kind == AlertKind::PushRejected && a.message.contains("update")),
+        "a failed resolution alerts"
+    );
+    let inventory = shared::store::MirrorStore::mirror(
+        &trip.env.stack.shops,
+        &trip.shop,
+        Integration::MasonHub,
+        "sku_inventory",
+        "23423tf2",
+    )
+    .await
+    .unwrap();
+    assert_eq!(inventory.unwrap().payload["available_to_sell"], 200);
+}
+
+#[tokio::test]
+async fn every_request_body_the_client_sends_validates_against_the_official_spec() {
+    let Some(spec) = fixture("masonhub/public_dereferenced.yaml") else { return };
+    let spec: Value = serde_yaml::from_str(&std::fs::read_to_string(spec).unwrap()).unwrap();
+    let trip = connected("mh-spec").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .mount(&trip.masonhub)
+        .await;
+    for resource in ["order_update_requests", "order_cancel_requests"] {
+        Mock::given(method("POST"))
+            .and(path(format!("/{SLUG}/api/v1/{resource}")))
+            .respond_with(accept_all())
+            .mount(&trip.masonhub)
+            .await;
+    }
+    let key = trip.paid_order("7501", &["DEMO-HOOD-M-NVY", "DEMO-TOTE-NAT"]).await;
+    trip.env.drain_ingest().await;
+    trip.env.drain(MASONHUB, 0).await;
+    // An edit before shipping (full replacement), then the cancel.
+    let mut order: Value = serde_json::from_slice(&demo_event("orders-create-1001.json")).unwrap();
+    order["id"] = json!(7501);
+    order["name"] = json!("#7501");
+    order["financial_status"] = json!("paid");
+    order["fulfillment_status"] = Value::Null;
+    order["line_items"][0]["sku"] = json!("DEMO-HOOD-M-NVY");
+    order["shipping_address"]["address1"] = json!("200 Other St");
+    order["updated_at"] = json!("2026-11-21T10:00:00-05:00");
+    trip.env.deliver(&trip.shop, "orders/updated", "wh-7501-u", order.to_string().as_bytes()).await;
+    order["cancelled_at"] = json!("2026-11-21T11:00:00-05:00");
+    order["updated_at"] = json!("2026-11-21T11:00:00-05:00");
+    trip.env.deliver(&trip.shop, "orders/cancelled", "wh-7501-c", order.to_string().as_bytes()).await;
+    trip.env.drain_ingest().await;
+    trip.env.drain(MASONHUB, 0).await;
+
+    for resource in ["callbacks", "orders", "order_update_requests", "order_cancel_requests"] {
+        let sent = trip.posts(resource).await;
+        assert_eq!(sent.len(), 1, "{resource} sent once");
+        let schema =
+            &spec["paths"][format!("/{resource}")]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{resource} has a schema");
+        let validator = jsonschema::validator_for(schema).unwrap();
+        let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+        let errors: Vec<String> =
+            validator.iter_errors(&body).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{resource}: {errors:?}\n{body}");
+    }
+    let deliveries = trip.env.stack.shops.deliveries(&trip.shop, &key).await.unwrap();
+    let mut kinds: Vec<&str> = deliveries.iter().map(|d| d.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["partner_cancel", "partner_create", "partner_update"]);
+}
+
+#[tokio::test]
+async fn fulfilment_settings_are_validated_and_never_route_orders_that_are_not_ours() {
+    let trip = connected("mh-settings").await;
+    let bad = [
+        (
+            json!({ "enabled": true, "partner": "masonhub", "rule": { "by": "tag", "tags": [] }, "default_provider": "masonhub", "default_service_level": "ground" }),
+            "INVALID_RULE",
+        ),
+        (
+            json!({ "enabled": true, "partner": "masonhub", "rule": { "by": "all" }, "default_provider": "FedEx", "default_service_level": "ground" }),
+            "INVALID_SHIPPING",
+        ),
+        (
+            json!({ "enabled": true, "partner": "masonhub", "rule": { "by": "all" }, "default_provider": "UPS", "default_service_level": "ground", "split_policy": "whenever" }),
+            "INVALID_SPLIT_POLICY",
+        ),
+        (json!({ "enabled": true }), "INVALID_BODY"),
+    ];
+    for (body, code) in bad {
+        let (status, answer) = trip.call("PUT", "/api/fulfilment/settings", Some(body)).await;
+        assert_eq!((status, answer["code"].as_str().unwrap()), (400, code), "{answer}");
+    }
+    let control = json!({ "environment": "sandbox", "account_slug": SLUG, "api_token": "tok\u{7f}en" });
+    let (status, answer) = trip.call("PUT", "/api/masonhub/connection", Some(control)).await;
+    assert_eq!((status, answer["code"].as_str().unwrap()), (400, "INVALID_API_TOKEN"), "{answer}");
+    let (status, answer) = trip.call("GET", "/api/fulfilment/settings", None).await;
+    assert_eq!((status, answer["settings"]["rule"]["by"].as_str()), (200, Some("all")));
+    let (_, connection) = trip.call("GET", "/api/masonhub/connection", None).await;
+    assert_eq!(connection["connection"]["account_slug"], SLUG);
+    assert!(!connection.to_string().contains("token"), "{connection}");
+
+    // Digital-only lines and local pickup are never routed.
+    let mut order: Value = serde_json::from_slice(&demo_event("orders-create-1001.json")).unwrap();
+    order["id"] = json!(7601);
+    order["financial_status"] = json!("paid");
+    order["fulfillment_status"] = Value::Null;
+    for line in order["line_items"].as_array_mut().unwrap() {
+        line["requires_shipping"] = json!(false);
+    }
+    trip.env.deliver(&trip.shop, "orders/create", "wh-7601", order.to_string().as_bytes()).await;
+    order["id"] = json!(7602);
+    order["line_items"][0]["requires_shipping"] = json!(true);
+    order["shipping_lines"] = json!([{ "title": "Store pickup", "code": "pickup" }]);
+    trip.env.deliver(&trip.shop, "orders/create", "wh-7602", order.to_string().as_bytes()).await;
+    trip.env.drain_ingest().await;
+    assert_eq!(trip.env.drain(MASONHUB, 0).await, 0, "nothing routed");
+    for id in ["7601", "7602"] {
+        let key = OrderKey::parse(&format!("shopify:{id}")).unwrap();
+        let stored = trip.env.stack.shops.get_order(&trip.shop, &key).await.unwrap().unwrap();
+        assert!(stored.ops.route.is_none(), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn a_polled_order_is_routed_too_and_the_sweep_relays_its_create() {
+    let trip = connected("mh-poll").await;
+    let orders: Value = serde_json::from_str(
+        &std::fs::read_to_string(integration_tests::root().join("events/shopify-admin/orders.json")).unwrap(),
+    )
+    .unwrap();
+    let edges: Vec<Value> =
+        orders["orders"].as_array().unwrap().iter().map(|n| json!({ "cursor": "c", "node": n })).collect();
+    Mock::given(body_string_contains("query OrdersPage"))
+        .respond_with(shopify_data(
+            json!({ "orders": { "pageInfo": { "hasNextPage": false, "endCursor": "5" }, "edges": edges } }),
+        ))
+        .mount(&trip.shopify)
+        .await;
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(integration_tests::root().join("events/shopify-scheduler/schedule.json")).unwrap(),
+    )
+    .unwrap();
+    let scheduler = integration_tests::deps!(trip.env.stack, shopify_scheduler);
+    shopify_scheduler::handle(&scheduler, LambdaEvent::new(schedule, Context::default())).await.unwrap();
+    trip.env.drain(Stage::Poll(Integration::Shopify), 0).await;
+
+    // #1005 is paid and unfulfilled in the poll; the others are fulfilled, partial or cancelled.
+    let key = OrderKey::parse("shopify:5601234560005").unwrap();
+    let order = trip.env.stack.shops.get_order(&trip.shop, &key).await.unwrap().unwrap();
+    assert_eq!(order.ops.route.unwrap().partner_order_id, partner_order_id(&trip.shop, &key));
+    let routed = OrderKey::parse("shopify:5601234560001").unwrap();
+    assert!(trip.env.stack.shops.get_order(&trip.shop, &routed).await.unwrap().unwrap().ops.route.is_none());
+    assert_eq!(trip.sweep(0).await.relayed, 1);
+    let urls = &trip.env.stack.queues[&MASONHUB];
+    let waiting = trip.env.stack.sqs.receive_message().queue_url(&urls.queue).send().await.unwrap();
+    let messages = waiting.messages.unwrap_or_default();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].body.as_deref().unwrap().contains("partner_create"));
+}
