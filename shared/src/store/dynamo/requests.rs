@@ -33,7 +33,7 @@ impl RequestStore for DynamoStore {
             .item(keys::TTL, n(now.timestamp() + REQUEST_TTL_SECONDS))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("store response", e))?;
+            .map_err(|e| super::sdk_error("store response", e))?;
         Ok(())
     }
 }

@@ -21,7 +21,7 @@ impl ShopStore for DynamoStore {
         if record.status == ShopStatus::Active {
             put = put.item(keys::GSI1PK, s(keys::ACTIVE_SHOPS_GSI1PK)).item(keys::GSI1SK, s(record.shop.as_str()));
         }
-        put.send().await.map_err(|e| StoreError::unavailable("install shop", e))?;
+        put.send().await.map_err(|e| super::sdk_error("install shop", e))?;
         Ok(())
     }
 
@@ -63,7 +63,7 @@ impl ShopStore for DynamoStore {
                 update.update_expression("SET #status = :status, #at = :at, #entity = :entity REMOVE #gpk, #gsk")
             }
         };
-        update.send().await.map_err(|e| StoreError::unavailable("set shop status", e))?;
+        update.send().await.map_err(|e| super::sdk_error("set shop status", e))?;
         Ok(())
     }
 
@@ -113,7 +113,7 @@ impl ShopStore for DynamoStore {
             .item("data", s(export))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("record data export", e))?;
+            .map_err(|e| super::sdk_error("record data export", e))?;
         Ok(())
     }
 
