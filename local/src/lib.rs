@@ -156,10 +156,15 @@ impl Stack {
             .await
             .context("creating the queues")?;
 
+        let payload_bucket = format!("{}payloads", settings.queue_prefix);
+        shared::queue::claims::ensure_bucket(&shared::aws::s3(&sdk), &payload_bucket, sdk.region().map(|r| r.as_ref()))
+            .await
+            .context("creating the claim-check bucket")?;
         let kms = shared::aws::kms(&sdk);
         let key_id = shared::secrets::ensure_key(&kms, LOCAL_KEY_ALIAS).await.context("creating the local KMS key")?;
         let mut vars = vec![
             ("TABLE_NAME".to_owned(), settings.table_name.clone()),
+            (shared::queue::claims::BUCKET_ENV.to_owned(), payload_bucket),
             ("SECRETS_KEY_ID".to_owned(), key_id.clone()),
             ("SHOPIFY_ADMIN_URL".to_owned(), settings.shopify_admin_url()),
             ("SHOPIFY_API_VERSION".to_owned(), sim::shopify::API_VERSION.to_owned()),

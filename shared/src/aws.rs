@@ -15,6 +15,12 @@ pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
 }
 
+/// S3 with path-style addressing (`https://s3.<region>.amazonaws.com/<bucket>/<key>`), which S3 serves
+/// everywhere and which an endpoint from `AWS_ENDPOINT_URL` needs.
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+}
+
 pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(config)
 }

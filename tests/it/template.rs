@@ -189,3 +189,47 @@ fn streaming_routes_have_a_streaming_function_url() {
         .collect();
     assert_eq!(streaming, local);
 }
+
+#[test]
+fn every_queue_sets_its_maximum_message_size_and_big_bodies_have_a_claim_check_bucket() {
+    use shared::queue::{claims::BUCKET_ENV, schema::MAX_MESSAGE_BYTES};
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let queues: Vec<_> = resources.iter().filter(|(_, r)| r["Type"] == "AWS::SQS::Queue").collect();
+    assert!(queues.len() >= 2 * QUEUES.len());
+    for (name, queue) in queues {
+        assert_eq!(
+            queue["Properties"]["MaximumMessageSize"].as_u64(),
+            Some(u64::from(MAX_MESSAGE_BYTES)),
+            "{name:?} sets MaximumMessageSize explicitly"
+        );
+    }
+    let bucket = &template["Resources"]["PayloadBucket"];
+    assert_eq!(bucket["Type"], "AWS::S3::Bucket");
+    let rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"].as_sequence().unwrap();
+    let expiry = rules[0]["ExpirationInDays"].as_u64().unwrap();
+    assert!(expiry > 14, "claimed bodies outlive the queues' 14-day retention");
+    for binary in ["shopify-webhook", "ingest-worker"] {
+        let function = functions(&template).into_iter().find(|f| f.binary == binary).unwrap();
+        let variable = &function.properties["Environment"]["Variables"][BUCKET_ENV];
+        assert_eq!(untag(variable), "PayloadBucket", "{binary} names the claim-check bucket");
+        let policies = serde_yaml::to_string(&function.properties["Policies"]).unwrap();
+        let action = if binary == "shopify-webhook" { "s3:PutObject" } else { "s3:GetObject" };
+        assert!(policies.contains(action), "{binary} may {action}");
+    }
+}
+
+#[test]
+fn streams_have_their_own_concurrency_and_cannot_starve_the_webhook() {
+    let template = template();
+    let reserved = |binary: &str| {
+        let function = functions(&template).into_iter().find(|f| f.binary == binary).unwrap();
+        function.properties["ReservedConcurrentExecutions"].as_u64()
+    };
+    let streams = reserved("alerts-stream").expect("alerts-stream reserves (and so caps) its concurrency");
+    let webhook = reserved("shopify-webhook").expect("shopify-webhook reserves its concurrency");
+    assert!(streams > 0 && webhook > 0);
+    let stream = functions(&template).into_iter().find(|f| f.binary == "alerts-stream").unwrap();
+    let per_shop = stream.properties["Environment"]["Variables"]["ALERT_STREAM_MAX_PER_SHOP"].as_str().unwrap();
+    assert!(per_shop.parse::<u64>().unwrap() <= streams, "one shop can never hold every stream");
+}

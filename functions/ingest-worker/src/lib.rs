@@ -12,7 +12,12 @@ use shared::{
     },
     clock::SystemClock,
     config::{ConfigError, Env, TableConfig},
-    queue::Stage,
+    queue::{
+        Stage,
+        claims::{self, S3Claims},
+        schema,
+        sqs::SqsQueue,
+    },
     sqs_batch,
     store::dynamo::DynamoStore,
 };
@@ -21,6 +26,10 @@ use shared::{
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAccessConfig,
+    /// The claim-check bucket bodies too large for the queue wait in.
+    pub payload_bucket: String,
+    /// The ingest queue, for continuations.
+    pub queues: std::collections::HashMap<Stage, String>,
 }
 
 impl Config {
@@ -29,7 +38,12 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self { table: TableConfig::read(&mut env), shopify: ShopifyAccessConfig::read(&mut env) };
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            shopify: ShopifyAccessConfig::read(&mut env),
+            payload_bucket: env.required(claims::BUCKET_ENV),
+            queues: schema::read_urls(&mut env, &[Stage::Ingest]),
+        };
         env.finish().map(|()| config)
     }
 }
@@ -45,6 +59,9 @@ pub async fn connect(config: Config) -> Deps {
         shops: store.clone(),
         sync: store.clone(),
         products: store,
+        claims: Arc::new(S3Claims::new(shared::aws::s3(&sdk), config.payload_bucket)),
+        queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        erase_budget: ingest::ERASE_BUDGET,
         shopify: shared::aws::shopify_access(&sdk, config.shopify),
         clock: Arc::new(SystemClock),
     }

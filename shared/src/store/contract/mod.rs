@@ -14,13 +14,14 @@ mod products;
 mod receipts;
 mod requests;
 mod shops;
+mod streams;
 mod sync;
 
 pub use install::install_contract;
 
 use super::{
     AlertStore, ConnectionStore, CredentialStore, DeliveryStore, MirrorStore, OrderStore, ProductStore, ReceiptStore,
-    RequestStore, ShopStore, SyncStore,
+    RequestStore, ShopStore, StreamStore, SyncStore,
 };
 
 /// The contract every store adapter must meet. Run it against each adapter.
@@ -36,7 +37,8 @@ where
         + ProductStore
         + ConnectionStore
         + CredentialStore
-        + MirrorStore,
+        + MirrorStore
+        + StreamStore,
 {
     products::products_keep_pages_levels_and_their_order(store).await;
     sync::sync_state_only_moves_forward(store).await;
@@ -55,4 +57,5 @@ where
     connections::connections_are_owned_versioned_and_listed(store).await;
     credentials::credentials_are_kept_per_integration(store).await;
     mirror::mirrored_records_keep_their_newest_revision(store).await;
+    streams::stream_slots_are_capped_per_shop_and_expire(store).await;
 }

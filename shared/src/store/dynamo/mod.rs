@@ -20,9 +20,9 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS,
+    AlertStore, Delivery, DeliveryStore, ErasedOrders, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS,
     RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Resource, Seek, ShopRecord,
-    ShopStatus, ShopStore, SyncState, SyncStore, Watermark, WebhookReceipt, WriteOutcome, keys,
+    ShopStatus, ShopStore, StreamStore, SyncState, SyncStore, Watermark, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Integration, Order, OrderKey, ShopDomain, Tab, TimelineEvent},
@@ -41,6 +41,7 @@ mod products;
 mod receipts;
 mod requests;
 mod shops;
+mod streams;
 mod sync;
 
 type Item = HashMap<String, AttributeValue>;

@@ -103,6 +103,23 @@ impl ShopStore for DynamoStore {
         self.delete_keys(doomed).await
     }
 
+    async fn erase_shop_orders(&self, shop: &ShopDomain, limit: usize) -> Result<ErasedOrders, StoreError> {
+        let listed = self.list_orders(shop, &OrderQuery::default(), &Seek::First, limit.saturating_add(1)).await?;
+        let more = listed.len() > limit;
+        let mut doomed: Vec<(String, String)> = Vec::new();
+        let mut orders = 0;
+        for listed in listed.into_iter().take(limit) {
+            let order = listed.order;
+            doomed.extend(self.partition_keys(&keys::order_pk(shop, &order.key())).await?);
+            doomed.extend(keys::order_index(&order).into_iter().map(|e| (e.pk, e.sk)));
+            orders += 1;
+        }
+        doomed.sort();
+        doomed.dedup();
+        self.delete_keys(doomed).await?;
+        Ok(ErasedOrders { orders, more })
+    }
+
     async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError> {
         self.client
             .put_item()

@@ -18,6 +18,7 @@ mod products;
 mod receipts;
 mod requests;
 mod shops;
+mod streams;
 mod sync;
 
 use async_trait::async_trait;
@@ -25,9 +26,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AlertStore, Connection, Delivery, DeliveryStore, Listed, MirrorRecord, OrderQuery, OrderStore, ProductStore,
-    ReceiptStore, Recorded, RequestStore, Resource, SealedCredential, Seek, ShopRecord, ShopStatus, ShopStore,
-    SyncState, SyncStore, Watermark, WebhookReceipt, WriteOutcome, keys,
+    AlertStore, Connection, Delivery, DeliveryStore, ErasedOrders, Listed, MirrorRecord, OrderQuery, OrderStore,
+    ProductStore, ReceiptStore, Recorded, RequestStore, Resource, SealedCredential, Seek, ShopRecord, ShopStatus,
+    ShopStore, StreamStore, SyncState, SyncStore, Watermark, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{
@@ -68,6 +69,8 @@ struct State {
     credentials: HashMap<(ShopDomain, Integration), SealedCredential>,
     /// By shop, integration, kind and id; parts by their id.
     mirrors: HashMap<MirrorKey, (MirrorRecord, BTreeMap<String, serde_json::Value>)>,
+    /// Stream slots by shop and slot: the lease holding it and until when.
+    streams: HashMap<(ShopDomain, usize), (String, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Default)]
