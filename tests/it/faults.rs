@@ -274,3 +274,33 @@ async fn a_shop_erasure_continues_on_the_queue_until_the_shop_is_gone() {
     assert_eq!(env.drain_ingest().await, 4, "four continuations were queued; replaying them is harmless");
     assert_eq!(store.list_orders(&other, &OrderQuery::default(), &Seek::First, 10).await.unwrap().len(), 3);
 }
+
+/// The functions read the Shopify app secret from Secrets Manager at cold start: the local stack hands
+/// them only the secret's id, and a secret that cannot be read stops the start with its variable named.
+#[tokio::test]
+async fn the_app_secret_is_read_from_secrets_manager_once_at_start() {
+    use shared::{
+        aws::{APP_SECRET_ID_ENV, AppSecret, resolve_app_secret},
+        config::{Env, ShopifyAppConfig},
+    };
+    let env = TestEnv::new().await;
+    let mut stack_env = env.stack.env();
+    assert!(stack_env.optional("SHOPIFY_API_SECRET").is_none(), "no plain secret in the functions' environment");
+    assert!(stack_env.optional(APP_SECRET_ID_ENV).is_some());
+
+    let sdk = shared::aws::sdk_config().await;
+    let name = format!("{}rotating", env.stack.settings.queue_prefix);
+    let secret = AppSecret { api_secret: "new-secret".into(), previous_api_secret: Some("old-secret".into()) };
+    shared::aws::ensure_app_secret(&shared::aws::secretsmanager(&sdk), &name, &secret).await.unwrap();
+    let vars = [("SHOPIFY_API_KEY".to_owned(), "k".to_owned()), (APP_SECRET_ID_ENV.to_owned(), name)];
+    let mut resolved = resolve_app_secret(Env::from_map(vars)).await.unwrap();
+    let app = ShopifyAppConfig::read(&mut resolved);
+    resolved.finish().unwrap();
+    let secrets: Vec<&str> = app.secrets().map(|s| s.expose()).collect();
+    assert_eq!(secrets, ["new-secret", "old-secret"]);
+
+    let missing = [(APP_SECRET_ID_ENV.to_owned(), "no-such-secret-13b".to_owned())];
+    let error = resolve_app_secret(Env::from_map(missing)).await.err().unwrap();
+    assert_eq!(error.invalid[0].0, APP_SECRET_ID_ENV);
+    assert!(!error.to_string().contains("new-secret"));
+}

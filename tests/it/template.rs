@@ -233,3 +233,83 @@ fn streams_have_their_own_concurrency_and_cannot_starve_the_webhook() {
     let per_shop = stream.properties["Environment"]["Variables"]["ALERT_STREAM_MAX_PER_SHOP"].as_str().unwrap();
     assert!(per_shop.parse::<u64>().unwrap() <= streams, "one shop can never hold every stream");
 }
+
+/// The KMS actions of `function`'s policies, each with the integration its condition allows.
+fn kms_grants(function: &Function<'_>) -> Vec<(String, Option<String>)> {
+    let mut grants = Vec::new();
+    for policy in function.properties["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let actions: Vec<&str> =
+                statement["Action"].as_sequence().into_iter().flatten().filter_map(Value::as_str).collect();
+            for action in actions.into_iter().filter(|a| a.starts_with("kms:")) {
+                let allowed = statement["Condition"]["StringEquals"]["kms:EncryptionContext:integration"]
+                    .as_str()
+                    .map(str::to_owned);
+                grants.push((action.to_owned(), allowed));
+            }
+        }
+    }
+    grants
+}
+
+#[test]
+fn each_function_opens_only_its_own_integrations_credentials() {
+    use shared::domain::Integration;
+    let template = template();
+    // Which integration's sealed credentials each function may use (every seal names its integration
+    // in the encryption context: `app::credentials::context`).
+    let expected = |binary: &str| match binary {
+        "ingest-worker" | "dashboard-api" | "assistant-api" | "outbound-worker" | "shopify-poller" => {
+            Some(Integration::Shopify)
+        }
+        "amazon-api" | "amazon-poller" => Some(Integration::Amazon),
+        _ => None,
+    };
+    for function in functions(&template) {
+        let grants = kms_grants(&function);
+        match expected(&function.binary) {
+            None => assert!(grants.is_empty(), "{} needs no KMS", function.binary),
+            Some(integration) => {
+                assert!(!grants.is_empty(), "{} seals or opens credentials", function.binary);
+                for (action, allowed) in grants {
+                    assert_eq!(allowed.as_deref(), Some(integration.as_str()), "{} {action}", function.binary);
+                }
+            }
+        }
+    }
+    let shop = shared::domain::ShopDomain::parse("a.myshopify.com").unwrap();
+    let sealed = shared::app::credentials::context(&shop, Integration::Amazon, "refresh_token");
+    assert!(sealed.contains(&("integration", "amazon")), "the condition's key is in every context");
+}
+
+#[test]
+fn the_shopify_app_secret_comes_from_secrets_manager() {
+    let template = template();
+    assert_eq!(template["Resources"]["ShopifyAppSecret"]["Type"], "AWS::SecretsManager::Secret");
+    let mut readers = 0;
+    for function in functions(&template) {
+        let variables = &function.properties["Environment"]["Variables"];
+        for plain in ["SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PREVIOUS"] {
+            assert!(variables[plain].is_null(), "{} has {plain} in plain text", function.binary);
+        }
+        if variables[shared::aws::APP_SECRET_ID_ENV].is_null() {
+            continue;
+        }
+        readers += 1;
+        assert_eq!(untag(&variables[shared::aws::APP_SECRET_ID_ENV]), "ShopifyAppSecret");
+        let policies = serde_yaml::to_string(&function.properties["Policies"]).unwrap();
+        assert!(policies.contains("secretsmanager:GetSecretValue"), "{} may read the secret", function.binary);
+        let main =
+            std::fs::read_to_string(root().join("functions").join(&function.binary).join("src/main.rs")).unwrap();
+        assert!(main.contains("function_env()"), "{} resolves the secret at cold start", function.binary);
+    }
+    // Every function that verifies webhooks or session tokens reads it.
+    for function in functions(&template) {
+        let lib = std::fs::read_to_string(root().join("functions").join(&function.binary).join("src/lib.rs")).unwrap();
+        if lib.contains("ShopifyAppConfig") || lib.contains("InstallConfig") {
+            let variables = &function.properties["Environment"]["Variables"];
+            assert!(!variables[shared::aws::APP_SECRET_ID_ENV].is_null(), "{} reads the app secret", function.binary);
+        }
+    }
+    assert!(readers >= 5);
+}
