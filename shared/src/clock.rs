@@ -49,6 +49,14 @@ pub fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_millis(half + u64::from(nanos) % (half + 1))
 }
 
+/// Waits before try number `attempt` (0 for the first try, which does not wait) of a read-decide-write
+/// cycle that lost a race: see [`backoff`].
+pub async fn pause_before_retry(attempt: usize) {
+    if attempt > 0 {
+        tokio::time::sleep(backoff(u32::try_from(attempt - 1).unwrap_or(u32::MAX))).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::backoff;
@@ -60,13 +68,5 @@ mod tests {
             let ceiling = (20u128 << attempt.min(6)).min(1_000);
             assert!(wait >= ceiling / 2 && wait <= ceiling, "attempt {attempt}: {wait} ms");
         }
-    }
-}
-
-/// Waits before try number `attempt` (0 for the first try, which does not wait) of a read-decide-write
-/// cycle that lost a race: see [`backoff`].
-pub async fn pause_before_retry(attempt: usize) {
-    if attempt > 0 {
-        tokio::time::sleep(backoff(u32::try_from(attempt - 1).unwrap_or(u32::MAX))).await;
     }
 }
