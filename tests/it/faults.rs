@@ -81,7 +81,8 @@ async fn webhooks_larger_than_the_queue_accepts_are_claim_checked_and_land() {
 }
 
 /// A poll copy newer than the stored order replaces it, so it must carry every line: a 25-line order
-/// from a webhook, then a newer poll page whose first 20 lines say `hasNextPage` → 25 lines stored.
+/// from a webhook, then a newer poll page whose first 20 lines say `hasNextPage` → 25 lines stored; its
+/// 10 fulfilments (the page's limit) are read in full → 12.
 #[tokio::test]
 async fn a_newer_poll_copy_of_a_big_order_keeps_every_line() {
     use shared::{
@@ -132,6 +133,18 @@ async fn a_newer_poll_copy_of_a_big_order_keeps_every_line() {
             })
             .collect()
     };
+    // Ten fulfilments: the page's limit, so there may be more; Shopify has twelve.
+    let fulfillment = node["fulfillments"][0].clone();
+    let fulfillments = |count: u64| -> Vec<serde_json::Value> {
+        (0..count)
+            .map(|i| {
+                let mut f = fulfillment.clone();
+                f["id"] = json!(format!("gid://shopify/Fulfillment/{}", 5_101_234_590_000 + i));
+                f
+            })
+            .collect()
+    };
+    node["fulfillments"] = json!(fulfillments(10));
     node["updatedAt"] = json!("2026-11-21T09:00:00Z");
     node["lineItems"] =
         json!({ "pageInfo": { "hasNextPage": true, "endCursor": "line-20" }, "nodes": gql_lines(0..20) });
@@ -157,6 +170,15 @@ async fn a_newer_poll_copy_of_a_big_order_keeps_every_line() {
         .mount(&server)
         .await;
 
+    Mock::given(method("POST"))
+        .and(body_string_contains("query OrderFulfillments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": { "order": { "fulfillments": fulfillments(12) } },
+            "extensions": { "cost": cost }
+        })))
+        .mount(&server)
+        .await;
+
     let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
     let window = PollWindow {
         mode: WindowMode::Incremental,
@@ -176,6 +198,7 @@ async fn a_newer_poll_copy_of_a_big_order_keeps_every_line() {
     let stored = env.stack.shops.get_order(&shop, &key).await.unwrap().unwrap();
     assert_eq!(stored.updated_at, at("2026-11-21T09:00:00Z"), "the newer poll copy was stored");
     assert_eq!(stored.line_items.len(), 25, "no line was dropped");
+    assert_eq!(stored.fulfillments.len(), 12, "no fulfilment was dropped");
 }
 
 fn inbound(shop: &shared::domain::ShopDomain, topic: &str, payload: serde_json::Value) -> shared::queue::Message {

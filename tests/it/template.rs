@@ -299,9 +299,8 @@ fn the_shopify_app_secret_comes_from_secrets_manager() {
         assert_eq!(untag(&variables[shared::aws::APP_SECRET_ID_ENV]), "ShopifyAppSecret");
         let policies = serde_yaml::to_string(&function.properties["Policies"]).unwrap();
         assert!(policies.contains("secretsmanager:GetSecretValue"), "{} may read the secret", function.binary);
-        let main =
-            std::fs::read_to_string(root().join("functions").join(&function.binary).join("src/main.rs")).unwrap();
-        assert!(main.contains("function_env()"), "{} resolves the secret at cold start", function.binary);
+        let lib = std::fs::read_to_string(root().join("functions").join(&function.binary).join("src/lib.rs")).unwrap();
+        assert!(lib.contains("function_env()"), "{} resolves the secret at cold start", function.binary);
     }
     // Every function that verifies webhooks or session tokens reads it.
     for function in functions(&template) {
