@@ -173,10 +173,26 @@ impl Stack {
             .await
             .context("creating the queues")?;
 
+        let payload_bucket = format!("{}payloads", settings.queue_prefix);
+        shared::queue::claims::ensure_bucket(&shared::aws::s3(&sdk), &payload_bucket, sdk.region().map(|r| r.as_ref()))
+            .await
+            .context("creating the claim-check bucket")?;
+        let app_secret = shared::aws::AppSecret {
+            api_secret: settings.shopify.api_secret.expose().to_owned(),
+            previous_api_secret: settings.shopify.previous_api_secret.as_ref().map(|s| s.expose().to_owned()),
+        };
+        let app_secret_id = shared::aws::ensure_app_secret(
+            &shared::aws::secretsmanager(&sdk),
+            &format!("{}shopify-app", settings.queue_prefix),
+            &app_secret,
+        )
+        .await
+        .context("storing the app secret")?;
         let kms = shared::aws::kms(&sdk);
         let key_id = shared::secrets::ensure_key(&kms, LOCAL_KEY_ALIAS).await.context("creating the local KMS key")?;
         let mut vars = vec![
             ("TABLE_NAME".to_owned(), settings.table_name.clone()),
+            (shared::queue::claims::BUCKET_ENV.to_owned(), payload_bucket),
             ("SECRETS_KEY_ID".to_owned(), key_id.clone()),
             ("SHOPIFY_ADMIN_URL".to_owned(), settings.shopify_admin_url()),
             ("SHOPIFY_API_VERSION".to_owned(), sim::shopify::API_VERSION.to_owned()),
@@ -186,11 +202,9 @@ impl Stack {
             ),
             ("SHOPIFY_API_KEY".to_owned(), settings.shopify.api_key.clone()),
             ("SHOPIFY_REQUIRED_SCOPES".to_owned(), settings.required_scopes.join(",")),
-            ("SHOPIFY_API_SECRET".to_owned(), settings.shopify.api_secret.expose().to_owned()),
+            // The app secret is in Secrets Manager (moto), as in AWS; the functions read it at start.
+            (shared::aws::APP_SECRET_ID_ENV.to_owned(), app_secret_id),
         ];
-        if let Some(previous) = &settings.shopify.previous_api_secret {
-            vars.push(("SHOPIFY_API_SECRET_PREVIOUS".to_owned(), previous.expose().to_owned()));
-        }
         for def in schema::QUEUES {
             if let Some(urls) = queues.get(&def.stage) {
                 vars.push((def.url_env.to_owned(), urls.queue.clone()));

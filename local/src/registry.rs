@@ -46,12 +46,13 @@ pub struct Function {
     pub build: fn(Env) -> BoxFuture<anyhow::Result<Handler>>,
 }
 
-/// Builds `$krate` with its own `Config::read` and `connect`, exactly as its `main` does in Lambda,
-/// and wraps its `handle` as a `$kind` handler.
+/// Builds `$krate` with its own `Config::read` and `connect`, exactly as its `main` does in Lambda (the
+/// app secret read from Secrets Manager first), and wraps its `handle` as a `$kind` handler.
 macro_rules! wire {
     ($krate:ident, Schedule) => {
         |env| {
             Box::pin(async move {
+                let env = shared::aws::resolve_app_secret(env).await?;
                 let deps = Arc::new($krate::connect($krate::Config::read(env)?).await);
                 Ok(Handler::Schedule(Box::new(move |event| {
                     let deps = deps.clone();
@@ -63,6 +64,7 @@ macro_rules! wire {
     ($krate:ident, $kind:ident) => {
         |env| {
             Box::pin(async move {
+                let env = shared::aws::resolve_app_secret(env).await?;
                 let deps = Arc::new($krate::connect($krate::Config::read(env)?).await);
                 Ok(Handler::$kind(Box::new(move |event| {
                     let deps = deps.clone();

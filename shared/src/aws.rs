@@ -3,6 +3,8 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::config::{ConfigError, Env};
+
 pub async fn sdk_config() -> SdkConfig {
     aws_config::load_defaults(BehaviorVersion::latest()).await
 }
@@ -13,6 +15,71 @@ pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
 
 pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
+}
+
+/// S3 with path-style addressing (`https://s3.<region>.amazonaws.com/<bucket>/<key>`), which S3 serves
+/// everywhere and which an endpoint from `AWS_ENDPOINT_URL` needs.
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+}
+
+pub fn secretsmanager(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(config)
+}
+
+/// The variable naming the Secrets Manager secret that holds the Shopify app secret(s).
+pub const APP_SECRET_ID_ENV: &str = "SHOPIFY_APP_SECRET_ID";
+
+/// The Shopify app secret as stored in Secrets Manager (a JSON secret string).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct AppSecret {
+    pub api_secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_api_secret: Option<String>,
+}
+
+/// `env` with the Shopify app secret read from Secrets Manager when `SHOPIFY_APP_SECRET_ID` names a
+/// secret: called once per cold start, before `Config::read`. Without the variable `env` is unchanged.
+pub async fn resolve_app_secret(mut env: Env) -> Result<Env, ConfigError> {
+    let Some(secret_id) = env.optional(APP_SECRET_ID_ENV) else { return Ok(env) };
+    let unreadable =
+        |why: String| ConfigError { missing: Vec::new(), invalid: vec![(APP_SECRET_ID_ENV.to_owned(), why)] };
+    let client = secretsmanager(&sdk_config().await);
+    let value = client.get_secret_value().secret_id(&secret_id).send().await.map_err(|e| {
+        unreadable(format!("cannot read the secret: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))
+    })?;
+    // The secret's value is never part of an error or a log line.
+    let secret: AppSecret = serde_json::from_str(value.secret_string().unwrap_or_default())
+        .map_err(|_| unreadable("the secret is not {\"api_secret\": …} JSON".to_owned()))?;
+    env.set("SHOPIFY_API_SECRET", secret.api_secret);
+    if let Some(previous) = secret.previous_api_secret.filter(|p| !p.trim().is_empty()) {
+        env.set("SHOPIFY_API_SECRET_PREVIOUS", previous);
+    }
+    Ok(env)
+}
+
+/// The process environment with the app secret resolved: what a function's `main` reads its `Config`
+/// from.
+pub async fn function_env() -> Result<Env, ConfigError> {
+    resolve_app_secret(Env::from_process()).await
+}
+
+/// Creates or updates the secret `name` holding `secret` (the local stack and tests; in AWS the
+/// template creates it). Returns its ARN.
+pub async fn ensure_app_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    secret: &AppSecret,
+) -> Result<String, anyhow::Error> {
+    let value = serde_json::to_string(secret)?;
+    match client.create_secret().name(name).secret_string(&value).send().await {
+        Ok(created) => Ok(created.arn.unwrap_or_else(|| name.to_owned())),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => {
+            let put = client.put_secret_value().secret_id(name).secret_string(value).send().await?;
+            Ok(put.arn.unwrap_or_else(|| name.to_owned()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {

@@ -75,6 +75,11 @@ impl Env {
         self.vars.get(name).cloned()
     }
 
+    /// Sets a variable from another source than the environment (a secret store read at cold start).
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.vars.insert(name.to_owned(), value.into());
+    }
+
     /// An optional variable parsed with `parse`, or `default` when absent.
     pub fn parsed<T>(&mut self, name: &str, default: T, parse: impl Fn(&str) -> Option<T>) -> T {
         match self.vars.get(name) {
@@ -114,7 +119,10 @@ impl TableConfig {
 }
 
 /// The Shopify app's credentials: API key (session token `aud`) and client secret (webhook HMAC and
-/// session token signature), plus the previous secret while a rotation is under way.
+/// session token signature), plus the previous secret while a rotation is under way. In AWS the
+/// secrets live in Secrets Manager (`SHOPIFY_APP_SECRET_ID`, see `aws::resolve_app_secret`), which sets
+/// `SHOPIFY_API_SECRET` and `SHOPIFY_API_SECRET_PREVIOUS` in the function's [`Env`] at cold start,
+/// never in the process environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShopifyAppConfig {
     pub api_key: String,

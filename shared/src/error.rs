@@ -18,11 +18,29 @@ pub enum StoreError {
     /// A stored item could not be decoded: a bug or a manual edit, never retried into success.
     #[error("stored item is corrupt: {0}")]
     Corrupt(String),
+    /// The store refused the request itself (DynamoDB's `ValidationException`: an item over the size
+    /// limit, a malformed expression or key). The same request fails the same way every time, so it is
+    /// never retried as transient.
+    #[error("store rejected the request: {context}")]
+    Rejected {
+        context: &'static str,
+        #[source]
+        source: BoxError,
+    },
 }
 
 impl StoreError {
     pub fn unavailable(context: &'static str, source: impl Into<BoxError>) -> Self {
         Self::Unavailable { context, source: source.into() }
+    }
+
+    pub fn rejected(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Rejected { context, source: source.into() }
+    }
+
+    /// Whether retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
     }
 }
 
@@ -117,7 +135,7 @@ pub enum WorkerError {
 impl From<StoreError> for WorkerError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Corrupt(_) => WorkerError::Permanent(e.into()),
+            StoreError::Corrupt(_) | StoreError::Rejected { .. } => WorkerError::Permanent(e.into()),
             StoreError::Unavailable { .. } => WorkerError::Retryable(e.into()),
         }
     }

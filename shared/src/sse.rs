@@ -14,10 +14,13 @@ use bytes::Bytes;
 use http_body::{Body, Frame};
 use tokio::sync::mpsc;
 
+use chrono::{DateTime, Utc};
+
 use crate::{
+    clock::Clock,
     domain::{Alert, ShopDomain},
     error::StoreError,
-    store::{AlertStore, SyncStore},
+    store::{AlertStore, StreamStore, SyncStore},
 };
 
 /// Alerts read per store query.
@@ -88,17 +91,74 @@ impl Body for SseBody {
     }
 }
 
-/// A live alert stream for `shop`, starting after `since`. It ends when the client goes away, on a
-/// store error (the client reconnects and resumes), or after `settings.max_duration`.
+/// The slot a live stream holds among its shop's (`StreamStore`), freed when the stream ends.
+pub struct StreamLease {
+    pub store: Arc<dyn StreamStore>,
+    pub shop: ShopDomain,
+    pub slot: usize,
+    pub id: String,
+}
+
+/// A fresh lease id: 128 random bits, hex.
+pub fn lease_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the time still tells concurrent streams of one shop apart well enough.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The event that closes a stream whose session token expired: the client fetches a fresh token and
+/// reconnects with `Last-Event-ID`.
+pub const SESSION_EXPIRED_EVENT: &str = "event: session_expired\ndata: {}\n\n";
+
+/// Who a live stream is for, and until when.
+pub struct StreamFor {
+    pub shop: ShopDomain,
+    /// When the caller's session token stops being accepted; the stream closes then.
+    pub expires_at: DateTime<Utc>,
+    pub clock: Arc<dyn Clock>,
+    /// The slot the stream holds, freed when it ends.
+    pub lease: Option<StreamLease>,
+}
+
+/// A live alert stream for `who.shop`, starting after `since`. It ends when the client goes away, on a
+/// store error (the client reconnects and resumes), after `settings.max_duration`, or when the session
+/// token expires (re-checked on every read; the last event is then `session_expired`). Its slot is
+/// freed whichever way it ends.
 pub fn alert_stream(
     alerts: Arc<dyn AlertStore>,
     sync: Arc<dyn SyncStore>,
-    shop: ShopDomain,
+    who: StreamFor,
     since: Option<String>,
     settings: StreamSettings,
 ) -> SseBody {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
+        let StreamFor { shop, expires_at, clock, lease } = who;
+        run(&tx, alerts, sync, &shop, since, settings, (expires_at, clock.as_ref())).await;
+        if let Some(lease) = lease
+            && let Err(e) = lease.store.close_stream(&lease.shop, lease.slot, &lease.id).await
+        {
+            tracing::warn!(shop = %lease.shop, error = %e, "could not free the stream slot; it expires by itself");
+        }
+    });
+    SseBody { rx }
+}
+
+async fn run(
+    tx: &mpsc::Sender<Bytes>,
+    alerts: Arc<dyn AlertStore>,
+    sync: Arc<dyn SyncStore>,
+    shop: &ShopDomain,
+    since: Option<String>,
+    settings: StreamSettings,
+    (expires_at, clock): (DateTime<Utc>, &dyn Clock),
+) {
+    let shop = shop.clone();
+    {
         let started = tokio::time::Instant::now();
         // The client's resume point is exact: it has seen everything up to `since`, never again.
         let resumed_after = since.clone();
@@ -113,6 +173,10 @@ pub fn alert_stream(
             return;
         }
         while started.elapsed() < settings.max_duration {
+            if clock.now() >= expires_at {
+                let _ = tx.send(Bytes::from_static(SESSION_EXPIRED_EVENT.as_bytes())).await;
+                return;
+            }
             let read_from = cursor.as_deref().map(|c| window_start(c, &sent_recently));
             match alerts.alerts_since(&shop, read_from.as_deref(), BATCH).await {
                 Ok(found) => {
@@ -170,10 +234,14 @@ pub fn alert_stream(
                 }
                 quiet_since = tokio::time::Instant::now();
             }
-            tokio::time::sleep(settings.poll_every).await;
+            let to_expiry = (expires_at - clock.now()).to_std().unwrap_or_default();
+            tokio::select! {
+                () = tokio::time::sleep(settings.poll_every.min(to_expiry)) => {}
+                // The client went away: free the slot now, not at the next write.
+                () = tx.closed() => return,
+            }
         }
-    });
-    SseBody { rx }
+    }
 }
 
 fn millis(position: &str) -> i64 {

@@ -110,6 +110,7 @@ where
             event_id: None,
             occurred_at: None,
             payload: serde_json::json!({"id": 820982911946154508u64, "note": "\u{fc}n\u{ef}code"}),
+            payload_ref: None,
         })
     };
     queue.send(Stage::Ingest, &message("w1"), 0).await.unwrap();

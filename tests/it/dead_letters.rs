@@ -25,6 +25,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_with_an_alert() {
         event_id: None,
         occurred_at: None,
         payload: serde_json::json!({ "id": "not-an-order" }),
+        payload_ref: None,
     });
     queue.send(Stage::Ingest, &poison, 0).await.unwrap();
 
@@ -83,6 +84,7 @@ async fn the_monitor_alerts_on_dead_letters_the_worker_never_saw_fail() {
         event_id: None,
         occurred_at: None,
         payload: serde_json::json!({}),
+        payload_ref: None,
     });
     dlq.send(Stage::Ingest, &message, 0).await.unwrap();
     env.stack.sqs.send_message().queue_url(&urls.dlq).message_body("not json").send().await.unwrap();

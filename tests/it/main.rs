@@ -7,6 +7,7 @@ mod compliance;
 mod contracts;
 mod dashboard;
 mod dead_letters;
+mod faults;
 mod flow;
 mod install;
 mod layering;

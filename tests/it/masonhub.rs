@@ -236,6 +236,7 @@ async fn a_paid_order_travels_to_masonhub_and_its_shipment_back_to_shopify_exact
         event_id: None,
         occurred_at: None,
         payload: event.clone(),
+        payload_ref: None,
     });
     trip.env.enqueue(Stage::Ingest, &inbound, 0).await;
     trip.env.drain_ingest().await;

@@ -126,7 +126,13 @@ async fn a_live_stream_delivers_an_alert_that_lands_behind_one_already_sent_exac
     };
     let at = |ms: i64| Utc::now() + chrono::Duration::milliseconds(ms);
     store.raise_alert(&Alert { raised_at: at(0), ..alert(&shop, "on-time") }).await.unwrap();
-    let mut body = shared::sse::alert_stream(store.clone(), store.clone(), shop.clone(), None, settings);
+    let who = shared::sse::StreamFor {
+        shop: shop.clone(),
+        expires_at: Utc::now() + chrono::Duration::minutes(1),
+        clock: Arc::new(shared::clock::SystemClock),
+        lease: None,
+    };
+    let mut body = shared::sse::alert_stream(store.clone(), store.clone(), who, None, settings);
     let mut text = String::new();
     while !text.contains("alert on-time") {
         let frame = body.frame().await.unwrap().unwrap();
@@ -139,4 +145,73 @@ async fn a_live_stream_delivers_an_alert_that_lands_behind_one_already_sent_exac
     }
     assert_eq!(text.matches("alert late").count(), 1, "{text}");
     assert_eq!(text.matches("alert on-time").count(), 1, "{text}");
+}
+
+/// Serves the local stack over real HTTP; returns the alert stream URL of `shop`.
+async fn serve(env: &TestEnv, shop: &ShopDomain) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sync/orders/alerts?shop_domain={shop}", listener.local_addr().unwrap());
+    tokio::spawn(local_stack::serve(env.stack.clone(), listener));
+    url
+}
+
+async fn open_stream(url: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new().get(url).header("accept", "text/event-stream").bearer_auth(token).send().await.unwrap()
+}
+
+/// The session token is re-checked while streaming: at its expiry the stream says `session_expired`
+/// and closes, and the same token no longer opens one (the client fetches a fresh token and resumes
+/// with `Last-Event-ID`).
+#[tokio::test]
+async fn a_live_stream_closes_when_its_session_token_expires() {
+    use integration_tests::{API_KEY, API_SECRET};
+    use shared::{config::Secret, integrations::shopify::session};
+    let env = TestEnv::new().await;
+    let shop = shared::testing::unique_shop("sse-expiry");
+    let url = serve(&env, &shop).await;
+    let short = session::sign(&session::claims_for(&shop, API_KEY, "7", Utc::now(), 1), &Secret::new(API_SECRET));
+    let mut stream = open_stream(&url, &short).await;
+    assert_eq!(stream.status(), 200);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while let Some(chunk) = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("closed in time").unwrap() {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.ends_with("event: session_expired\ndata: {}\n\n"), "{text}");
+    assert_eq!(open_stream(&url, &short).await.status(), 401, "the expired token opens nothing");
+    assert_eq!(open_stream(&url, &token_for(&shop)).await.status(), 200, "a fresh token resumes");
+}
+
+/// A shop holds at most `ALERT_STREAM_MAX_PER_SHOP` (10) live streams; one more is 429 until one closes.
+/// Other shops are not affected.
+#[tokio::test]
+async fn a_shop_holds_at_most_its_cap_of_live_streams() {
+    let env = TestEnv::new().await;
+    let shop = shared::testing::unique_shop("sse-cap");
+    let url = serve(&env, &shop).await;
+    let token = token_for(&shop);
+    let mut open = Vec::new();
+    for _ in 0..10 {
+        let stream = open_stream(&url, &token).await;
+        assert_eq!(stream.status(), 200);
+        open.push(stream);
+    }
+    let refused = open_stream(&url, &token).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.json::<serde_json::Value>().await.unwrap()["code"], "TOO_MANY_STREAMS");
+    let other = shared::testing::unique_shop("sse-cap-other");
+    let other_url = url.replace(shop.as_str(), other.as_str());
+    assert_eq!(open_stream(&other_url, &token_for(&other)).await.status(), 200, "per shop");
+
+    // A client that goes away frees its slot.
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stream = open_stream(&url, &token).await;
+        if stream.status() == 200 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the closed stream's slot was never freed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

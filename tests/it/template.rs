@@ -189,3 +189,123 @@ fn streaming_routes_have_a_streaming_function_url() {
         .collect();
     assert_eq!(streaming, local);
 }
+
+#[test]
+fn every_queue_sets_its_maximum_message_size_and_big_bodies_have_a_claim_check_bucket() {
+    use shared::queue::{claims::BUCKET_ENV, schema::MAX_MESSAGE_BYTES};
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let queues: Vec<_> = resources.iter().filter(|(_, r)| r["Type"] == "AWS::SQS::Queue").collect();
+    assert!(queues.len() >= 2 * QUEUES.len());
+    for (name, queue) in queues {
+        assert_eq!(
+            queue["Properties"]["MaximumMessageSize"].as_u64(),
+            Some(u64::from(MAX_MESSAGE_BYTES)),
+            "{name:?} sets MaximumMessageSize explicitly"
+        );
+    }
+    let bucket = &template["Resources"]["PayloadBucket"];
+    assert_eq!(bucket["Type"], "AWS::S3::Bucket");
+    let rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"].as_sequence().unwrap();
+    let expiry = rules[0]["ExpirationInDays"].as_u64().unwrap();
+    assert!(expiry > 14, "claimed bodies outlive the queues' 14-day retention");
+    for binary in ["shopify-webhook", "ingest-worker"] {
+        let function = functions(&template).into_iter().find(|f| f.binary == binary).unwrap();
+        let variable = &function.properties["Environment"]["Variables"][BUCKET_ENV];
+        assert_eq!(untag(variable), "PayloadBucket", "{binary} names the claim-check bucket");
+        let policies = serde_yaml::to_string(&function.properties["Policies"]).unwrap();
+        let action = if binary == "shopify-webhook" { "s3:PutObject" } else { "s3:GetObject" };
+        assert!(policies.contains(action), "{binary} may {action}");
+    }
+}
+
+#[test]
+fn streams_have_their_own_concurrency_and_cannot_starve_the_webhook() {
+    let template = template();
+    let reserved = |binary: &str| {
+        let function = functions(&template).into_iter().find(|f| f.binary == binary).unwrap();
+        function.properties["ReservedConcurrentExecutions"].as_u64()
+    };
+    let streams = reserved("alerts-stream").expect("alerts-stream reserves (and so caps) its concurrency");
+    let webhook = reserved("shopify-webhook").expect("shopify-webhook reserves its concurrency");
+    assert!(streams > 0 && webhook > 0);
+    let stream = functions(&template).into_iter().find(|f| f.binary == "alerts-stream").unwrap();
+    let per_shop = stream.properties["Environment"]["Variables"]["ALERT_STREAM_MAX_PER_SHOP"].as_str().unwrap();
+    assert!(per_shop.parse::<u64>().unwrap() <= streams, "one shop can never hold every stream");
+}
+
+/// The KMS actions of `function`'s policies, each with the integration its condition allows.
+fn kms_grants(function: &Function<'_>) -> Vec<(String, Option<String>)> {
+    let mut grants = Vec::new();
+    for policy in function.properties["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let actions: Vec<&str> =
+                statement["Action"].as_sequence().into_iter().flatten().filter_map(Value::as_str).collect();
+            for action in actions.into_iter().filter(|a| a.starts_with("kms:")) {
+                let allowed = statement["Condition"]["StringEquals"]["kms:EncryptionContext:integration"]
+                    .as_str()
+                    .map(str::to_owned);
+                grants.push((action.to_owned(), allowed));
+            }
+        }
+    }
+    grants
+}
+
+#[test]
+fn each_function_opens_only_its_own_integrations_credentials() {
+    use shared::domain::Integration;
+    let template = template();
+    // Which integration's sealed credentials each function may use (every seal names its integration
+    // in the encryption context: `app::credentials::context`).
+    let expected = |binary: &str| -> &[Integration] {
+        match binary {
+            "ingest-worker" | "dashboard-api" | "assistant-api" | "shopify-poller" => &[Integration::Shopify],
+            "outbound-worker" => &[Integration::Shopify, Integration::MasonHub],
+            "fulfilment-api" => &[Integration::MasonHub],
+            "amazon-api" | "amazon-poller" => &[Integration::Amazon],
+            _ => &[],
+        }
+    };
+    for function in functions(&template) {
+        // Every KMS statement carries a condition, and together they name exactly these integrations.
+        let allowed: BTreeSet<Option<String>> = kms_grants(&function).into_iter().map(|(_, allowed)| allowed).collect();
+        let wanted: BTreeSet<Option<String>> =
+            expected(&function.binary).iter().map(|i| Some(i.as_str().to_owned())).collect();
+        assert_eq!(allowed, wanted, "{}'s KMS grants", function.binary);
+    }
+    let shop = shared::domain::ShopDomain::parse("a.myshopify.com").unwrap();
+    let sealed = shared::app::credentials::context(&shop, Integration::Amazon, "refresh_token");
+    assert!(sealed.contains(&("integration", "amazon")), "the condition's key is in every context");
+}
+
+#[test]
+fn the_shopify_app_secret_comes_from_secrets_manager() {
+    let template = template();
+    assert_eq!(template["Resources"]["ShopifyAppSecret"]["Type"], "AWS::SecretsManager::Secret");
+    let mut readers = 0;
+    for function in functions(&template) {
+        let variables = &function.properties["Environment"]["Variables"];
+        for plain in ["SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PREVIOUS"] {
+            assert!(variables[plain].is_null(), "{} has {plain} in plain text", function.binary);
+        }
+        if variables[shared::aws::APP_SECRET_ID_ENV].is_null() {
+            continue;
+        }
+        readers += 1;
+        assert_eq!(untag(&variables[shared::aws::APP_SECRET_ID_ENV]), "ShopifyAppSecret");
+        let policies = serde_yaml::to_string(&function.properties["Policies"]).unwrap();
+        assert!(policies.contains("secretsmanager:GetSecretValue"), "{} may read the secret", function.binary);
+        let lib = std::fs::read_to_string(root().join("functions").join(&function.binary).join("src/lib.rs")).unwrap();
+        assert!(lib.contains("function_env()"), "{} resolves the secret at cold start", function.binary);
+    }
+    // Every function that verifies webhooks or session tokens reads it.
+    for function in functions(&template) {
+        let lib = std::fs::read_to_string(root().join("functions").join(&function.binary).join("src/lib.rs")).unwrap();
+        if lib.contains("ShopifyAppConfig") || lib.contains("InstallConfig") {
+            let variables = &function.properties["Environment"]["Variables"];
+            assert!(!variables[shared::aws::APP_SECRET_ID_ENV].is_null(), "{} reads the app secret", function.binary);
+        }
+    }
+    assert!(readers >= 5);
+}

@@ -21,7 +21,8 @@ use shared::{
 #[macro_export]
 macro_rules! deps {
     ($stack:expr, $krate:ident) => {
-        $krate::connect($krate::Config::read($stack.env()).unwrap()).await
+        $krate::connect($krate::Config::read(shared::aws::resolve_app_secret($stack.env()).await.unwrap()).unwrap())
+            .await
     };
 }
 

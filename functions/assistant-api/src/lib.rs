@@ -68,8 +68,10 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::read(Env::from_process())
+    /// The process environment, with the Shopify app secret read from Secrets Manager
+    /// (`SHOPIFY_APP_SECRET_ID`) once, at cold start.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::read(shared::aws::function_env().await?)
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {

@@ -7,6 +7,6 @@ use lambda_http::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let deps = connect(Config::from_env()?).await;
+    let deps = connect(Config::from_env().await?).await;
     run(service_fn(|req| handle(&deps, req))).await
 }

@@ -54,8 +54,9 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::read(Env::from_process())
+    /// The process environment, with the app secret read from Secrets Manager.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::read(shared::aws::function_env().await?)
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {

@@ -14,7 +14,12 @@ use shared::{
     clock::SystemClock,
     config::{ConfigError, Env, TableConfig},
     domain::Integration,
-    queue::{Stage, schema, sqs::SqsQueue},
+    queue::{
+        Stage,
+        claims::{self, S3Claims},
+        schema,
+        sqs::SqsQueue,
+    },
     sqs_batch,
     store::dynamo::DynamoStore,
 };
@@ -23,7 +28,10 @@ use shared::{
 pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAccessConfig,
-    /// The outbound queues the effects of order changes are relayed to.
+    /// The claim-check bucket bodies too large for the queue wait in.
+    pub payload_bucket: String,
+    /// The outbound queues the effects of order changes are relayed to, and the ingest queue itself
+    /// for continuations.
     pub queues: std::collections::HashMap<Stage, String>,
 }
 
@@ -33,11 +41,12 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let outbound = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub)];
+        let stages = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub), Stage::Ingest];
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAccessConfig::read(&mut env),
-            queues: schema::read_urls(&mut env, &outbound),
+            payload_bucket: env.required(claims::BUCKET_ENV),
+            queues: schema::read_urls(&mut env, &stages),
         };
         env.finish().map(|()| config)
     }
@@ -57,7 +66,9 @@ pub async fn connect(config: Config) -> Deps {
         connections: store.clone(),
         outbox: store.clone(),
         mirror: store,
+        claims: Arc::new(S3Claims::new(shared::aws::s3(&sdk), config.payload_bucket)),
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        erase_budget: ingest::ERASE_BUDGET,
         shopify: shared::aws::shopify_access(&sdk, config.shopify),
         clock: Arc::new(SystemClock),
     }

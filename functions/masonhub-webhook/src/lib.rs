@@ -23,7 +23,12 @@ use shared::{
     error::ApiError,
     http::{self as h, header},
     integrations::masonhub::model::{CALLBACK_TYPES, Callback},
-    queue::{Inbound, MessageQueue, Stage, schema, sqs::SqsQueue},
+    queue::{
+        ClaimStore, Inbound, MessageQueue, Stage,
+        claims::{self, S3Claims},
+        schema,
+        sqs::SqsQueue,
+    },
     store::{ConnectionStore, ReceiptStore, dynamo::DynamoStore},
 };
 
@@ -33,6 +38,8 @@ pub const ROUTE: &str = "/webhooks/masonhub";
 pub struct Config {
     pub table: TableConfig,
     pub queues: HashMap<Stage, String>,
+    /// The claim-check bucket bodies too large for the queue wait in.
+    pub payload_bucket: String,
 }
 
 impl Config {
@@ -41,7 +48,11 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let config = Self { table: TableConfig::read(&mut env), queues: schema::read_urls(&mut env, &[Stage::Ingest]) };
+        let config = Self {
+            table: TableConfig::read(&mut env),
+            queues: schema::read_urls(&mut env, &[Stage::Ingest]),
+            payload_bucket: env.required(claims::BUCKET_ENV),
+        };
         env.finish().map(|()| config)
     }
 }
@@ -50,6 +61,7 @@ pub struct Deps {
     pub connections: Arc<dyn ConnectionStore>,
     pub receipts: Arc<dyn ReceiptStore>,
     pub queue: Arc<dyn MessageQueue>,
+    pub claims: Arc<dyn ClaimStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -60,6 +72,7 @@ pub async fn connect(config: Config) -> Deps {
         connections: store.clone(),
         receipts: store,
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        claims: Arc::new(S3Claims::new(shared::aws::s3(&sdk), config.payload_bucket)),
         clock: Arc::new(SystemClock),
     }
 }
@@ -118,9 +131,11 @@ async fn process(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> 
             event_id: Some(callback.message_id.clone()),
             occurred_at: None,
             payload: envelope,
+            payload_ref: None,
         };
         // A failed send answers 500: MasonHub's retry finds the receipt pending and gets through.
-        if ingest::accept(deps.receipts.as_ref(), deps.queue.as_ref(), event, deps.clock.now()).await?
+        if ingest::accept(deps.receipts.as_ref(), deps.queue.as_ref(), deps.claims.as_ref(), event, deps.clock.now())
+            .await?
             == Accepted::Queued
         {
             accepted += 1;

@@ -5,6 +5,6 @@ use outbound_worker::{Config, connect, handle};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let deps = connect(Config::from_env()?).await;
+    let deps = connect(Config::from_env().await?).await;
     run(service_fn(|event| handle(&deps, event))).await
 }

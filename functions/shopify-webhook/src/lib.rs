@@ -14,7 +14,12 @@ use shared::{
     error::ApiError,
     http::{self as h, header},
     integrations::shopify::webhook::{self, DeliveryHeaders, HMAC_HEADER, HeaderError},
-    queue::{Inbound, MessageQueue, Stage, schema, sqs::SqsQueue},
+    queue::{
+        ClaimStore, Inbound, MessageQueue, Stage,
+        claims::{self, S3Claims},
+        schema,
+        sqs::SqsQueue,
+    },
     store::{ReceiptStore, dynamo::DynamoStore},
 };
 
@@ -25,11 +30,15 @@ pub struct Config {
     pub table: TableConfig,
     pub shopify: ShopifyAppConfig,
     pub queues: HashMap<Stage, String>,
+    /// The claim-check bucket for bodies larger than the queue accepts.
+    pub payload_bucket: String,
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::read(Env::from_process())
+    /// The process environment, with the Shopify app secret read from Secrets Manager
+    /// (`SHOPIFY_APP_SECRET_ID`) once, at cold start.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::read(shared::aws::function_env().await?)
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
@@ -37,6 +46,7 @@ impl Config {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAppConfig::read(&mut env),
             queues: schema::read_urls(&mut env, &[Stage::Ingest]),
+            payload_bucket: env.required(claims::BUCKET_ENV),
         };
         env.finish().map(|()| config)
     }
@@ -46,6 +56,7 @@ pub struct Deps {
     pub shopify: ShopifyAppConfig,
     pub receipts: Arc<dyn ReceiptStore>,
     pub queue: Arc<dyn MessageQueue>,
+    pub claims: Arc<dyn ClaimStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -55,6 +66,7 @@ pub async fn connect(config: Config) -> Deps {
         shopify: config.shopify,
         receipts: Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name)),
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
+        claims: Arc::new(S3Claims::new(shared::aws::s3(&sdk), config.payload_bucket)),
         clock: Arc::new(SystemClock),
     }
 }
@@ -107,9 +119,11 @@ async fn process(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> 
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.to_utc()),
         payload,
+        payload_ref: None,
     };
     // A failed send answers 500: Shopify retries, and the receipt, still pending, lets the retry through.
-    if ingest::accept(deps.receipts.as_ref(), deps.queue.as_ref(), event, deps.clock.now()).await?
+    if ingest::accept(deps.receipts.as_ref(), deps.queue.as_ref(), deps.claims.as_ref(), event, deps.clock.now())
+        .await?
         == Accepted::Duplicate
     {
         tracing::info!("duplicate delivery acknowledged");

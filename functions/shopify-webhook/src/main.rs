@@ -5,6 +5,6 @@ use shopify_webhook::{Config, connect, handle};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let deps = connect(Config::from_env()?).await;
+    let deps = connect(Config::from_env().await?).await;
     run(service_fn(|req| handle(&deps, req))).await
 }

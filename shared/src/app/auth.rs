@@ -15,6 +15,8 @@ use crate::{
 pub struct Caller {
     pub shop: ShopDomain,
     pub user: Option<String>,
+    /// When the session token stops being accepted: a long-lived response (the alert stream) ends then.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Whether a request must name its shop in `shop_domain`.
@@ -39,7 +41,7 @@ pub fn authorize(
     let token = authorization
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .ok_or_else(|| ApiError::unauthorized("TOKEN_MISSING", "a Shopify session token is required"))?;
-    let Session { shop, user } =
+    let Session { shop, user, expires_at } =
         session::verify(token.trim(), app, now).map_err(|e| ApiError::unauthorized("TOKEN_INVALID", e.to_string()))?;
     let requested = match (shop_domain, param) {
         (Some(requested), _) => Some(requested),
@@ -55,5 +57,5 @@ pub fn authorize(
             return Err(ApiError::forbidden("SHOP_MISMATCH", "the session token belongs to another shop"));
         }
     }
-    Ok(Caller { shop, user: user.filter(|u| !u.trim().is_empty()) })
+    Ok(Caller { shop, user: user.filter(|u| !u.trim().is_empty()), expires_at })
 }

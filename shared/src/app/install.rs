@@ -236,7 +236,8 @@ impl Tokens {
             Some(refresh) => Some(self.seal(shop, REFRESH_TOKEN, refresh).await?),
             None => None,
         };
-        for _ in 0..3 {
+        for attempt in 0..3 {
+            crate::clock::pause_before_retry(attempt).await;
             let stored = self.store.shop_versioned(shop).await?;
             let previous = stored.as_ref().map(|(r, _)| r);
             let reconnected = previous.is_some_and(|r| r.status == ShopStatus::Active);
@@ -445,7 +446,8 @@ impl Tokens {
 
     /// Marks the shop's token invalid (once) and raises the reconnect alert.
     pub async fn invalidate(&self, shop: &ShopDomain, why: &str) -> Result<(), StoreError> {
-        for _ in 0..3 {
+        for attempt in 0..3 {
+            crate::clock::pause_before_retry(attempt).await;
             let Some((record, version)) = self.store.shop_versioned(shop).await? else { return Ok(()) };
             if record.token.invalid_since.is_some() || record.status != ShopStatus::Active {
                 return Ok(());

@@ -63,7 +63,8 @@ pub async fn change_with_effects<E>(
     change: impl Fn(&mut Order) -> Result<Decision, E>,
     effects: impl Fn(&Order, &Order) -> Vec<Outbound>,
 ) -> Result<(Order, Vec<PendingEffect>), ChangeError<E>> {
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        crate::clock::pause_before_retry(attempt).await;
         let previous = store.get_order(shop, key).await?.ok_or(ChangeError::NotFound)?;
         let mut next = previous.clone();
         let events = match change(&mut next).map_err(ChangeError::Refused)? {
@@ -125,7 +126,8 @@ pub async fn apply_routed_revision(
     incoming: Order,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Vec<PendingEffect>), ChangeError<std::convert::Infallible>> {
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        crate::clock::pause_before_retry(attempt).await;
         let previous = store.get_order(&incoming.shop, &incoming.key()).await?;
         match UpsertPlan::decide(previous.as_ref(), incoming.clone()) {
             UpsertPlan::Stale => {

@@ -33,3 +33,27 @@ impl MessageQueue for MemoryQueue {
         Ok(())
     }
 }
+
+/// In-memory claim-check store.
+#[derive(Debug, Default)]
+pub struct MemoryClaims {
+    bodies: Mutex<std::collections::HashMap<String, Vec<u8>>>,
+}
+
+impl MemoryClaims {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl super::ClaimStore for MemoryClaims {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), QueueError> {
+        self.bodies.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned(), body);
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, QueueError> {
+        Ok(self.bodies.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned())
+    }
+}

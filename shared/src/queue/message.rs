@@ -51,7 +51,11 @@ pub struct Inbound {
     pub event_id: Option<String>,
     /// When the upstream says the event happened (Shopify's `X-Shopify-Triggered-At`).
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The delivered body; `null` while it waits in the claim-check store under `payload_ref`.
     pub payload: serde_json::Value,
+    /// The claim-check key of a body too large to travel on the queue (see `queue::claims`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_ref: Option<String>,
 }
 
 /// A change to hand on to `destination`. `id` is derived from the change, so a redelivery is

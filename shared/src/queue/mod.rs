@@ -1,6 +1,7 @@
 //! The queue port: hand a typed [`Message`] to the next stage. SQS adapter and in-memory fake. The
 //! port speaks domain terms only: stages are named by what they do and for which integration.
 
+pub mod claims;
 #[cfg(feature = "testing")]
 pub mod memory;
 pub mod message;
@@ -11,6 +12,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+pub use claims::ClaimStore;
 pub use message::{Inbound, Message, Outbound, OutboundChange, PollJob, PollTask};
 
 use crate::{domain::Integration, error::QueueError};

@@ -25,6 +25,17 @@ pub struct QueueDef {
     pub worker_timeout_seconds: u32,
 }
 
+/// The largest message body every queue (and its dead-letter queue) accepts, set explicitly: 256 KiB.
+/// A batch of ten stays well under Lambda's 6 MB invocation payload; anything larger travels as a claim
+/// check (`queue::claims`), which [`fits`] decides.
+pub const MAX_MESSAGE_BYTES: u32 = 262_144;
+
+/// Whether an encoded message body of `bytes` fits on a queue, with room to spare for SQS's own
+/// accounting.
+pub fn fits(bytes: usize) -> bool {
+    bytes + 1024 <= MAX_MESSAGE_BYTES as usize
+}
+
 /// Every queue of the bundle. Adding an integration's poll or an outbound destination adds a row.
 pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND_SHOPIFY, OUTBOUND_MASONHUB, SHOPIFY_POLL, AMAZON_POLL];
 
@@ -128,6 +139,7 @@ pub async fn create_queues(
             .create_queue()
             .queue_name(format!("{prefix}{}-dlq", def.name))
             .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+            .attributes(QueueAttributeName::MaximumMessageSize, MAX_MESSAGE_BYTES.to_string())
             .send()
             .await
             .map_err(|e| QueueError::unavailable("create dlq", e))?
@@ -152,6 +164,7 @@ pub async fn create_queues(
                 visibility_override.unwrap_or(def.visibility_timeout_seconds).to_string(),
             )
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .attributes(QueueAttributeName::MaximumMessageSize, MAX_MESSAGE_BYTES.to_string())
             .send()
             .await
             .map_err(|e| QueueError::unavailable("create queue", e))?

@@ -179,6 +179,11 @@ pub fn shop_pk(shop: &ShopDomain) -> String {
 
 pub const SHOP_SK: &str = "SHOP";
 
+/// A live alert stream's slot in the shop's partition (`erase_shop` takes it along).
+pub fn stream_sk(slot: usize) -> String {
+    format!("STREAM#{slot:03}")
+}
+
 pub fn export_sk(request_id: &str) -> String {
     format!("EXPORT#{request_id}")
 }

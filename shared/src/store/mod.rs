@@ -25,6 +25,7 @@ mod products;
 mod receipts;
 mod requests;
 mod shops;
+mod streams;
 mod sync;
 
 pub use alerts::*;
@@ -41,6 +42,7 @@ pub use products::*;
 pub use receipts::*;
 pub use requests::*;
 pub use shops::*;
+pub use streams::*;
 pub use sync::*;
 
 /// How long webhook receipts are kept. Shopify retries for 4 hours; a week covers manual replays.

@@ -92,6 +92,15 @@ impl std::fmt::Debug for ShopRecord {
 }
 
 /// The shop (tenant) itself: its record and status, its compliance exports, and erasure of all its data.
+/// What one bounded erasure step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErasedOrders {
+    /// Orders erased by this step.
+    pub orders: usize,
+    /// Whether the shop has orders left to erase.
+    pub more: bool,
+}
+
 #[async_trait]
 pub trait ShopStore: Send + Sync {
     /// Writes the shop's record (a re-install replaces it and makes the shop active again).
@@ -110,6 +119,11 @@ pub trait ShopStore: Send + Sync {
     /// receipts, stored action responses and page boundaries hold no customer data and expire by TTL
     /// within 7 days. Safe to repeat.
     async fn erase_shop(&self, shop: &ShopDomain) -> Result<u64, StoreError>;
+
+    /// Deletes up to `limit` of the shop's orders with their timelines, deliveries and index items: the
+    /// bounded step of erasing a large shop, repeated until it says nothing is left, before
+    /// [`ShopStore::erase_shop`] takes the rest. Safe to repeat.
+    async fn erase_shop_orders(&self, shop: &ShopDomain, limit: usize) -> Result<ErasedOrders, StoreError>;
 
     /// Keeps a `customers/data_request` export (JSON) under the request id.
     async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError>;

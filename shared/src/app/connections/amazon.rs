@@ -147,7 +147,8 @@ pub async fn put(
                 .ok_or_else(|| ApiError::bad_request("INVALID_API_VERSION", "api_version must be 2026-01-01 or v0"))?,
         ),
     };
-    for _ in 0..3 {
+    for attempt in 0..3 {
+        crate::clock::pause_before_retry(attempt).await;
         let Some(stored) = load(store, shop).await? else {
             let owner_sub = user.map(str::to_owned).ok_or_else(|| {
                 ApiError::forbidden("USER_REQUIRED", "the session token names no user (sub) to own the connection")

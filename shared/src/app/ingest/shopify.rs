@@ -14,9 +14,35 @@ use crate::{
         ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
         ShopifyProduct, ShopifyRefund,
     },
-    queue::Inbound,
+    queue::{Inbound, Message, Stage},
     store::ShopStatus,
 };
+
+/// Orders one erasure step deletes.
+const ERASE_STEP: usize = 25;
+
+/// `shop/redact`: erases the shop's orders in bounded steps; when the time budget runs out with orders
+/// left, the same event goes back on the ingest queue as its own continuation (every step is safe to
+/// repeat). Once no order is left, everything else of the shop goes.
+async fn erase_shop(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
+    let started = std::time::Instant::now();
+    let mut erased = 0;
+    loop {
+        let step = deps.shops.erase_shop_orders(&webhook.shop, ERASE_STEP).await?;
+        erased += step.orders;
+        if !step.more {
+            break;
+        }
+        if started.elapsed() >= deps.erase_budget {
+            deps.queue.send(Stage::Ingest, &Message::Inbound(webhook), 0).await?;
+            tracing::info!(orders = erased, "shop erasure continues on the queue");
+            return Ok(());
+        }
+    }
+    let items = deps.shops.erase_shop(&webhook.shop).await?;
+    tracing::info!(orders = erased, items, "shop data erased");
+    Ok(())
+}
 
 /// Handles one Shopify webhook.
 pub async fn handle(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
@@ -115,11 +141,7 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
             tracing::info!("app uninstalled; shop marked inactive");
             Ok(())
         }
-        "shop/redact" => {
-            let erased = deps.shops.erase_shop(&webhook.shop).await?;
-            tracing::info!(erased, "shop data erased");
-            Ok(())
-        }
+        "shop/redact" => erase_shop(deps, webhook).await,
         "customers/redact" => {
             let request = CustomerRequest::deserialize(&webhook.payload).map_err(permanent)?;
             for id in &request.orders {

@@ -38,8 +38,9 @@ use crate::{
         shopify::{
             admin::{Cost, Reply, describe},
             graphql::{
-                ORDERS_PAGE, ORDERS_PAGE_SIZE, OrdersData, PRODUCT_VARIANTS, PRODUCTS_PAGE, PRODUCTS_PAGE_SIZE,
-                PageInfo, ProductVariantsData, ProductsData, WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS,
+                GqlOrder, ORDER_FULFILLMENTS, ORDER_LINE_ITEMS, ORDERS_PAGE, ORDERS_PAGE_SIZE, OrderFulfillmentsData,
+                OrderLineItemsData, OrdersData, PRODUCT_VARIANTS, PRODUCTS_PAGE, PRODUCTS_PAGE_SIZE, PageInfo,
+                ProductVariantsData, ProductsData, WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS,
                 WebhookSubscriptionCreateData, WebhookSubscriptionsData, gid_tail, search,
             },
         },
@@ -291,8 +292,16 @@ async fn orders_page(
             Some((OrderKey::shopify(ChannelOrderId::parse(id).ok()?), e.cursor.clone()))
         })
         .collect();
-    for node in page.edges.into_iter().map(|e| e.node) {
+    let mut cost = reply.cost;
+    for mut node in page.edges.into_iter().map(|e| e.node) {
         report.seen += 1;
+        match complete_order(deps, shop, token, &mut node, &mut cost).await? {
+            Completion::Complete => {}
+            // Deleted since the page was read: nothing to store.
+            Completion::Gone => continue,
+            // The page is read again by the continuation; orders already stored are unchanged.
+            Completion::Later(wait) => return Ok(Step::Later(wait)),
+        }
         let id = node.id.clone();
         let order = match node.into_order(shop.clone()) {
             Ok(order) => order,
@@ -316,7 +325,54 @@ async fn orders_page(
         }
     }
     deps.sync.record_order_cursors(shop, &cursors).await?;
-    Ok(Step::Page(page.page_info, reply.cost))
+    Ok(Step::Page(page.page_info, cost))
+}
+
+/// Whether an order node from a page could be completed.
+enum Completion {
+    Complete,
+    /// The order is gone upstream.
+    Gone,
+    /// Shopify asked for a long wait.
+    Later(Duration),
+}
+
+/// Reads what the orders page cut off: the line items after the first page, and every fulfilment with
+/// all its tracking when the page copy was at a limit. A newer poll copy replaces the stored order, so
+/// it must never be a truncated one.
+async fn complete_order(
+    deps: &ShopifyPoll,
+    shop: &ShopDomain,
+    token: &Secret,
+    node: &mut GqlOrder,
+    cost: &mut Option<Cost>,
+) -> Result<Completion, WorkerError> {
+    let id = node.id.clone();
+    if let Some(lines) = node.line_items.as_mut() {
+        let mut after = lines.next_after();
+        while let Some(cursor) = after {
+            let variables = serde_json::json!({ "id": id, "after": cursor });
+            let reply = match fetch::<OrderLineItemsData>(deps, shop, token, ORDER_LINE_ITEMS, variables).await? {
+                Fetch::Got(reply) => reply,
+                Fetch::Later(wait) => return Ok(Completion::Later(wait)),
+            };
+            *cost = reply.cost.or(cost.take());
+            let Some(order) = reply.data.order else { return Ok(Completion::Gone) };
+            after = order.line_items.next_after();
+            lines.nodes.extend(order.line_items.nodes);
+        }
+    }
+    if node.fulfillments_at_limit() {
+        let variables = serde_json::json!({ "id": id });
+        let reply = match fetch::<OrderFulfillmentsData>(deps, shop, token, ORDER_FULFILLMENTS, variables).await? {
+            Fetch::Got(reply) => reply,
+            Fetch::Later(wait) => return Ok(Completion::Later(wait)),
+        };
+        *cost = reply.cost.or(cost.take());
+        let Some(order) = reply.data.order else { return Ok(Completion::Gone) };
+        node.fulfillments = order.fulfillments;
+    }
+    Ok(Completion::Complete)
 }
 
 async fn products_window(

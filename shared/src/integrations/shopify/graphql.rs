@@ -25,11 +25,70 @@ pub const ORDERS_PAGE: &str = r#"query OrdersPage($first: Int!, $after: String, 
       totalPriceSet { shopMoney { amount currencyCode } }
       customer { id firstName lastName email }
       shippingAddress { name company address1 address2 city provinceCode zip countryCodeV2 phone }
-      lineItems(first: 20) { nodes { id title sku quantity variant { id } originalUnitPriceSet { shopMoney { amount } } } }
+      lineItems(first: 20) { pageInfo { hasNextPage endCursor } nodes { id title sku quantity variant { id } originalUnitPriceSet { shopMoney { amount } } } }
       fulfillments(first: 10) { id status displayStatus createdAt updatedAt trackingInfo(first: 5) { company number url } }
     } }
   }
 }"#;
+
+/// Fulfilments and tracking entries [`ORDERS_PAGE`] reads per order; an order at either limit may have
+/// more, and is completed with [`ORDER_FULFILLMENTS`].
+pub const PAGE_FULFILLMENTS: usize = 10;
+pub const PAGE_TRACKING: usize = 5;
+
+/// The next line items of one order, after the first page [`ORDERS_PAGE`] read.
+pub const ORDER_LINE_ITEMS: &str = r#"query OrderLineItems($id: ID!, $after: String) {
+  order(id: $id) {
+    lineItems(first: 250, after: $after) { pageInfo { hasNextPage endCursor } nodes { id title sku quantity variant { id } originalUnitPriceSet { shopMoney { amount } } } }
+  }
+}"#;
+
+/// Every fulfilment of one order with all its tracking, for an order whose page copy was at a limit.
+pub const ORDER_FULFILLMENTS: &str = r#"query OrderFulfillments($id: ID!) {
+  order(id: $id) {
+    fulfillments(first: 250) { id status displayStatus createdAt updatedAt trackingInfo(first: 250) { company number url } }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+pub struct OrderLineItemsData {
+    pub order: Option<OrderLineItemsNode>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLineItemsNode {
+    pub line_items: LineItemPage,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrderFulfillmentsData {
+    pub order: Option<OrderFulfillmentsNode>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrderFulfillmentsNode {
+    #[serde(default)]
+    pub fulfillments: Vec<GqlFulfillment>,
+}
+
+/// A page of an order's line items. `pageInfo` may be absent (older callers and fixtures read only
+/// `nodes`): then the page is all there is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItemPage {
+    #[serde(default)]
+    pub page_info: Option<PageInfo>,
+    #[serde(default = "Vec::new")]
+    pub nodes: Vec<GqlLineItem>,
+}
+
+impl LineItemPage {
+    /// The cursor to read the next page after, when there is one.
+    pub fn next_after(&self) -> Option<String> {
+        self.page_info.as_ref().filter(|p| p.has_next_page).map(|p| p.end_cursor.clone().unwrap_or_default())
+    }
+}
 
 /// The connection page size of [`ORDERS_PAGE`].
 pub const ORDERS_PAGE_SIZE: u32 = 25;
@@ -89,9 +148,17 @@ pub struct GqlOrder {
     pub total_price_set: MoneyBag,
     pub customer: Option<GqlCustomer>,
     pub shipping_address: Option<GqlAddress>,
-    pub line_items: Option<Nodes<GqlLineItem>>,
+    pub line_items: Option<LineItemPage>,
     #[serde(default)]
     pub fulfillments: Vec<GqlFulfillment>,
+}
+
+impl GqlOrder {
+    /// Whether the fulfilments read may be cut off by [`ORDERS_PAGE`]'s limits.
+    pub fn fulfillments_at_limit(&self) -> bool {
+        self.fulfillments.len() >= PAGE_FULFILLMENTS
+            || self.fulfillments.iter().any(|f| f.tracking_info.len() >= PAGE_TRACKING)
+    }
 }
 
 #[derive(Debug, Deserialize)]

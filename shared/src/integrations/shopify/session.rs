@@ -35,11 +35,13 @@ pub struct Claims {
     pub sid: Option<String>,
 }
 
-/// A verified session: the shop it belongs to and the user behind it.
+/// A verified session: the shop it belongs to, the user behind it, and the first instant the token is
+/// no longer accepted (just past `exp` plus the leeway).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub shop: ShopDomain,
     pub user: Option<String>,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -113,7 +115,10 @@ pub fn verify(token: &str, app: &ShopifyAppConfig, now: DateTime<Utc>) -> Result
     if shop_of(&claims.iss) != Some(shop.clone()) {
         return Err(TokenError::Issuer);
     }
-    Ok(Session { shop, user: claims.sub })
+    // The first instant `verify` refuses the token: it accepts whole seconds up to `exp` + leeway.
+    let expires_at =
+        DateTime::from_timestamp(claims.exp.saturating_add(LEEWAY_SECONDS + 1), 0).ok_or(TokenError::Expired)?;
+    Ok(Session { shop, user: claims.sub, expires_at })
 }
 
 /// The shop of `https://{shop}` or `https://{shop}/admin`.

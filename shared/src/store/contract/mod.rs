@@ -16,13 +16,14 @@ mod products;
 mod receipts;
 mod requests;
 mod shops;
+mod streams;
 mod sync;
 
 pub use install::install_contract;
 
 use super::{
     AlertStore, ConnectionStore, CredentialStore, DeadLetterStore, DeliveryStore, MirrorStore, OrderStore, OutboxStore,
-    ProductStore, ReceiptStore, RequestStore, ShopStore, SyncStore,
+    ProductStore, ReceiptStore, RequestStore, ShopStore, StreamStore, SyncStore,
 };
 
 /// The contract every store adapter must meet. Run it against each adapter.
@@ -40,7 +41,8 @@ where
         + CredentialStore
         + MirrorStore
         + OutboxStore
-        + DeadLetterStore,
+        + DeadLetterStore
+        + StreamStore,
 {
     products::products_keep_pages_levels_and_their_order(store).await;
     sync::sync_state_only_moves_forward(store).await;
@@ -62,4 +64,5 @@ where
     outbox::effects_commit_with_their_order_and_leave_once_relayed(store).await;
     dead_letters::dead_letters_are_kept_per_destination_until_removed(store).await;
     alerts::refreshing_an_open_alert_replaces_its_message_and_moves_it(store).await;
+    streams::stream_slots_are_capped_per_shop_and_expire(store).await;
 }

@@ -5,8 +5,8 @@ use chrono::{TimeZone, Utc};
 use crate::{
     domain::{Alert, AlertKind, Integration, UpsertPlan},
     store::{
-        AlertStore, DeliveryStore, OrderQuery, OrderStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncState,
-        SyncStore,
+        AlertStore, DeliveryStore, ErasedOrders, OrderQuery, OrderStore, Resource, ShopRecord, ShopStatus, ShopStore,
+        SyncState, SyncStore,
     },
     testing::{order, save, unique_shop},
 };
@@ -61,6 +61,15 @@ pub(super) async fn a_shop_is_erased_whole_and_alone<
     assert_eq!(store.shop_status(&shop).await.unwrap(), Some(ShopStatus::Uninstalled));
     assert!(!store.active_shops().await.unwrap().contains(&shop), "an uninstalled shop is not polled");
     assert_eq!(store.data_export(&shop, "r1").await.unwrap().as_deref(), Some("{}"));
+
+    // A large shop is erased in bounded steps, each saying whether orders are left.
+    assert_eq!(store.erase_shop_orders(&shop, 1).await.unwrap(), ErasedOrders { orders: 1, more: true });
+    assert_eq!(ids_of(store, &shop, OrderQuery::default()).await.len(), 1);
+    assert_eq!(store.erase_shop_orders(&shop, 1).await.unwrap(), ErasedOrders { orders: 1, more: false });
+    assert_eq!(store.erase_shop_orders(&shop, 1).await.unwrap(), ErasedOrders { orders: 0, more: false });
+    assert!(ids_of(store, &shop, OrderQuery::default()).await.is_empty());
+    assert_eq!(store.order_detail(&shop, &order(&shop, "2", 0).key(), 10).await.unwrap(), None);
+    assert_eq!(ids_of(store, &bystander, OrderQuery::default()).await, ["2", "1"], "another shop keeps its orders");
 
     assert!(store.erase_shop(&shop).await.unwrap() > 0);
     assert_eq!(store.get_order(&shop, &order(&shop, "1", 0).key()).await.unwrap(), None);

@@ -22,7 +22,7 @@ impl AlertStore for DynamoStore {
         match result {
             Ok(_) => Ok(Recorded::New),
             Err(e) if is_condition_failed(&e) => Ok(Recorded::Duplicate),
-            Err(e) => Err(StoreError::unavailable("raise alert", e)),
+            Err(e) => Err(super::sdk_error("raise alert", e)),
         }
     }
 
@@ -61,7 +61,7 @@ impl AlertStore for DynamoStore {
         match result {
             // Someone else changed it meanwhile; their message is as fresh.
             Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("refresh alert", e)),
+            Err(e) => Err(super::sdk_error("refresh alert", e)),
             Ok(_) => Ok(()),
         }
     }
@@ -93,7 +93,7 @@ impl AlertStore for DynamoStore {
         match result {
             // Someone else changed it first (cleared it): nothing left to do.
             Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("clear alert", e)),
+            Err(e) => Err(super::sdk_error("clear alert", e)),
             Ok(_) => Ok(()),
         }
     }

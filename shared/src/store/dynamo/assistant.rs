@@ -111,7 +111,7 @@ impl AssistantStore for DynamoStore {
             .key_condition_expression(condition)
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("query orders page", e))?;
+            .map_err(|e| super::sdk_error("query orders page", e))?;
         self.count_reads(u64::try_from(output.scanned_count).unwrap_or_default());
         page_of(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, keys::SK, from_data)
     }
@@ -142,7 +142,7 @@ impl AssistantStore for DynamoStore {
                 .exclusive_start_key(keys::PK, s(keys::product_pk(shop, after)))
                 .exclusive_start_key(keys::SK, s(keys::PRODUCT_SK));
         }
-        let output = request.send().await.map_err(|e| StoreError::unavailable("query products page", e))?;
+        let output = request.send().await.map_err(|e| super::sdk_error("query products page", e))?;
         self.count_reads(u64::try_from(output.scanned_count).unwrap_or_default());
         let items: Vec<Item> = output.items.unwrap_or_default().into_iter().filter(|i| !is_deleted(i)).collect();
         page_of(items, output.last_evaluated_key.as_ref(), limit, keys::GSI1SK, from_data)
@@ -174,7 +174,7 @@ impl AssistantStore for DynamoStore {
                 .request_items(&self.table, request)
                 .send()
                 .await
-                .map_err(|e| StoreError::unavailable("get variant page", e))?;
+                .map_err(|e| super::sdk_error("get variant page", e))?;
             found.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
             pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
         }

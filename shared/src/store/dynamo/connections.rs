@@ -65,7 +65,7 @@ impl DynamoStore {
             Ok(_) => Ok(()),
             // No connection (deleted meanwhile): nothing to record on.
             Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable(context, e)),
+            Err(e) => Err(super::sdk_error(context, e)),
         }
     }
 }
@@ -103,7 +103,7 @@ impl ConnectionStore for DynamoStore {
         match request.send().await {
             Ok(_) => Ok(Recorded::New),
             Err(e) if is_condition_failed(&e) => Ok(Recorded::Duplicate),
-            Err(e) => Err(StoreError::unavailable("create connection", e)),
+            Err(e) => Err(super::sdk_error("create connection", e)),
         }
     }
 
@@ -134,7 +134,7 @@ impl ConnectionStore for DynamoStore {
         match request.send().await {
             Ok(_) => Ok(WriteOutcome::Written),
             Err(e) if is_condition_failed(&e) => Ok(WriteOutcome::VersionConflict),
-            Err(e) => Err(StoreError::unavailable("update connection", e)),
+            Err(e) => Err(super::sdk_error("update connection", e)),
         }
     }
 

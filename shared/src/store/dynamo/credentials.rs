@@ -20,7 +20,7 @@ impl CredentialStore for DynamoStore {
             .item("data", to_json(credential)?)
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("put credential", e))?;
+            .map_err(|e| super::sdk_error("put credential", e))?;
         Ok(())
     }
 

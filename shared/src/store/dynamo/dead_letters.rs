@@ -13,7 +13,7 @@ impl DeadLetterStore for DynamoStore {
             .item("data", to_json(dead_letter)?)
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("put dead letter", e))?;
+            .map_err(|e| super::sdk_error("put dead letter", e))?;
         Ok(())
     }
 
@@ -51,7 +51,7 @@ impl DeadLetterStore for DynamoStore {
             .key(keys::SK, s(keys::dead_letter_sk(destination, id)))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("remove dead letter", e))?;
+            .map_err(|e| super::sdk_error("remove dead letter", e))?;
         Ok(())
     }
 }

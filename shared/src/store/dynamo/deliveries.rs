@@ -12,7 +12,7 @@ impl DeliveryStore for DynamoStore {
             .item("data", to_json(delivery)?)
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("record delivery", e))?;
+            .map_err(|e| super::sdk_error("record delivery", e))?;
         Ok(())
     }
 

@@ -89,7 +89,7 @@ impl TokenStore for DynamoStore {
         match put.send().await {
             Ok(_) => Ok(WriteOutcome::Written),
             Err(e) if conditional_failed(&e) => Ok(WriteOutcome::VersionConflict),
-            Err(e) => Err(StoreError::unavailable("replace shop", e)),
+            Err(e) => Err(super::sdk_error("replace shop", e)),
         }
     }
 
@@ -120,7 +120,7 @@ impl TokenStore for DynamoStore {
         match put.send().await {
             Ok(_) => Ok(true),
             Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::unavailable("claim token lease", e)),
+            Err(e) => Err(super::sdk_error("claim token lease", e)),
         }
     }
 
@@ -137,7 +137,7 @@ impl TokenStore for DynamoStore {
         match delete.send().await {
             Ok(_) => Ok(()),
             Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("release token lease", e)),
+            Err(e) => Err(super::sdk_error("release token lease", e)),
         }
     }
 
@@ -151,7 +151,7 @@ impl TokenStore for DynamoStore {
             .item("data", to_json(job)?)
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("park job", e))?;
+            .map_err(|e| super::sdk_error("park job", e))?;
         Ok(())
     }
 
@@ -180,7 +180,7 @@ impl TokenStore for DynamoStore {
             .key(keys::SK, s(format!("{PARKED_PREFIX}{id}")))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("unpark job", e))?;
+            .map_err(|e| super::sdk_error("unpark job", e))?;
         Ok(())
     }
 }
@@ -247,7 +247,7 @@ impl ApiKeyStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("get api key", e))?;
+            .map_err(|e| super::sdk_error("get api key", e))?;
         output.item.as_ref().map(from_data).transpose()
     }
 
@@ -278,7 +278,7 @@ impl ApiKeyStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("get api key", e))?;
+            .map_err(|e| super::sdk_error("get api key", e))?;
         let Some(item) = output.item else { return Ok(false) };
         let key: ApiKey = from_data(&item)?;
         let delete = |pk: String, sk: String| -> Result<TransactWriteItem, StoreError> {

@@ -72,7 +72,7 @@ impl MirrorStore for DynamoStore {
         match put {
             Ok(_) => {}
             Err(e) if is_condition_failed(&e) => return Ok(Upserted::Stale),
-            Err(e) => return Err(StoreError::unavailable("put mirror record", e)),
+            Err(e) => return Err(super::sdk_error("put mirror record", e)),
         }
         let writes = record
             .parts

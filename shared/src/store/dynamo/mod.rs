@@ -20,9 +20,9 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    AlertStore, Delivery, DeliveryStore, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS,
+    AlertStore, Delivery, DeliveryStore, ErasedOrders, Listed, OrderQuery, OrderStore, PAGE_BOUNDARY_TTL_SECONDS,
     RECEIPT_TTL_SECONDS, REQUEST_TTL_SECONDS, ReceiptStore, Recorded, RequestStore, Resource, Seek, ShopRecord,
-    ShopStatus, ShopStore, SyncState, SyncStore, Watermark, WebhookReceipt, WriteOutcome, keys,
+    ShopStatus, ShopStore, StreamStore, SyncState, SyncStore, Watermark, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{Alert, Integration, Order, OrderKey, ShopDomain, Tab, TimelineEvent},
@@ -43,6 +43,7 @@ mod products;
 mod receipts;
 mod requests;
 mod shops;
+mod streams;
 mod sync;
 
 type Item = HashMap<String, AttributeValue>;
@@ -83,7 +84,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| StoreError::unavailable("query", e))?;
+                .map_err(|e| sdk_error("query", e))?;
             self.count_reads(u64::try_from(page.scanned_count).unwrap_or_default());
             items.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
@@ -127,6 +128,28 @@ fn time_attr(item: &Item, name: &str) -> Result<Option<DateTime<Utc>>, StoreErro
 fn is_condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     error.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
 }
+
+/// DynamoDB error codes that say the request itself is wrong: the same call fails the same way again.
+const PERMANENT_CODES: &[&str] = &["ValidationException", "SerializationException"];
+
+/// A failed SDK call as a [`StoreError`]: a request DynamoDB refused as invalid (an item over 400 KB, a
+/// malformed key or expression) is [`StoreError::Rejected`], never retried; anything else (throttling,
+/// timeouts, a 5xx, no connection) is [`StoreError::Unavailable`].
+fn sdk_error<E, R>(context: &'static str, error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let permanent = error
+        .as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|code| PERMANENT_CODES.contains(&code));
+    if permanent { StoreError::rejected(context, error) } else { StoreError::unavailable(context, error) }
+}
+
+/// Tries of one BatchWriteItem chunk (the first call and the resends of what DynamoDB left
+/// unprocessed) before the write is reported as unavailable.
+const BATCH_WRITE_TRIES: u32 = 8;
 
 fn to_json<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     serde_json::to_string(value).map(s).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
@@ -254,14 +277,19 @@ impl DynamoStore {
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(WriteOutcome::Written),
             Err(e) => {
-                let lost_race = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(tc)) => tc
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))),
-                    _ => false,
+                let reasons = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {
+                        tc.cancellation_reasons().iter().filter_map(|r| r.code()).collect::<Vec<_>>()
+                    }
+                    _ => Vec::new(),
                 };
-                if lost_race { Ok(WriteOutcome::VersionConflict) } else { Err(StoreError::unavailable(context, e)) }
+                if reasons.contains(&"ValidationError") {
+                    // An item of the transaction is invalid (over the size limit, say): no retry fixes it.
+                    return Err(StoreError::rejected(context, e));
+                }
+                let lost_race =
+                    reasons.iter().any(|code| matches!(*code, "ConditionalCheckFailed" | "TransactionConflict"));
+                if lost_race { Ok(WriteOutcome::VersionConflict) } else { Err(sdk_error(context, e)) }
             }
         }
     }
@@ -285,27 +313,38 @@ impl DynamoStore {
         Ok(count)
     }
 
-    /// Sends `writes` in BatchWriteItem calls of 25, resending whatever DynamoDB leaves unprocessed.
+    /// Sends `writes` in BatchWriteItem calls of 25, resending whatever DynamoDB leaves unprocessed with
+    /// a growing, jittered wait, at most [`BATCH_WRITE_TRIES`] calls per chunk. Every write is a put or
+    /// delete of a whole item, so a resend after a partial failure is harmless.
     async fn batch_write(
         &self,
         writes: Vec<aws_sdk_dynamodb::types::WriteRequest>,
         context: &'static str,
     ) -> Result<(), StoreError> {
         for chunk in writes.chunks(25) {
-            let mut pending = Some(HashMap::from([(self.table.clone(), chunk.to_vec())]));
-            while let Some(batch) = pending.take().filter(|b| b.values().any(|w| !w.is_empty())) {
+            let mut pending = HashMap::from([(self.table.clone(), chunk.to_vec())]);
+            let mut tries = 0;
+            while pending.values().any(|w| !w.is_empty()) {
+                if tries == BATCH_WRITE_TRIES {
+                    let left: usize = pending.values().map(Vec::len).sum();
+                    return Err(StoreError::unavailable(
+                        context,
+                        format!("{left} writes still unprocessed after {BATCH_WRITE_TRIES} tries"),
+                    ));
+                }
+                if tries > 0 {
+                    // Throttled: give the partition a growing moment before resending the rest.
+                    tokio::time::sleep(crate::clock::backoff(tries - 1)).await;
+                }
+                tries += 1;
                 let output = self
                     .client
                     .batch_write_item()
-                    .set_request_items(Some(batch))
+                    .set_request_items(Some(pending))
                     .send()
                     .await
-                    .map_err(|e| StoreError::unavailable(context, e))?;
-                pending = output.unprocessed_items;
-                if pending.as_ref().is_some_and(|p| p.values().any(|w| !w.is_empty())) {
-                    // Throttled: give the partition a moment before resending the rest.
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
+                    .map_err(|e| sdk_error(context, e))?;
+                pending = output.unprocessed_items.unwrap_or_default();
             }
         }
         Ok(())
@@ -322,7 +361,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::unavailable(context, e))?;
+            .map_err(|e| sdk_error(context, e))?;
         self.count_reads(u64::from(output.item.is_some()));
         Ok(output.item)
     }
@@ -394,7 +433,7 @@ impl DynamoStore {
         match update.update_expression(assignments).send().await {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::unavailable(context, e)),
+            Err(e) => Err(sdk_error(context, e)),
         }
     }
 }

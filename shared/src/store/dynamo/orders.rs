@@ -150,7 +150,7 @@ impl OrderStore for DynamoStore {
             .key(keys::SK, s(keys::page_sk(offset)))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("get page boundary", e))?;
+            .map_err(|e| super::sdk_error("get page boundary", e))?;
         self.count_reads(u64::from(output.item.is_some()));
         output.item.as_ref().map(|item| string_attr(item, "position").map(str::to_owned)).transpose()
     }
@@ -173,7 +173,7 @@ impl OrderStore for DynamoStore {
             .item(keys::TTL, n(now.timestamp() + PAGE_BOUNDARY_TTL_SECONDS))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("remember page boundary", e))?;
+            .map_err(|e| super::sdk_error("remember page boundary", e))?;
         Ok(())
     }
 

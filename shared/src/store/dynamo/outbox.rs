@@ -37,7 +37,7 @@ impl OutboxStore for DynamoStore {
             .key(keys::SK, s(keys::outbox_sk(id)))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("remove relayed effect", e))?;
+            .map_err(|e| super::sdk_error("remove relayed effect", e))?;
         Ok(())
     }
 }

@@ -149,7 +149,8 @@ impl DynamoStore {
 impl ProductStore for DynamoStore {
     async fn put_product(&self, product: &Product) -> Result<bool, StoreError> {
         let pk = keys::product_pk(&product.shop, &product.id);
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            crate::clock::pause_before_retry(attempt).await;
             let stored = self.stored_product(&product.shop, &product.id).await?;
             if stored.updated_at.is_some_and(|at| at >= product.updated_at) {
                 return Ok(false);
@@ -196,7 +197,7 @@ impl ProductStore for DynamoStore {
             .key(keys::SK, s(keys::PRODUCT_SK))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("get product", e))?;
+            .map_err(|e| super::sdk_error("get product", e))?;
         let Some(item) = output.item else { return Ok(None) };
         if item.get("deleted").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false) {
             return Ok(None);
@@ -214,13 +215,14 @@ impl ProductStore for DynamoStore {
             .key(keys::SK, s(keys::variant_page_sk(page)))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("get variant page", e))?;
+            .map_err(|e| super::sdk_error("get variant page", e))?;
         output.item.as_ref().map(from_data).transpose().map(Option::unwrap_or_default)
     }
 
     async fn delete_product(&self, shop: &ShopDomain, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let pk = keys::product_pk(shop, id);
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            crate::clock::pause_before_retry(attempt).await;
             let stored = self.stored_product(shop, id).await?;
             if stored.updated_at.is_some_and(|t| t >= at) && stored.deleted {
                 return Ok(());
@@ -261,11 +263,12 @@ impl ProductStore for DynamoStore {
             .key(keys::SK, s(inventory_item))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("get inventory item", e))?;
+            .map_err(|e| super::sdk_error("get inventory item", e))?;
         let Some(index) = output.item else { return Ok(false) };
         let product_id = string_attr(&index, "product_id")?.to_owned();
         let pk = keys::product_pk(shop, &product_id);
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            crate::clock::pause_before_retry(attempt).await;
             let stored = self.stored_product(shop, &product_id).await?;
             let Some(mut product) = stored.product else { return Ok(false) };
             let holds = |v: &&mut Variant| v.inventory_item_id.as_deref() == Some(inventory_item);

@@ -28,7 +28,7 @@ impl ReceiptStore for DynamoStore {
         match result {
             Ok(_) => Ok(Recorded::New),
             Err(e) if is_condition_failed(&e) => Ok(Recorded::Duplicate),
-            Err(e) => Err(StoreError::unavailable("record receipt", e)),
+            Err(e) => Err(super::sdk_error("record receipt", e)),
         }
     }
 
@@ -54,7 +54,7 @@ impl ReceiptStore for DynamoStore {
             // Never re-create a receipt that expired in between: it would lack its TTL.
             Ok(_) => Ok(()),
             Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("complete receipt", e)),
+            Err(e) => Err(super::sdk_error("complete receipt", e)),
         }
     }
 }

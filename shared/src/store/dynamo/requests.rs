@@ -38,7 +38,7 @@ impl RequestStore for DynamoStore {
         match claim {
             Ok(_) => return Ok(Claim::Claimed),
             Err(e) if is_condition_failed(&e) => {}
-            Err(e) => return Err(StoreError::unavailable("claim request", e)),
+            Err(e) => return Err(super::sdk_error("claim request", e)),
         }
         let item = self.get_consistent(&pk, keys::REQUEST_SK, "get request").await?;
         // Deleted between the two calls: claim again on the next try.
@@ -72,7 +72,7 @@ impl RequestStore for DynamoStore {
             .expression_attribute_values(":ttl", n(now.timestamp() + REQUEST_TTL_SECONDS))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("complete request", e))?;
+            .map_err(|e| super::sdk_error("complete request", e))?;
         Ok(())
     }
 
@@ -91,7 +91,7 @@ impl RequestStore for DynamoStore {
         match delete {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("release request", e)),
+            Err(e) => Err(super::sdk_error("release request", e)),
         }
     }
 }

@@ -21,7 +21,7 @@ impl ShopStore for DynamoStore {
         if record.status == ShopStatus::Active {
             put = put.item(keys::GSI1PK, s(keys::ACTIVE_SHOPS_GSI1PK)).item(keys::GSI1SK, s(record.shop.as_str()));
         }
-        put.send().await.map_err(|e| StoreError::unavailable("install shop", e))?;
+        put.send().await.map_err(|e| super::sdk_error("install shop", e))?;
         Ok(())
     }
 
@@ -63,7 +63,7 @@ impl ShopStore for DynamoStore {
                 update.update_expression("SET #status = :status, #at = :at, #entity = :entity REMOVE #gpk, #gsk")
             }
         };
-        update.send().await.map_err(|e| StoreError::unavailable("set shop status", e))?;
+        update.send().await.map_err(|e| super::sdk_error("set shop status", e))?;
         Ok(())
     }
 
@@ -103,6 +103,23 @@ impl ShopStore for DynamoStore {
         self.delete_keys(doomed).await
     }
 
+    async fn erase_shop_orders(&self, shop: &ShopDomain, limit: usize) -> Result<ErasedOrders, StoreError> {
+        let listed = self.list_orders(shop, &OrderQuery::default(), &Seek::First, limit.saturating_add(1)).await?;
+        let more = listed.len() > limit;
+        let mut doomed: Vec<(String, String)> = Vec::new();
+        let mut orders = 0;
+        for listed in listed.into_iter().take(limit) {
+            let order = listed.order;
+            doomed.extend(self.partition_keys(&keys::order_pk(shop, &order.key())).await?);
+            doomed.extend(keys::order_index(&order).into_iter().map(|e| (e.pk, e.sk)));
+            orders += 1;
+        }
+        doomed.sort();
+        doomed.dedup();
+        self.delete_keys(doomed).await?;
+        Ok(ErasedOrders { orders, more })
+    }
+
     async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -113,7 +130,7 @@ impl ShopStore for DynamoStore {
             .item("data", s(export))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("record data export", e))?;
+            .map_err(|e| super::sdk_error("record data export", e))?;
         Ok(())
     }
 

@@ -67,7 +67,7 @@ impl SyncStore for DynamoStore {
             .key(keys::SK, s(key.to_string()))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("get order cursor", e))?;
+            .map_err(|e| super::sdk_error("get order cursor", e))?;
         Ok(output.item.as_ref().and_then(|item| item.get("cursor")).and_then(|v| v.as_s().ok()).cloned())
     }
 
@@ -83,7 +83,7 @@ impl SyncStore for DynamoStore {
             .expression_attribute_values(":entity", s("sync_state"))
             .send()
             .await
-            .map_err(|e| StoreError::unavailable("ping refresh", e))?;
+            .map_err(|e| super::sdk_error("ping refresh", e))?;
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ mod products;
 mod receipts;
 mod requests;
 mod shops;
+mod streams;
 mod sync;
 
 use async_trait::async_trait;
@@ -27,9 +28,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AlertStore, Connection, Delivery, DeliveryStore, Listed, MirrorRecord, OrderQuery, OrderStore, ProductStore,
-    ReceiptStore, Recorded, RequestStore, Resource, SealedCredential, Seek, ShopRecord, ShopStatus, ShopStore,
-    SyncState, SyncStore, Watermark, WebhookReceipt, WriteOutcome, keys,
+    AlertStore, Connection, Delivery, DeliveryStore, ErasedOrders, Listed, MirrorRecord, OrderQuery, OrderStore,
+    ProductStore, ReceiptStore, Recorded, RequestStore, Resource, SealedCredential, Seek, ShopRecord, ShopStatus,
+    ShopStore, StreamStore, SyncState, SyncStore, Watermark, WebhookReceipt, WriteOutcome, keys,
 };
 use crate::{
     domain::{
@@ -84,6 +85,8 @@ struct State {
     outbox: BTreeMap<(ShopDomain, String), crate::store::PendingEffect>,
     /// Dead letters, by shop, destination and id.
     dead_letters: BTreeMap<(ShopDomain, Integration, String), crate::store::DeadLetter>,
+    /// Stream slots by shop and slot: the lease holding it and until when.
+    streams: HashMap<(ShopDomain, usize), (String, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Default)]

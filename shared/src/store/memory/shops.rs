@@ -58,9 +58,25 @@ impl ShopStore for MemoryStore {
         state.mirrors.retain(|(s, ..), _| s != shop);
         state.outbox.retain(|(s, _), _| s != shop);
         state.dead_letters.retain(|(s, ..), _| s != shop);
+        state.streams.retain(|(s, _), _| s != shop);
         drop(state);
         self.install.erase(shop);
         Ok(before as u64)
+    }
+
+    async fn erase_shop_orders(&self, shop: &ShopDomain, limit: usize) -> Result<ErasedOrders, StoreError> {
+        let mut state = self.state();
+        let prefix = format!("ORDER#{shop}#");
+        let mut doomed: Vec<String> = state.orders.keys().filter(|pk| pk.starts_with(&prefix)).cloned().collect();
+        doomed.sort();
+        let more = doomed.len() > limit;
+        doomed.truncate(limit);
+        for pk in &doomed {
+            state.orders.remove(pk);
+            state.timelines.remove(pk);
+            state.deliveries.remove(pk);
+        }
+        Ok(ErasedOrders { orders: doomed.len(), more })
     }
 
     async fn record_data_export(&self, shop: &ShopDomain, request_id: &str, export: &str) -> Result<(), StoreError> {
