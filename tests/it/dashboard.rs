@@ -128,15 +128,65 @@ async fn paging_a_thousand_orders_forward_and_back_reads_about_one_page_per_page
     }
     assert_eq!(backward, expected, "backward: the same list");
 
-    // A hand-made offset is counted once, then served from its remembered boundary.
-    let target = format!("/sync/orders?shop_domain={shop}&pageSize=10&cursor=ofs:jh"); // 701
+    // A hand-made offset within two pages is counted once, then served from its remembered boundary.
+    let target = format!("/sync/orders?shop_domain={shop}&pageSize=10&cursor=ofs:f"); // 15
+    let before = store.items_read();
     let (_, body) = call(&deps, &shop, "GET", &target, None).await;
+    assert!(store.items_read() - before <= 16 + 11, "counted once: the offset, then the page");
     let names: Vec<&str> = body["orders"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
-    assert_eq!(names.first(), Some(&"#299"));
+    assert_eq!(names.first(), Some(&"#985"));
     assert_eq!(names.len(), 10);
     let before = store.items_read();
     call(&deps, &shop, "GET", &target, None).await;
     assert!(store.items_read() - before <= 12);
+
+    // A deeper offset nobody issued (forged, or its boundary expired) is refused without reading the tab.
+    for forged in ["ofs:jh", "ofs:zzzzzzzzzzzz"] {
+        for direction in ["forward", "backward"] {
+            let target = format!("/sync/orders?shop_domain={shop}&pageSize=10&cursor={forged}&direction={direction}");
+            let before = store.items_read();
+            let (status, body) = call(&deps, &shop, "GET", &target, None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(body["code"], "CURSOR_UNKNOWN");
+            assert!(store.items_read() - before <= 2, "{forged} cost {} reads", store.items_read() - before);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_backward_cursor_past_the_end_serves_the_tail_and_remembers_true_boundaries() {
+    let env = TestEnv::new().await;
+    let sdk = shared::aws::sdk_config().await;
+    let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), env.stack.settings.table_name.clone()));
+    let shop = unique_shop("pastend");
+    let orders: Vec<_> = (1..=30)
+        .map(|id| {
+            let mut o = order(&shop, &id.to_string(), 0);
+            o.version = 1;
+            o
+        })
+        .collect();
+    store.seed_orders(&orders).await.unwrap();
+    let (deps, _) = dashboard(store.clone(), Arc::new(FixedClock::new(now())));
+    let names = |body: &serde_json::Value| -> Vec<String> {
+        body["orders"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap().to_owned()).collect()
+    };
+
+    // 30 orders, pages of 20: the page before offset 35 is the last 20 orders, offsets 10..30.
+    let target = format!("/sync/orders?shop_domain={shop}&pageSize=20&cursor=ofs:z&direction=backward");
+    let (status, body) = call(&deps, &shop, "GET", &target, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let expected: Vec<String> = (1..=20).rev().map(|id| format!("#{id}")).collect();
+    assert_eq!(names(&body), expected);
+    assert_eq!(body["offset"], 10);
+    assert_eq!(body["previous"], "ofs:a");
+    assert_eq!(body["next"], "ofs:u");
+
+    // The boundary it remembered at offset 10 is the true one: paging forward from it agrees with the top.
+    let (_, from_remembered) =
+        call(&deps, &shop, "GET", &format!("/sync/orders?shop_domain={shop}&pageSize=5&cursor=ofs:a"), None).await;
+    let (_, top) = call(&deps, &shop, "GET", &format!("/sync/orders?shop_domain={shop}&pageSize=15"), None).await;
+    assert_eq!(names(&from_remembered), names(&top)[10..15].to_vec());
 }
 
 async fn dynamo_dashboard(

@@ -2,7 +2,9 @@
 //!
 //! Cursors are `ofs:<base36 offset>`. After serving a page the service remembers the position of the
 //! next page's first order, so following a cursor it issued costs one boundary read and one page of
-//! orders at any depth. A hand-made offset is found by counting from the top, once, and remembered.
+//! orders at any depth. An offset the service has not remembered (hand-made, forged, or older than the
+//! boundaries' 24 h) is found by counting from the top only when that costs at most two pages of reads;
+//! deeper ones answer `400 CURSOR_UNKNOWN` (start again from the first page).
 //! `next` continues towards older orders (`direction=forward`), `previous` is the offset this page
 //! starts at: pass it with `direction=backward` for the page before.
 
@@ -153,25 +155,37 @@ pub async fn list_orders(deps: &Deps, req: &Request) -> Result<Response<Body>, A
     Ok(h::json(StatusCode::OK, &page))
 }
 
-/// The position of the order at `offset`, from a remembered boundary or, for a hand-made offset, by
-/// counting from the top. `None` when the list is shorter.
+/// Where the order at an offset is.
+enum At {
+    Position(String),
+    /// The list is shorter than the offset: these are all of its orders.
+    PastEnd(Vec<Listed>),
+}
+
+/// The position of the order at `offset`, from a remembered boundary or, for an offset within two pages
+/// of the top (`size` orders each), by counting from the top.
 async fn position_at(
     deps: &Deps,
     shop: &ShopDomain,
     query: &OrderQuery,
     offset: u64,
-) -> Result<Option<String>, ApiError> {
+    size: usize,
+) -> Result<At, ApiError> {
     let fingerprint = query.fingerprint();
     if let Some(position) = deps.orders.page_boundary(shop, &fingerprint, offset).await? {
-        return Ok(Some(position));
+        return Ok(At::Position(position));
     }
-    let count = usize::try_from(offset).unwrap_or(usize::MAX).saturating_add(1);
-    let listed = deps.orders.list_orders(shop, query, &Seek::First, count).await?;
-    let position = listed.get(count - 1).map(|l| l.position.clone());
-    if let Some(position) = &position {
-        deps.orders.remember_page_boundary(shop, &fingerprint, offset, position, deps.clock.now()).await?;
+    let index = usize::try_from(offset)
+        .ok()
+        .filter(|&index| index <= 2 * size)
+        .ok_or_else(|| bad("CURSOR_UNKNOWN", "this cursor was not issued or has expired: start from the first page"))?;
+    let mut listed = deps.orders.list_orders(shop, query, &Seek::First, index + 1).await?;
+    if listed.len() <= index {
+        return Ok(At::PastEnd(listed));
     }
-    Ok(position)
+    let position = listed.swap_remove(index).position;
+    deps.orders.remember_page_boundary(shop, &fingerprint, offset, &position, deps.clock.now()).await?;
+    Ok(At::Position(position))
 }
 
 async fn forward(
@@ -183,7 +197,10 @@ async fn forward(
 ) -> Result<OrderList, ApiError> {
     let seek = match offset {
         0 => Some(Seek::First),
-        _ => position_at(deps, shop, query, offset).await?.map(Seek::From),
+        _ => match position_at(deps, shop, query, offset, size).await? {
+            At::Position(position) => Some(Seek::From(position)),
+            At::PastEnd(_) => None,
+        },
     };
     let mut listed = match seek {
         Some(seek) => deps.orders.list_orders(shop, query, &seek, size + 1).await?,
@@ -213,14 +230,10 @@ async fn backward(
     if end == 0 {
         return Ok(page(query, size, 0, &[], Some(cursor(0)), None));
     }
-    let mut listed = match position_at(deps, shop, query, end).await? {
-        Some(position) => deps.orders.list_orders(shop, query, &Seek::Before(position), size).await?,
-        // Past the end: the page before it is the list's tail.
-        None => {
-            let all =
-                deps.orders.list_orders(shop, query, &Seek::First, usize::try_from(end).unwrap_or(usize::MAX)).await?;
-            all.into_iter().rev().take(size).collect()
-        }
+    let (end, mut listed) = match position_at(deps, shop, query, end, size).await? {
+        At::Position(position) => (end, deps.orders.list_orders(shop, query, &Seek::Before(position), size).await?),
+        // Past the end: the page before it is the list's tail, which ends where the list does.
+        At::PastEnd(all) => (all.len() as u64, all.into_iter().rev().take(size).collect()),
     };
     listed.reverse();
     let start = end.saturating_sub(listed.len() as u64);
