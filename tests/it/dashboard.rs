@@ -66,13 +66,12 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap()
 }
 
-#[tokio::test]
-async fn paging_a_thousand_orders_forward_and_back_reads_about_one_page_per_page() {
-    let env = TestEnv::new().await;
+/// A DynamoDB store holding `count` orders #1..#count of a new shop (newest number first in lists).
+async fn seeded(env: &TestEnv, label: &str, count: u32) -> (Arc<DynamoStore>, ShopDomain) {
     let sdk = shared::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), env.stack.settings.table_name.clone()));
-    let shop = unique_shop("thousand");
-    let orders: Vec<_> = (1..=1000)
+    let shop = unique_shop(label);
+    let orders: Vec<_> = (1..=count)
         .map(|id| {
             let mut o = order(&shop, &id.to_string(), 0);
             o.version = 1;
@@ -80,6 +79,13 @@ async fn paging_a_thousand_orders_forward_and_back_reads_about_one_page_per_page
         })
         .collect();
     store.seed_orders(&orders).await.unwrap();
+    (store, shop)
+}
+
+#[tokio::test]
+async fn paging_a_thousand_orders_forward_and_back_reads_about_one_page_per_page() {
+    let env = TestEnv::new().await;
+    let (store, shop) = seeded(&env, "thousand", 1000).await;
     let (deps, _) = dashboard(store.clone(), Arc::new(FixedClock::new(now())));
     let size = 50;
 
@@ -156,17 +162,7 @@ async fn paging_a_thousand_orders_forward_and_back_reads_about_one_page_per_page
 #[tokio::test]
 async fn a_backward_cursor_past_the_end_serves_the_tail_and_remembers_true_boundaries() {
     let env = TestEnv::new().await;
-    let sdk = shared::aws::sdk_config().await;
-    let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), env.stack.settings.table_name.clone()));
-    let shop = unique_shop("pastend");
-    let orders: Vec<_> = (1..=30)
-        .map(|id| {
-            let mut o = order(&shop, &id.to_string(), 0);
-            o.version = 1;
-            o
-        })
-        .collect();
-    store.seed_orders(&orders).await.unwrap();
+    let (store, shop) = seeded(&env, "pastend", 30).await;
     let (deps, _) = dashboard(store.clone(), Arc::new(FixedClock::new(now())));
     let names = |body: &serde_json::Value| -> Vec<String> {
         body["orders"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap().to_owned()).collect()
