@@ -132,6 +132,7 @@ impl Harness {
         let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
         let stack = &env.stack;
         let mut vars: Vec<(String, String)> = local_stack::spapi_vars(&server.uri(), &key_id);
+        vars.extend(integration_tests::queue_vars(stack));
         vars.extend([
             ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
             ("SHOPIFY_API_KEY".to_owned(), API_KEY.to_owned()),
@@ -410,6 +411,18 @@ async fn v2026_sync_reads_search_orders_with_items_and_pagination_tokens() {
     assert_eq!(canonical.fulfillment_status.as_str(), "fulfilled");
     assert_eq!(canonical.line_items.len(), 2);
     assert!(canonical.line_items.iter().all(|l| l.source.as_deref() == Some("amazon")));
+    // RECIPIENT and BUYER (role-based, no RDT) give the order where it ships and who bought it, so a
+    // 3PL can be sent it.
+    let raw = pages[0]["orders"].as_array().unwrap().iter().find(|o| o["orderId"] == "250-1234567-8901234").unwrap();
+    let delivery = &raw["recipient"]["deliveryAddress"];
+    let address = canonical.shipping_address.as_ref().expect("the recipient's address");
+    assert_eq!(address.address1.as_deref(), delivery["addressLine1"].as_str());
+    assert_eq!(address.city.as_deref(), delivery["city"].as_str());
+    assert_eq!(address.zip.as_deref(), delivery["postalCode"].as_str());
+    assert_eq!(address.country_code.as_deref(), delivery["countryCode"].as_str());
+    assert_eq!(address.name.as_deref(), delivery["name"].as_str());
+    let buyer = canonical.customer.as_ref().expect("the buyer");
+    assert_eq!(buyer.name.as_deref(), raw["buyer"]["buyerName"].as_str());
     assert_eq!(h.dashboard_orders().await.len(), 2);
 
     // getOrder: every sandbox single-order response parses with its items; its 400 is a rejection.
@@ -655,6 +668,7 @@ async fn a_long_throttle_is_carried_over_on_the_queue_with_a_delay_and_then_comp
     let sdk = shared::aws::sdk_config().await;
     let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
     let mut vars = local_stack::spapi_vars(&h.server.uri(), &key_id);
+    vars.extend(integration_tests::queue_vars(stack));
     vars.extend([
         ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
         ("AMAZON_POLL_QUEUE_URL".to_owned(), queue.clone()),
@@ -1006,6 +1020,7 @@ async fn a_run_out_of_time_resumes_mid_page_and_items_fetched_later_reach_the_ca
     let sdk = shared::aws::sdk_config().await;
     let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
     let mut vars = local_stack::spapi_vars(&h.server.uri(), &key_id);
+    vars.extend(integration_tests::queue_vars(stack));
     vars.extend([
         ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
         ("AMAZON_POLL_QUEUE_URL".to_owned(), queue.clone()),
@@ -1067,6 +1082,7 @@ async fn poll_worker(h: &Harness) -> amazon_poller::Deps {
     let sdk = shared::aws::sdk_config().await;
     let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
     let mut vars = local_stack::spapi_vars(&h.server.uri(), &key_id);
+    vars.extend(integration_tests::queue_vars(stack));
     vars.extend([
         ("TABLE_NAME".to_owned(), stack.settings.table_name.clone()),
         ("AMAZON_POLL_QUEUE_URL".to_owned(), stack.queues[&AMAZON_POLL].queue.clone()),

@@ -309,3 +309,48 @@ fn the_shopify_app_secret_comes_from_secrets_manager() {
     }
     assert!(readers >= 5);
 }
+
+/// The queues `function` may send to: every resource of its `sqs:SendMessage` statements.
+fn send_grants(function: &Function<'_>) -> BTreeSet<String> {
+    let mut queues = BTreeSet::new();
+    for policy in function.properties["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            if !statement["Action"].as_sequence().into_iter().flatten().any(|a| a == "sqs:SendMessage") {
+                continue;
+            }
+            let resources = match &statement["Resource"] {
+                Value::Sequence(list) => list.iter().collect(),
+                one => vec![one],
+            };
+            queues.extend(resources.into_iter().map(|r| untag(r).trim_end_matches(".Arn").to_owned()));
+        }
+    }
+    queues
+}
+
+#[test]
+fn every_queue_a_function_names_it_may_send_to_and_order_changers_reach_every_destination() {
+    let template = template();
+    for function in functions(&template) {
+        let variables = &function.properties["Environment"]["Variables"];
+        let granted = send_grants(&function);
+        for def in QUEUES {
+            let queue = untag(&variables[def.url_env]);
+            if !queue.is_empty() {
+                assert!(granted.contains(queue), "{} has {} but may not send to {queue}", function.binary, def.url_env);
+            }
+        }
+        // A function that commits order changes relays their effects to every outbound destination.
+        let lib = std::fs::read_to_string(root().join("functions").join(&function.binary).join("src/lib.rs")).unwrap();
+        if lib.contains("schema::outbound_stages()") {
+            for def in QUEUES.iter().filter(|d| matches!(d.stage, shared::queue::Stage::Outbound(_))) {
+                assert!(
+                    !variables[def.url_env].is_null(),
+                    "{} relays to {} but lacks it",
+                    function.binary,
+                    def.url_env
+                );
+            }
+        }
+    }
+}

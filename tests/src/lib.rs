@@ -31,6 +31,14 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Every queue's URL variable pointing at `stack`'s queue, for functions built from hand-made variables.
+pub fn queue_vars(stack: &Stack) -> Vec<(String, String)> {
+    shared::queue::schema::QUEUES
+        .iter()
+        .map(|def| (def.url_env.to_owned(), stack.queues[&def.stage].queue.clone()))
+        .collect()
+}
+
 pub const API_KEY: &str = "dev-api-key";
 pub const API_SECRET: &str = "dev-api-secret";
 

@@ -32,8 +32,8 @@ use shared::{
     queue::{Message, MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
     store::{
-        AlertStore, ConnectionStatus, ConnectionStore, CredentialStore, MirrorStore, OrderStore, SyncStore,
-        dynamo::DynamoStore,
+        AlertStore, ConnectionStatus, ConnectionStore, CredentialStore, MirrorStore, OrderStore, OutboxStore,
+        SyncStore, dynamo::DynamoStore,
     },
 };
 
@@ -68,7 +68,10 @@ impl Config {
             shopify: ShopifyAppConfig::read(&mut env),
             spapi: SpApiConfig::read(&mut env),
             secrets: SecretsConfig::read(&mut env),
-            queues: schema::read_urls(&mut env, &[Stage::Poll(Integration::Amazon)]),
+            queues: schema::read_urls(
+                &mut env,
+                &[schema::outbound_stages(), vec![Stage::Poll(Integration::Amazon)]].concat(),
+            ),
         };
         env.finish().map(|()| config)
     }
@@ -83,6 +86,7 @@ pub struct Deps {
     pub orders: Arc<dyn OrderStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub sealer: Arc<dyn Sealer>,
+    pub outbox: Arc<dyn OutboxStore>,
     pub client: Arc<SpApiClient>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
@@ -99,7 +103,8 @@ pub async fn connect(config: Config) -> Deps {
         sync: store.clone(),
         mirror: store.clone(),
         orders: store.clone(),
-        alerts: store,
+        alerts: store.clone(),
+        outbox: store,
         sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
         client: Arc::new(SpApiClient::new(config.spapi, clock.clone())),
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
@@ -118,6 +123,8 @@ impl Deps {
             orders: self.orders.as_ref(),
             alerts: self.alerts.as_ref(),
             sealer: self.sealer.as_ref(),
+            outbox: self.outbox.as_ref(),
+            queue: self.queue.as_ref(),
         }
     }
 }

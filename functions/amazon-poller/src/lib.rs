@@ -38,7 +38,7 @@ impl Config {
             table: TableConfig::read(&mut env),
             spapi: SpApiConfig::read(&mut env),
             secrets: SecretsConfig::read(&mut env),
-            queues: schema::read_urls(&mut env, &[STAGE]),
+            queues: schema::read_urls(&mut env, &[schema::outbound_stages(), vec![STAGE]].concat()),
         };
         env.finish().map(|()| config)
     }
@@ -57,7 +57,8 @@ pub async fn connect(config: Config) -> Deps {
         sync: store.clone(),
         mirror: store.clone(),
         orders: store.clone(),
-        alerts: store,
+        alerts: store.clone(),
+        outbox: store,
         sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
         clock,

@@ -61,7 +61,7 @@ impl Config {
             shopify: ShopifyAppConfig::read(&mut env),
             queues: schema::read_urls(
                 &mut env,
-                &[Stage::Outbound(Integration::Shopify), Stage::Poll(Integration::Shopify)],
+                &[schema::outbound_stages(), vec![Stage::Poll(Integration::Shopify)]].concat(),
             ),
             install: InstallConfig::read(&mut env),
         };

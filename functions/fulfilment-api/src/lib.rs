@@ -60,14 +60,13 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let outbound = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub)];
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAppConfig::read(&mut env),
             masonhub: MasonHubConfig::read(&mut env),
             secrets: SecretsConfig::read(&mut env),
             callback_url: env.required("MASONHUB_CALLBACK_URL"),
-            queues: schema::read_urls(&mut env, &outbound),
+            queues: schema::read_urls(&mut env, &schema::outbound_stages()),
         };
         env.finish().map(|()| config)
     }

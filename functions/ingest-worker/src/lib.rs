@@ -13,7 +13,6 @@ use shared::{
     },
     clock::SystemClock,
     config::{ConfigError, Env, TableConfig},
-    domain::Integration,
     queue::{
         Stage,
         claims::{self, S3Claims},
@@ -41,7 +40,7 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let stages = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub), Stage::Ingest];
+        let stages = [schema::outbound_stages(), vec![Stage::Ingest]].concat();
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAccessConfig::read(&mut env),

@@ -18,7 +18,6 @@ use shared::{
     },
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, TableConfig},
-    domain::Integration,
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     store::{DeadLetterStore, OrderStore, OutboxStore, dynamo::DynamoStore},
 };
@@ -40,10 +39,9 @@ impl Config {
         let seconds = |env: &mut Env, name: &str, default: i64| {
             Duration::seconds(env.parsed(name, default, |v| v.parse().ok().filter(|s: &i64| *s >= 0)))
         };
-        let outbound = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub)];
         let config = Self {
             table: TableConfig::read(&mut env),
-            queues: schema::read_urls(&mut env, &outbound),
+            queues: schema::read_urls(&mut env, &schema::outbound_stages()),
             retry: SlowRetry {
                 every: seconds(&mut env, "DEAD_LETTER_RETRY_EVERY_SECONDS", 900),
                 until: seconds(&mut env, "DEAD_LETTER_RETRY_FOR_SECONDS", 86_400),

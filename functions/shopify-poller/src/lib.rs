@@ -50,7 +50,7 @@ impl Config {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAccessConfig::read(&mut env),
             tokens: TokenConfig::read(&mut env),
-            queues: schema::read_urls(&mut env, &[STAGE]),
+            queues: schema::read_urls(&mut env, &[schema::outbound_stages(), vec![STAGE]].concat()),
             webhook_callback_url: env.required("SHOPIFY_WEBHOOK_CALLBACK_URL"),
             overlap: TimeDelta::seconds(env.parsed("SHOPIFY_POLL_OVERLAP_SECONDS", 120, |v| v.parse().ok())),
         };
@@ -71,7 +71,8 @@ pub async fn connect(config: Config) -> Deps {
         sync: store.clone(),
         products: store.clone(),
         tokens: shared::aws::tokens(&sdk, config.tokens, Vec::new(), store.clone(), queue.clone()),
-        connections: store,
+        connections: store.clone(),
+        outbox: store,
         queue,
         shopify: shared::aws::shopify_access(&sdk, config.shopify),
         clock: Arc::new(SystemClock),

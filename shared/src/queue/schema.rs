@@ -99,6 +99,12 @@ pub fn def(stage: Stage) -> Option<&'static QueueDef> {
     QUEUES.iter().find(|def| def.stage == stage)
 }
 
+/// Every outbound destination's stage: where a committed order change's effects are relayed, so every
+/// function that commits order changes sends to all of them.
+pub fn outbound_stages() -> Vec<Stage> {
+    QUEUES.iter().map(|def| def.stage).filter(|stage| matches!(stage, Stage::Outbound(_))).collect()
+}
+
 /// Deliveries before a record of `stage` is dead-lettered.
 pub fn max_receive_count(stage: Stage) -> u32 {
     def(stage).map_or(5, |def| def.max_receive_count)

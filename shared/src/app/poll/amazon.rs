@@ -26,6 +26,7 @@ use crate::{
         connections::amazon::{AmazonConnection, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, load as load_connection},
         credentials as sealed, fan_out,
         orders::{self, Applied, ChangeError, Decision},
+        outbox,
     },
     clock::Clock,
     domain::{Integration, ShopDomain},
@@ -33,8 +34,8 @@ use crate::{
     queue::{Message, MessageQueue, PollJob, PollTask, Stage},
     secrets::{SealError, Sealer},
     store::{
-        AlertStore, CheckResult, ConnectionStore, CredentialStore, MirrorRecord, MirrorStore, OrderStore, Resource,
-        SyncResult, SyncStore, Upserted,
+        AlertStore, CheckResult, ConnectionStore, CredentialStore, MirrorRecord, MirrorStore, OrderStore, OutboxStore,
+        Resource, SyncResult, SyncStore, Upserted,
     },
 };
 
@@ -88,6 +89,9 @@ pub struct SyncDeps<'a> {
     pub orders: &'a dyn OrderStore,
     pub alerts: &'a dyn AlertStore,
     pub sealer: &'a dyn Sealer,
+    /// A routed order's partner effects are committed with it and relayed to their queues at once.
+    pub outbox: &'a dyn OutboxStore,
+    pub queue: &'a dyn MessageQueue,
 }
 
 /// The connection's LWA credentials, opened from KMS: its own client id and secret, else the app's.
@@ -351,11 +355,15 @@ async fn store(
     }
     let canonical = order.to_canonical(shop, items).map_err(|e| SyncError::Order(e.to_string()))?;
     let (key, lines) = (canonical.key(), canonical.line_items.clone());
-    // Routing: the committed partner effects are relayed by `outbound-sweeper` (the outbox).
+    // Routing: the partner effects commit with the order and are relayed at once (`outbound-sweeper`
+    // relays whatever a failed send or a crash left behind).
     let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections, shop).await?;
     let applied =
         match orders::apply_routed_revision(deps.orders, deps.alerts, fulfilment.as_ref(), canonical, now).await {
-            Ok((applied, _)) => applied,
+            Ok((applied, effects)) => {
+                outbox::relay_after_commit(deps.outbox, deps.queue, &effects).await;
+                applied
+            }
             Err(ChangeError::Store(e)) => return Err(e.into()),
             Err(e) => return Err(SyncError::Order(e.to_string())),
         };
@@ -436,6 +444,7 @@ pub struct AmazonPoll {
     pub orders: Arc<dyn OrderStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub sealer: Arc<dyn Sealer>,
+    pub outbox: Arc<dyn OutboxStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
 }
@@ -451,6 +460,8 @@ impl AmazonPoll {
             orders: self.orders.as_ref(),
             alerts: self.alerts.as_ref(),
             sealer: self.sealer.as_ref(),
+            outbox: self.outbox.as_ref(),
+            queue: self.queue.as_ref(),
         }
     }
 }

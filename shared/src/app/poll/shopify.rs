@@ -24,6 +24,7 @@ use crate::{
         alerts,
         install::{self, Tokens},
         orders::{self, Applied},
+        outbox,
         shops::ShopifyAccess,
     },
     clock::Clock,
@@ -47,7 +48,8 @@ use crate::{
     },
     queue::{Message, MessageQueue, PollJob, PollTask, Stage},
     store::{
-        AlertStore, ConnectionStore, OrderStore, ProductStore, Resource, ShopRecord, ShopStatus, ShopStore, SyncStore,
+        AlertStore, ConnectionStore, OrderStore, OutboxStore, ProductStore, Resource, ShopRecord, ShopStatus,
+        ShopStore, SyncStore,
     },
 };
 
@@ -99,9 +101,10 @@ pub struct ShopifyPoll {
     pub shops: Arc<dyn ShopStore>,
     pub sync: Arc<dyn SyncStore>,
     pub products: Arc<dyn ProductStore>,
-    /// Fulfilment settings (routing): a polled order is routed as a webhook's would be; the committed
-    /// partner effects are relayed by `outbound-sweeper` (the outbox).
+    /// Fulfilment settings (routing): a polled order is routed as a webhook's would be, its partner
+    /// effects committed with it and relayed at once.
     pub connections: Arc<dyn ConnectionStore>,
+    pub outbox: Arc<dyn OutboxStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub shopify: ShopifyAccess,
     /// Refreshes expiring tokens; marks refused ones invalid and parks their jobs.
@@ -312,9 +315,11 @@ async fn orders_page(
             }
         };
         let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
-        let (applied, _) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order.clone(), now)
-            .await
-            .map_err(|e| WorkerError::Retryable(e.into()))?;
+        let (applied, effects) =
+            orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order.clone(), now)
+                .await
+                .map_err(|e| WorkerError::Retryable(e.into()))?;
+        outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
         if applied != Applied::Written {
             continue;
         }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{
-    Channel, ChannelOrderId, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money, Order, OrderName,
-    ShopDomain,
+    Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
+    Order, OrderName, ShopDomain,
 };
 
 /// An order as Amazon reported it, unique per (amazon_order_id, marketplace_id).
@@ -108,6 +108,44 @@ fn count(value: Option<&Value>) -> u32 {
         Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
         _ => 0,
     }
+}
+
+/// Where the order ships: v2026 `recipient.deliveryAddress` (with `includedData=RECIPIENT`, granted by
+/// the seller's role, no RDT), or v0 `ShippingAddress` (restricted: present only when the application
+/// may read it). `None` when the answer carries no street, as v0 does without that access.
+fn delivery_address(raw: &Value) -> Option<Address> {
+    let (address, v0) = match raw.pointer("/recipient/deliveryAddress") {
+        Some(address) => (address, false),
+        None => (raw.get("ShippingAddress")?, true),
+    };
+    let field = |v2026: &str, v0_name: &str| text(address, if v0 { v0_name } else { v2026 });
+    let address1 = field("addressLine1", "AddressLine1")?;
+    let lines: Vec<String> =
+        [field("addressLine2", "AddressLine2"), field("addressLine3", "AddressLine3")].into_iter().flatten().collect();
+    Some(Address {
+        name: field("name", "Name"),
+        company: field("companyName", "CompanyName"),
+        address1: Some(address1),
+        address2: (!lines.is_empty()).then(|| lines.join(", ")),
+        city: field("city", "City"),
+        province_code: field("stateOrRegion", "StateOrRegion"),
+        zip: field("postalCode", "PostalCode"),
+        country_code: field("countryCode", "CountryCode"),
+        phone: field("phone", "Phone"),
+    })
+}
+
+/// The buyer: v2026 `buyer` (with `includedData=BUYER`) or v0 `BuyerInfo`; `None` when neither names
+/// anyone.
+fn buyer(raw: &Value) -> Option<Customer> {
+    let (name, email) = match raw.get("buyer") {
+        Some(buyer) => (text(buyer, "buyerName"), text(buyer, "buyerEmail")),
+        None => {
+            let info = raw.get("BuyerInfo")?;
+            (text(info, "BuyerName"), text(info, "BuyerEmail"))
+        }
+    };
+    (name.is_some() || email.is_some()).then_some(Customer { id: None, name, email })
 }
 
 /// `{CurrencyCode, Amount}` (v0) or `{currencyCode, amount}` (v2026); amounts may be strings or numbers.
@@ -222,8 +260,8 @@ impl AmazonOrder {
                     source_order_item_id: Some(item.order_item_id.clone()),
                 })
                 .collect(),
-            customer: None,
-            shipping_address: None,
+            customer: buyer(&self.raw_payload),
+            shipping_address: delivery_address(&self.raw_payload),
             fulfillments: packages(&self.raw_payload),
             delivery: crate::domain::DeliveryFacts {
                 // `AFN` (Orders v0) or `AMAZON` (v2026-01-01 `fulfilledBy`): Amazon ships it.
