@@ -286,9 +286,13 @@ impl Stack {
         }))
     }
 
-    /// Receives one batch from `stage`'s queue, runs its worker on it as a real `SqsEvent`, and deletes
-    /// the records the worker did not report as failed. Returns (received, failed).
-    pub async fn poll_once(&self, stage: Stage, wait_seconds: i32) -> anyhow::Result<(usize, usize)> {
+    /// Receives up to ten messages of `stage`'s queue as the Lambda event SQS would deliver, with the
+    /// messages themselves (to delete what the worker reports done); `None` when the wait finds none.
+    pub async fn receive_event(
+        &self,
+        stage: Stage,
+        wait_seconds: i32,
+    ) -> anyhow::Result<Option<(LambdaEvent<SqsEvent>, Vec<aws_sdk_sqs::types::Message>)>> {
         let urls = self.queues.get(&stage).context("queue not created")?;
         let received = self
             .sqs
@@ -301,7 +305,7 @@ impl Stack {
             .await?;
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
-            return Ok((0, 0));
+            return Ok(None);
         }
         let records: Vec<serde_json::Value> = messages
             .iter()
@@ -327,6 +331,16 @@ impl Stack {
             .collect();
         let event: SqsEvent = serde_json::from_value(serde_json::json!({ "Records": records }))?;
         let invocation = LambdaEvent::new(event, Context::default());
+        Ok(Some((invocation, messages)))
+    }
+
+    /// Receives one batch from `stage`'s queue, runs its worker on it as a real `SqsEvent`, and deletes
+    /// the records the worker did not report as failed. Returns (received, failed).
+    pub async fn poll_once(&self, stage: Stage, wait_seconds: i32) -> anyhow::Result<(usize, usize)> {
+        let urls = self.queues.get(&stage).context("queue not created")?;
+        let Some((invocation, messages)) = self.receive_event(stage, wait_seconds).await? else {
+            return Ok((0, 0));
+        };
         let worker = FUNCTIONS.iter().find(|f| f.triggers.contains(&Trigger::Queue(stage))).context("no worker")?;
         let Some(Handler::Queue(handle)) = self.handler(worker.name) else {
             anyhow::bail!("{} is no queue worker", worker.name)
@@ -625,8 +639,12 @@ pub async fn seed_masonhub_demo(stack: &Stack, base_url: &str) -> anyhow::Result
     };
     let settings = &stack.settings;
     let url = settings.masonhub_url();
-    let config = MasonHubConfig { production_url: url.clone(), sandbox_url: url };
-    let client = MasonHubClient::new();
+    let config = MasonHubConfig {
+        production_url: url.clone(),
+        sandbox_url: url,
+        request_timeout: shared::integrations::http::REQUEST_TIMEOUT,
+    };
+    let client = MasonHubClient::new(config.request_timeout);
     let callback_url = format!("{base_url}{}", masonhub_webhook::ROUTE);
     let deps = connection::ConnectDeps {
         connections: &stack.shops,

@@ -397,6 +397,53 @@ async fn throttles_and_outages_climb_the_ladder_then_dead_letter_once_and_the_sl
     assert!(alerts[0].cleared_at.is_some());
 }
 
+#[tokio::test]
+async fn a_timed_out_create_is_retried_on_the_ladder_and_the_retry_that_finds_it_created_succeeds() {
+    let trip = connected("mh-timeout").await;
+    // The first answer comes after the client gave up (MasonHub may still have created the order);
+    // the retry is told the identifier is taken.
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(|request: &Request| accept_all()(request).set_delay(std::time::Duration::from_secs(3)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&trip.masonhub)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(|request: &Request| {
+            let records: Vec<Value> = serde_json::from_slice(&request.body).unwrap();
+            let id = records[0]["customer_identifier"].as_str().unwrap().to_owned();
+            batch_answer(json!([{ "customer_identifier": id, "status": "Failure", "messages": [{
+                "field_name": "customer_identifier",
+                "errors": [format!("301: '{id}' is already taken and 'customer_identifier' must be unique")] }] }]))
+        })
+        .with_priority(2)
+        .mount(&trip.masonhub)
+        .await;
+    let key = trip.paid_order("7301", &["DEMO-MUG-WHT"]).await;
+    trip.env.drain_ingest().await;
+
+    // The worker as Lambda builds it, with a short request timeout.
+    let mut env = trip.env.stack.env();
+    env.set("MASONHUB_REQUEST_TIMEOUT_MS", "300");
+    let env = shared::aws::resolve_app_secret(env).await.unwrap();
+    let worker = outbound_worker::connect(outbound_worker::Config::read(env).unwrap()).await;
+    let mut rounds = 0;
+    while trip.posts("orders").await.len() < 2 && rounds < 10 {
+        rounds += 1;
+        let Some((event, _)) = trip.env.stack.receive_event(MASONHUB, 3).await.unwrap() else { continue };
+        let answer = outbound_worker::handle(&worker, event).await.unwrap();
+        assert!(answer.batch_item_failures.is_empty(), "a timeout is retried on the ladder, not by SQS");
+    }
+    assert_eq!(trip.posts("orders").await.len(), 2, "tried, timed out, tried again");
+    let delivered = trip.env.stack.shops.deliveries(&trip.shop, &key).await.unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].outcome, "delivered");
+    assert!(trip.env.stack.shops.dead_letters(&trip.shop, None).await.unwrap().is_empty());
+    assert_eq!(trip.env.drain(MASONHUB, 1).await, 0, "nothing left to send");
+}
+
 /// A queue whose first send fails.
 struct FailsFirstSend {
     inner: SqsQueue,

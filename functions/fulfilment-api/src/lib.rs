@@ -90,9 +90,9 @@ pub async fn connect(config: Config) -> Deps {
     let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
     Deps {
         shopify: config.shopify,
+        client: MasonHubClient::new(config.masonhub.request_timeout),
         masonhub: config.masonhub,
         callback_url: config.callback_url,
-        client: MasonHubClient::new(),
         connections: store.clone(),
         credentials: store.clone(),
         dead_letters: store,

@@ -78,7 +78,7 @@ pub async fn connect(config: Config) -> Deps {
         queue,
         shopify: shared::aws::shopify_access(&sdk, config.shopify),
         masonhub: MasonHubAccess {
-            client: MasonHubClient::new(),
+            client: MasonHubClient::new(config.masonhub.request_timeout),
             config: config.masonhub,
             connections: store.clone(),
             credentials: store,

@@ -55,6 +55,8 @@ impl From<UpstreamError> for WorkerError {
 #[derive(Debug, Default)]
 pub struct Client {
     http: OnceLock<reqwest::Client>,
+    /// The whole-request timeout, when the upstream's configuration sets one ([`REQUEST_TIMEOUT`] else).
+    timeout: Option<Duration>,
 }
 
 impl Client {
@@ -62,14 +64,20 @@ impl Client {
         Self::default()
     }
 
+    /// A client whose requests time out after `timeout` (and connecting after at most that long).
+    pub fn with_timeout(timeout: Duration) -> Self {
+        Self { http: OnceLock::new(), timeout: Some(timeout) }
+    }
+
     /// The client; `upstream` names the caller in the error if it cannot be built.
     pub fn get(&self, upstream: &'static str) -> Result<&reqwest::Client, UpstreamError> {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
+        let timeout = self.timeout.unwrap_or(REQUEST_TIMEOUT);
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+            .timeout(timeout)
             .user_agent(concat!("order-sync/", env!("CARGO_PKG_VERSION"), " (Language=Rust)"))
             .build()
             .map_err(|e| UpstreamError::Transient { upstream, detail: format!("no HTTP client: {e}") })?;
@@ -83,7 +91,7 @@ impl Clone for Client {
         if let Some(client) = self.http.get() {
             let _ = http.set(client.clone());
         }
-        Self { http }
+        Self { http, timeout: self.timeout }
     }
 }
 

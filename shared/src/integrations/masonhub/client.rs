@@ -34,8 +34,10 @@ pub struct MasonHubClient {
 }
 
 impl MasonHubClient {
-    pub fn new() -> Self {
-        Self::default()
+    /// A client whose requests give up after `timeout` (a timed-out request is transient: the
+    /// dispatcher's ladder retries it, and a create that did land answers "already taken").
+    pub fn new(timeout: Duration) -> Self {
+        Self { http: Client::with_timeout(timeout) }
     }
 
     /// `POST /orders` with at most 30 records; the answer holds one result per record.

@@ -22,6 +22,8 @@ pub struct MasonHubConfig {
     pub production_url: String,
     /// `https://sandbox.masonhub.co/{slug}/api/v1` in production; the local simulator in `make dev`.
     pub sandbox_url: String,
+    /// How long one request may take (`MASONHUB_REQUEST_TIMEOUT_MS`, 20 s by default).
+    pub request_timeout: std::time::Duration,
 }
 
 impl MasonHubConfig {
@@ -29,6 +31,9 @@ impl MasonHubConfig {
         let config = Self {
             production_url: env.required("MASONHUB_PRODUCTION_URL"),
             sandbox_url: env.required("MASONHUB_SANDBOX_URL"),
+            request_timeout: std::time::Duration::from_millis(env.parsed("MASONHUB_REQUEST_TIMEOUT_MS", 20_000, |v| {
+                v.parse().ok().filter(|ms| (100..=60_000).contains(ms))
+            })),
         };
         for (name, url) in
             [("MASONHUB_PRODUCTION_URL", &config.production_url), ("MASONHUB_SANDBOX_URL", &config.sandbox_url)]
