@@ -561,6 +561,10 @@ async fn every_callback_example_in_the_fixtures_is_handled() {
     trip.env.drain(MASONHUB, 0).await;
     let ours = partner_order_id(&trip.shop, &key);
     let token = trip.callback_token(&trip.posts("callbacks").await);
+    // The product whose SKU the published stock snapshot names (10 units in the Shopify payload).
+    let mut product = shared::testing::product(&trip.shop, "p-mh", 2, 0);
+    product.variants[1].sku = Some("23423tf2".into());
+    assert!(shared::store::ProductStore::put_product(&trip.env.stack.shops, &product).await.unwrap());
     let examples = [
         "POST_orderEvent.request.posted_order_event_callback.json",
         "POST_orderUpdateResolution.request.order_resolution_callback.json",
@@ -605,6 +609,14 @@ async fn every_callback_example_in_the_fixtures_is_handled() {
     .await
     .unwrap();
     assert_eq!(inventory.unwrap().payload["available_to_sell"], 200);
+    // The variant's stock at the warehouse, and so its inventory status, follow the snapshot.
+    let (stored, _) =
+        shared::store::ProductStore::product(&trip.env.stack.shops, &trip.shop, "p-mh").await.unwrap().unwrap();
+    let variant = &stored.variants[1];
+    assert_eq!(variant.levels["masonhub"].available, 200);
+    assert_eq!(variant.quantity(), 200);
+    assert_eq!(variant.inventory_status(), shared::domain::product::InventoryStatus::InStock);
+    assert!(stored.variants[0].levels.is_empty(), "other SKUs are untouched");
 }
 
 #[tokio::test]

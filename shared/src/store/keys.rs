@@ -224,9 +224,15 @@ pub fn shop_products_gsi1pk(shop: &ShopDomain) -> String {
 }
 
 /// The shop's inventory item index: inventory item id (sort key) → product id, for
-/// `inventory_levels/update`, which names only the inventory item.
+/// `inventory_levels/update`, which names only the inventory item; and `SKU#{sku}` → inventory item id,
+/// for a warehouse's stock change, which names only the SKU.
 pub fn inventory_items_pk(shop: &ShopDomain) -> String {
     format!("INVITEMS#{shop}")
+}
+
+/// The sort key of `sku` in the inventory item index.
+pub fn sku_sk(sku: &str) -> String {
+    format!("SKU#{sku}")
 }
 
 /// The shop's order cursors: order key (sort key) → the Shopify GraphQL cursor the poll last read it at.

@@ -35,4 +35,15 @@ pub trait ProductStore: Send + Sync {
         available: i64,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// As [`ProductStore::set_inventory_level`], for the variant whose SKU is `sku` (a warehouse names
+    /// only the SKU). Returns false when no variant of the shop has that SKU or the level is stale.
+    async fn set_sku_level(
+        &self,
+        shop: &ShopDomain,
+        sku: &str,
+        location: &str,
+        available: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }

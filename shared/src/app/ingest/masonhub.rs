@@ -3,7 +3,8 @@
 //! with tracking is recorded (which clears `tracking_pending`), added to the timeline, and pushes the
 //! Shopify `fulfillmentCreate` stage once, committed with the order through the outbox. `shorts` raise
 //! an alert naming the SKUs. `orderUpdateResolution` / `orderCancelResolution` settle the pending
-//! request (timeline, alert on failure). `skuInventoryChange` keeps the SKU's inventory in the mirror.
+//! request (timeline, alert on failure). `skuInventoryChange` keeps the SKU's inventory in the mirror and
+//! sets the variant's stock at the `masonhub` location (its inventory status follows).
 
 use chrono::Utc;
 
@@ -235,5 +236,13 @@ async fn inventory(deps: &Ingest, shop: &ShopDomain, sku: SkuInventory) -> Resul
         parts: Vec::new(),
     };
     deps.mirror.upsert_mirror(&record).await?;
+    // The warehouse is one location of the product's stock: the variant's inventory status follows.
+    if let Some(available) = sku.total_available_to_sell {
+        let moved = deps.products.set_sku_level(shop, &sku.customer_identifier, WAREHOUSE, available, as_of).await?;
+        tracing::info!(moved, "warehouse stock recorded");
+    }
     Ok(())
 }
+
+/// The inventory location MasonHub's stock is recorded under.
+pub const WAREHOUSE: &str = "masonhub";

@@ -22,6 +22,11 @@ pub(super) async fn products_keep_pages_levels_and_their_order<S: ProductStore>(
     assert!(!store.set_inventory_level(&shop, "inv-unknown", "loc-1", 9, at(12)).await.unwrap());
     let page = store.variant_page(&shop, "p1", 2).await.unwrap();
     assert_eq!(page[20].quantity(), 4);
+    // A warehouse names the SKU only.
+    assert!(store.set_sku_level(&shop, "SKU-521", "masonhub", 7, at(11)).await.unwrap());
+    assert!(!store.set_sku_level(&shop, "SKU-521", "masonhub", 1, at(10)).await.unwrap(), "an older level");
+    assert!(!store.set_sku_level(&shop, "SKU-NONE", "masonhub", 1, at(12)).await.unwrap());
+    assert_eq!(store.variant_page(&shop, "p1", 2).await.unwrap()[21].levels["masonhub"].available, 7);
 
     assert!(!store.put_product(&product(&shop, "p1", 10, 5)).await.unwrap(), "an older revision");
     assert!(store.put_product(&product(&shop, "p1", 10, 20)).await.unwrap(), "shrinks to one record");

@@ -34,6 +34,11 @@ fn version(item: &Item) -> u64 {
     item.get("version").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
+/// A variant's (SKU, inventory item), when it has both.
+fn sku_item(variant: &Variant) -> Option<(&str, &str)> {
+    Some((variant.sku.as_deref().filter(|s| !s.is_empty())?, variant.inventory_item_id.as_deref()?))
+}
+
 fn page_number(sk: &str) -> Option<usize> {
     sk.strip_prefix("VARIANTS#").and_then(|p| p.parse().ok())
 }
@@ -121,26 +126,37 @@ impl DynamoStore {
         ]))
     }
 
-    /// Indexes the inventory items `product` has and `known` had not.
+    /// Indexes the inventory items `product` has and `known` had not, and the SKUs whose inventory item
+    /// is new or moved.
     async fn index_inventory_items(&self, product: &Product, known: &Option<Product>) -> Result<(), StoreError> {
         let had: BTreeSet<&str> =
             known.iter().flat_map(|p| p.variants.iter().filter_map(|v| v.inventory_item_id.as_deref())).collect();
-        let writes = product
+        let skus_had: BTreeSet<(&str, &str)> =
+            known.iter().flat_map(|p| p.variants.iter().filter_map(sku_item)).collect();
+        let pk = keys::inventory_items_pk(&product.shop);
+        let put = |sk: String, entity: &str, attribute: &str, value: &str| {
+            PutRequest::builder()
+                .item(keys::PK, s(&pk))
+                .item(keys::SK, s(sk))
+                .item("entity", s(entity))
+                .item(attribute, s(value))
+                .build()
+                .map(|put| WriteRequest::builder().put_request(put).build())
+                .map_err(|e| StoreError::unavailable("build put", e))
+        };
+        let items = product
             .variants
             .iter()
             .filter_map(|v| v.inventory_item_id.as_deref())
             .filter(|i| !had.contains(i))
-            .map(|inventory_item| {
-                let put = PutRequest::builder()
-                    .item(keys::PK, s(keys::inventory_items_pk(&product.shop)))
-                    .item(keys::SK, s(inventory_item))
-                    .item("entity", s("inventory_item"))
-                    .item("product_id", s(&product.id))
-                    .build()
-                    .map_err(|e| StoreError::unavailable("build put", e))?;
-                Ok(WriteRequest::builder().put_request(put).build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .map(|item| put(item.to_owned(), "inventory_item", "product_id", &product.id));
+        let skus = product
+            .variants
+            .iter()
+            .filter_map(sku_item)
+            .filter(|pair| !skus_had.contains(pair))
+            .map(|(sku, item)| put(keys::sku_sk(sku), "sku", "inventory_item", item));
+        let writes = items.chain(skus).collect::<Result<Vec<_>, StoreError>>()?;
         self.batch_write(writes, "index inventory items").await
     }
 }
@@ -303,6 +319,29 @@ impl ProductStore for DynamoStore {
             }
         }
         Err(StoreError::unavailable("set inventory level", "the product kept changing under concurrent writers"))
+    }
+
+    async fn set_sku_level(
+        &self,
+        shop: &ShopDomain,
+        sku: &str,
+        location: &str,
+        available: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::inventory_items_pk(shop)))
+            .key(keys::SK, s(keys::sku_sk(sku)))
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("get sku", e))?;
+        let Some(item) = output.item.as_ref().map(|i| string_attr(i, "inventory_item")).transpose()? else {
+            return Ok(false);
+        };
+        self.set_inventory_level(shop, item, location, available, at).await
     }
 }
 

@@ -64,4 +64,21 @@ impl ProductStore for MemoryStore {
         };
         Ok(variant.set_level(location, available, at))
     }
+
+    async fn set_sku_level(
+        &self,
+        shop: &ShopDomain,
+        sku: &str,
+        location: &str,
+        available: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let item = self.state().products.iter().filter(|((s, _), _)| s == shop).find_map(|(_, (product, _))| {
+            product.iter().flat_map(|p| &p.variants).find(|v| v.sku.as_deref() == Some(sku))?.inventory_item_id.clone()
+        });
+        match item {
+            Some(item) => self.set_inventory_level(shop, &item, location, available, at).await,
+            None => Ok(false),
+        }
+    }
 }
