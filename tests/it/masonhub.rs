@@ -7,13 +7,16 @@ use std::sync::{
 };
 
 use async_trait::async_trait;
-use integration_tests::{TestEnv, demo_event, fixture, graphql_requests, json_body, token_for};
+use chrono::Utc;
+use integration_tests::{API_KEY, API_SECRET, TestEnv, demo_event, fixture, graphql_requests, json_body, token_for};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::{
     app::dead_letters::SlowRetry,
+    config::Secret,
     domain::{AlertKind, Integration, OrderKey, ShopDomain, fulfilment::partner_order_id},
     error::QueueError,
+    integrations::shopify::session,
     queue::{Message, MessageQueue, Outbound, OutboundChange, Stage, sqs::SqsQueue},
     store::{DeadLetterCause, DeadLetterStore, DeliveryStore, OrderStore, OutboxStore},
     testing::unique_shop,
@@ -442,6 +445,80 @@ async fn a_timed_out_create_is_retried_on_the_ladder_and_the_retry_that_finds_it
     assert_eq!(delivered[0].outcome, "delivered");
     assert!(trip.env.stack.shops.dead_letters(&trip.shop, None).await.unwrap().is_empty());
     assert_eq!(trip.env.drain(MASONHUB, 1).await, 0, "nothing left to send");
+}
+
+#[tokio::test]
+async fn only_the_owner_reconnects_one_reconnect_at_a_time_and_old_callbacks_still_land_for_a_day() {
+    let trip = connected("mh-reconnect").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .mount(&trip.masonhub)
+        .await;
+    let old_token = trip.callback_token(&trip.posts("callbacks").await);
+    let key = trip.paid_order("7501", &["DEMO-MUG-WHT"]).await;
+    trip.env.drain_ingest().await;
+
+    // Another staff member of the shop may not take the connection over (nothing reaches MasonHub).
+    let reconnect = |token: &str| json!({ "environment": "sandbox", "account_slug": SLUG, "api_token": token });
+    let other = session::sign(&session::claims_for(&trip.shop, API_KEY, "8", Utc::now(), 60), &Secret::new(API_SECRET));
+    let headers = [("Authorization", format!("Bearer {other}")), ("Content-Type", "application/json".to_owned())];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body = reconnect("mh-stolen").to_string();
+    let response = trip.env.request("PUT", "/api/masonhub/connection", &headers, body.as_bytes()).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(json_body(&response)["code"], "NOT_OWNER");
+    assert_eq!(trip.posts("callbacks").await.len(), 1);
+
+    // Two reconnects at once: MasonHub is slow to register, the second is refused while the first
+    // holds the connection, so the token MasonHub calls with is the one stored.
+    trip.masonhub.reset().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/callbacks")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([{ "status": "Success" }, { "status": "Success" }, { "status": "Success" }, { "status": "Success" }]))
+                .set_delay(std::time::Duration::from_millis(800)),
+        )
+        .mount(&trip.masonhub)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .mount(&trip.masonhub)
+        .await;
+    let (first, second) =
+        tokio::join!(trip.call("PUT", "/api/masonhub/connection", Some(reconnect("mh-new-token"))), async {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            trip.call("PUT", "/api/masonhub/connection", Some(reconnect("mh-other-token"))).await
+        });
+    assert_eq!((first.0, second.0), (200, 409), "{first:?} {second:?}");
+    assert_eq!(second.1["code"], "CONCURRENT_UPDATE");
+    let registered = trip.posts("callbacks").await;
+    assert_eq!(registered.len(), 1, "the refused reconnect never reached MasonHub");
+    let new_token = trip.callback_token(&registered);
+    assert_ne!(new_token, old_token);
+
+    // The effect already queued goes out with the new API token.
+    trip.env.drain(MASONHUB, 0).await;
+    let sent = trip.posts("orders").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].headers.get("authorization").unwrap().to_str().unwrap(), "Bearer mh-new-token");
+    assert_eq!(trip.env.stack.shops.deliveries(&trip.shop, &key).await.unwrap()[0].outcome, "delivered");
+
+    // Callbacks MasonHub queued under the old token still land for a day; then only the new one does.
+    let event = json!({ "message_id": "old-token-1", "message_type": "orderEvent", "data": [] });
+    assert_eq!(trip.callback(&old_token, &event).await.0, 200);
+    assert_eq!(
+        trip.callback(&new_token, &json!({ "message_id": "new-token-1", "message_type": "orderEvent", "data": [] }))
+            .await
+            .0,
+        200
+    );
+    use shared::app::connections::masonhub::authenticate;
+    let tomorrow = Utc::now() + chrono::Duration::hours(25);
+    assert_eq!(authenticate(&trip.env.stack.shops, &old_token, tomorrow).await.unwrap(), None);
+    assert_eq!(authenticate(&trip.env.stack.shops, &new_token, tomorrow).await.unwrap(), Some(trip.shop.clone()));
 }
 
 /// A queue whose first send fails.

@@ -99,7 +99,7 @@ async fn process(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> 
     // Authenticate before reading the body, so unauthenticated callers learn nothing.
     let unauthorized = || ApiError::unauthorized("TOKEN_INVALID", "a valid callback token is required");
     let token = token(&req).ok_or_else(unauthorized)?;
-    let Some(shop) = connection::authenticate(deps.connections.as_ref(), &token).await? else {
+    let Some(shop) = connection::authenticate(deps.connections.as_ref(), &token, deps.clock.now()).await? else {
         tracing::warn!("MasonHub callback token refused");
         return Err(unauthorized());
     };

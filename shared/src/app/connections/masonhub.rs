@@ -38,7 +38,22 @@ pub struct Settings {
     pub callbacks_registered_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub fulfilment: Option<FulfilmentSettings>,
+    /// The callback token a reconnect replaced, still honoured until `previous_until`: callbacks
+    /// MasonHub had already queued under it are not refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_callback_token_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_until: Option<DateTime<Utc>>,
+    /// Set while a (re)connect registers callbacks at MasonHub: a second one meanwhile is refused, so
+    /// MasonHub and the stored hash can never name different tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connecting_until: Option<DateTime<Utc>>,
 }
+
+/// How long a replaced callback token is still honoured.
+pub const PREVIOUS_TOKEN_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// How long a (re)connect may hold the connection while it registers callbacks.
+const CONNECT_LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// A shop's MasonHub connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,11 +189,97 @@ pub async fn connect(
         return Err(bad("INVALID_API_TOKEN", "api_token must be 1-4096 printable ASCII characters without spaces"));
     }
     let api_token = Secret::new(api_token);
+    // Only the connection's owner reconnects it, and one (re)connect at a time holds it.
+    let claimed = claim(deps.connections, shop, user, environment, &slug, now).await?;
+    let result = register_and_store(deps, shop, user, &input, environment, &slug, &api_token, claimed, now).await;
+    if result.is_err() {
+        release(deps.connections, shop).await;
+    }
+    result
+}
+
+/// Claims the connection for a (re)connect, with a conditional write marking it `connecting_until`:
+/// a second (re)connect meanwhile gets 409, so MasonHub's registered token and the stored hash always
+/// agree. A shop without a connection gets an inactive placeholder (no callbacks yet, so no owner to
+/// respect); a registered connection may be reconnected by its owner only.
+async fn claim(
+    store: &dyn ConnectionStore,
+    shop: &ShopDomain,
+    user: Option<&str>,
+    environment: Environment,
+    slug: &str,
+    now: DateTime<Utc>,
+) -> Result<MasonHubConnection, ApiError> {
+    let lease = Some(now + CONNECT_LEASE);
+    let Some(stored) = load(store, shop).await? else {
+        let placeholder = MasonHubConnection {
+            shop: shop.clone(),
+            settings: Settings {
+                environment,
+                account_slug: slug.to_owned(),
+                callback_token_hash: String::new(),
+                callbacks_registered_at: None,
+                fulfilment: None,
+                previous_callback_token_hash: None,
+                previous_until: None,
+                connecting_until: lease,
+            },
+            owner_sub: user.unwrap_or("unknown").to_owned(),
+            active: false,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        return match store.create_connection(&placeholder.to_record()?).await? {
+            Recorded::New => Ok(placeholder),
+            _ => Err(conflict()),
+        };
+    };
+    if stored.settings.callbacks_registered_at.is_some() && user != Some(stored.owner_sub.as_str()) {
+        return Err(ApiError::forbidden("NOT_OWNER", "only the user who connected MasonHub may reconnect it"));
+    }
+    if stored.settings.connecting_until.is_some_and(|until| until > now) {
+        return Err(conflict());
+    }
+    let mut claimed = stored.clone();
+    claimed.settings.connecting_until = lease;
+    claimed.version = stored.version + 1;
+    match store.update_connection(&claimed.to_record()?).await? {
+        WriteOutcome::Written => Ok(claimed),
+        _ => Err(conflict()),
+    }
+}
+
+/// Lets go of a failed (re)connect's claim (best effort: the lease expires anyway).
+async fn release(store: &dyn ConnectionStore, shop: &ShopDomain) {
+    let Ok(Some(mut stored)) = load(store, shop).await else { return };
+    if stored.settings.connecting_until.is_none() {
+        return;
+    }
+    stored.settings.connecting_until = None;
+    stored.version += 1;
+    if let Ok(record) = stored.to_record() {
+        let _ = store.update_connection(&record).await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn register_and_store(
+    deps: &ConnectDeps<'_>,
+    shop: &ShopDomain,
+    user: Option<&str>,
+    input: &ConnectionInput,
+    environment: Environment,
+    slug: &str,
+    api_token: &Secret,
+    claimed: MasonHubConnection,
+    now: DateTime<Utc>,
+) -> Result<MasonHubConnection, ApiError> {
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
     let callback_token = webhook::new_token(shop, &random);
 
-    let base = deps.config.base_url(environment, &slug);
+    let base = deps.config.base_url(environment, slug);
     let url = format!("{}?token={callback_token}", deps.callback_url);
     let records: Vec<CallbackRecord> = CALLBACK_TYPES
         .iter()
@@ -189,7 +290,7 @@ pub async fn connect(
             token: callback_token.clone(),
         })
         .collect();
-    let results = deps.client.register_callbacks(&base, &api_token, &records).await.map_err(|e| match e {
+    let results = deps.client.register_callbacks(&base, api_token, &records).await.map_err(|e| match e {
         UpstreamError::Unauthorized { .. } => {
             ApiError::bad_request("MASONHUB_REFUSED_TOKEN", "MasonHub refused the api_token for this account")
         }
@@ -217,7 +318,7 @@ pub async fn connect(
         });
     }
 
-    let sealed = credentials::seal(deps.sealer, shop, Integration::MasonHub, API_TOKEN, &api_token)
+    let sealed = credentials::seal(deps.sealer, shop, Integration::MasonHub, API_TOKEN, api_token)
         .await
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     let credential = SealedCredential {
@@ -227,48 +328,30 @@ pub async fn connect(
     };
     deps.credentials.put_credential(shop, Integration::MasonHub, &credential).await?;
 
-    for _ in 0..3 {
-        let stored = load(deps.connections, shop).await?;
-        let settings = Settings {
+    // Written over our own claim: a conflict means the claim expired and another (re)connect took it.
+    let registered = claimed.settings.callbacks_registered_at.is_some();
+    let connection = MasonHubConnection {
+        settings: Settings {
             environment,
-            account_slug: slug.clone(),
+            account_slug: slug.to_owned(),
             callback_token_hash: webhook::hash(&callback_token),
             callbacks_registered_at: Some(now),
-            fulfilment: stored.as_ref().and_then(|s| s.settings.fulfilment.clone()),
-        };
-        match stored {
-            None => {
-                let owner_sub = user.unwrap_or("unknown").to_owned();
-                let connection = MasonHubConnection {
-                    shop: shop.clone(),
-                    settings,
-                    owner_sub,
-                    active: input.active.unwrap_or(true),
-                    created_at: now,
-                    updated_at: now,
-                    version: 1,
-                };
-                if deps.connections.create_connection(&connection.to_record()?).await? == Recorded::New {
-                    tracing::info!(shop = %shop, "MasonHub connected");
-                    return Ok(connection);
-                }
-            }
-            Some(stored) => {
-                let connection = MasonHubConnection {
-                    settings,
-                    active: input.active.unwrap_or(stored.active),
-                    updated_at: now,
-                    version: stored.version + 1,
-                    ..stored
-                };
-                if deps.connections.update_connection(&connection.to_record()?).await? == WriteOutcome::Written {
-                    tracing::info!(shop = %shop, "MasonHub reconnected");
-                    return Ok(connection);
-                }
-            }
-        }
+            fulfilment: claimed.settings.fulfilment.clone(),
+            previous_callback_token_hash: registered.then(|| claimed.settings.callback_token_hash.clone()),
+            previous_until: registered.then_some(now + PREVIOUS_TOKEN_GRACE),
+            connecting_until: None,
+        },
+        owner_sub: if registered { claimed.owner_sub.clone() } else { user.unwrap_or("unknown").to_owned() },
+        active: input.active.unwrap_or(!registered || claimed.active),
+        updated_at: now,
+        version: claimed.version + 1,
+        ..claimed
+    };
+    if deps.connections.update_connection(&connection.to_record()?).await? != WriteOutcome::Written {
+        return Err(conflict());
     }
-    Err(conflict())
+    tracing::info!(shop = %shop, reconnect = registered, "MasonHub connected");
+    Ok(connection)
 }
 
 fn conflict() -> ApiError {
@@ -329,8 +412,18 @@ pub async fn put_fulfilment(
 
 /// The shop a MasonHub callback token authenticates: the shop it names, if that shop's active
 /// connection holds its hash (compared in constant time). `None`: unauthenticated.
-pub async fn authenticate(store: &dyn ConnectionStore, token: &str) -> Result<Option<ShopDomain>, StoreError> {
+pub async fn authenticate(
+    store: &dyn ConnectionStore,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ShopDomain>, StoreError> {
     let Some(shop) = webhook::shop_of(token) else { return Ok(None) };
     let Some(connection) = load(store, &shop).await?.filter(|c| c.active) else { return Ok(None) };
-    Ok(webhook::verify(token, &connection.settings.callback_token_hash).then_some(shop))
+    let settings = &connection.settings;
+    let previous = settings
+        .previous_callback_token_hash
+        .as_deref()
+        .filter(|_| settings.previous_until.is_some_and(|until| until > now));
+    let current = webhook::verify(token, &settings.callback_token_hash);
+    Ok((current || previous.is_some_and(|hash| webhook::verify(token, hash))).then_some(shop))
 }
