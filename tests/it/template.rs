@@ -354,3 +354,29 @@ fn every_queue_a_function_names_it_may_send_to_and_order_changers_reach_every_de
         }
     }
 }
+
+#[test]
+fn each_partner_workers_share_of_the_pace_matches_its_queue_concurrency() {
+    let template = template();
+    let mut checked = 0;
+    for function in functions(&template) {
+        let variables = &function.properties["Environment"]["Variables"];
+        for def in QUEUES {
+            let shared::queue::Stage::Outbound(partner) = def.stage else { continue };
+            let workers = format!("{}_WORKERS", partner.as_str().to_ascii_uppercase());
+            let rate = format!("{}_RATE_PER_SECOND", partner.as_str().to_ascii_uppercase());
+            if variables[rate.as_str()].is_null() {
+                continue;
+            }
+            let source = events(&function, "SQS")
+                .into_iter()
+                .find(|e| untag(&e["Queue"]).trim_end_matches(".Arn") == untag(&variables[def.url_env]))
+                .unwrap_or_else(|| panic!("{} paces {partner} but does not consume its queue", function.binary));
+            let concurrency = source["ScalingConfig"]["MaximumConcurrency"].as_u64().expect("a capped source");
+            let declared: u64 = variables[workers.as_str()].as_str().and_then(|w| w.parse().ok()).expect(&workers);
+            assert_eq!(declared, concurrency, "{}: {workers} vs the queue's MaximumConcurrency", function.binary);
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "MasonHub is paced");
+}

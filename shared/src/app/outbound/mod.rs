@@ -44,12 +44,16 @@ pub struct RateConfig {
 }
 
 impl RateConfig {
-    /// `{PREFIX}_RATE_BURST` and `{PREFIX}_RATE_PER_SECOND` (MasonHub publishes no limit).
+    /// `{PREFIX}_RATE_BURST` and `{PREFIX}_RATE_PER_SECOND` (MasonHub publishes no limit): the partner's
+    /// pace per shop across every worker. Each instance keeps its own bucket, so it takes its share:
+    /// the pace divided by `{PREFIX}_WORKERS`, the most instances the queue's event source runs at once
+    /// (its `MaximumConcurrency`; a template test keeps the two equal).
     pub fn read(env: &mut Env, prefix: &str) -> Self {
-        let burst = env.parsed(&format!("{prefix}_RATE_BURST"), 10, |v| v.parse().ok().filter(|b| *b > 0));
+        let burst: u32 = env.parsed(&format!("{prefix}_RATE_BURST"), 10, |v| v.parse().ok().filter(|b| *b > 0));
         let per_second =
             env.parsed(&format!("{prefix}_RATE_PER_SECOND"), 5.0, |v| v.parse().ok().filter(|r: &f64| *r > 0.0));
-        Self { burst, per_second }
+        let workers: u32 = env.parsed(&format!("{prefix}_WORKERS"), 1, |v| v.parse().ok().filter(|w| *w > 0));
+        Self { burst: burst.div_ceil(workers), per_second: per_second / f64::from(workers) }
     }
 }
 
@@ -309,4 +313,20 @@ async fn wait_for_token(deps: &Outbound, outbound: &crate::queue::Outbound, dela
     deps.queue.send(Stage::Outbound(outbound.destination), &Message::Outbound(outbound.clone()), delay).await?;
     tracing::info!(shop = %outbound.shop, order = %outbound.order, delay, "rate limited; delayed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn each_worker_takes_its_share_of_the_partners_pace() {
+        let vars = [("X_RATE_PER_SECOND", "5"), ("X_RATE_BURST", "9"), ("X_WORKERS", "2")];
+        let mut env = Env::from_map(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(RateConfig::read(&mut env, "X"), RateConfig { burst: 5, per_second: 2.5 });
+        let mut alone = Env::from_map(Vec::new());
+        assert_eq!(RateConfig::read(&mut alone, "X"), RateConfig { burst: 10, per_second: 5.0 });
+        assert!(env.finish().is_ok() && alone.finish().is_ok());
+    }
 }
