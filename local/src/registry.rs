@@ -124,6 +124,7 @@ pub const FUNCTIONS: &[Function] = &[
             Trigger::Http("PUT", fulfilment_api::CONNECTION_ROUTE),
             Trigger::Http("GET", fulfilment_api::DEAD_LETTERS_ROUTE),
             Trigger::Http("POST", fulfilment_api::REPLAY_ROUTE),
+            Trigger::Http("GET", fulfilment_api::PARTNER_ORDER_ROUTE),
         ],
         build: wire!(fulfilment_api, Http),
     },

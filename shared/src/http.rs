@@ -68,3 +68,11 @@ pub fn path(req: &Request) -> String {
 pub fn wants_event_stream(req: &Request) -> bool {
     header(req, "accept").is_some_and(|accept| accept.contains("text/event-stream"))
 }
+
+/// A path segment as sent: percent-encoded (`%23` for `#`, `%2F` for `/` in a GID), decoded.
+pub fn path_segment(raw: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", raw.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| raw.to_owned())
+}

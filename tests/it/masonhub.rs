@@ -23,7 +23,7 @@ use shared::{
 };
 use wiremock::{
     Mock, MockServer, Request, ResponseTemplate,
-    matchers::{body_string_contains, method, path},
+    matchers::{body_string_contains, method, path, query_param},
 };
 
 const MASONHUB: Stage = Stage::Outbound(Integration::MasonHub);
@@ -519,6 +519,52 @@ async fn only_the_owner_reconnects_one_reconnect_at_a_time_and_old_callbacks_sti
     let tomorrow = Utc::now() + chrono::Duration::hours(25);
     assert_eq!(authenticate(&trip.env.stack.shops, &old_token, tomorrow).await.unwrap(), None);
     assert_eq!(authenticate(&trip.env.stack.shops, &new_token, tomorrow).await.unwrap(), Some(trip.shop.clone()));
+}
+
+#[tokio::test]
+async fn an_orders_state_at_masonhub_is_checked_on_demand_beside_ours() {
+    let trip = connected("mh-check").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .mount(&trip.masonhub)
+        .await;
+    // Not routed yet: an unpaid order.
+    let (status, body) = trip.call("GET", "/api/masonhub/orders/7601", None).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("ORDER_NOT_FOUND")));
+    let key = trip.paid_order("7601", &["DEMO-MUG-WHT"]).await;
+    trip.env.drain_ingest().await;
+    let (status, body) = trip.call("GET", "/api/masonhub/orders/7601", None).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("NOT_ACCEPTED")), "{body}");
+    trip.env.drain(MASONHUB, 0).await;
+
+    let ours = partner_order_id(&trip.shop, &key);
+    Mock::given(method("GET"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .and(query_param("id", "mh-uuid"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+            "id": "mh-uuid", "customer_identifier": ours, "status": "packed",
+            "tracking_numbers": [{ "shipping_provider": "UPS", "tracking_number": "1Z999", "skus": [] }],
+            "updated_at": "2026-11-27T10:00:00Z" }])))
+        .mount(&trip.masonhub)
+        .await;
+    let (status, body) = trip.call("GET", "/api/masonhub/orders/%237601", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["partner_order_id"], ours);
+    assert_eq!(body["partner_id"], "mh-uuid");
+    assert_eq!(body["ours"]["status"], "open");
+    assert_eq!(body["masonhub"]["status"], "packed");
+    assert_eq!(body["masonhub"]["tracking_numbers"], json!(["1Z999"]));
+    assert_eq!(body["in_sync"], false, "a callback is missing");
+    let asked = trip.masonhub.received_requests().await.unwrap();
+    let get = asked.iter().find(|r| r.method.as_str() == "GET").unwrap();
+    assert_eq!(get.headers.get("authorization").unwrap().to_str().unwrap(), "Bearer mh-secret-token");
+
+    // MasonHub unreachable: a 502 with a code, never a 500.
+    trip.masonhub.reset().await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(503)).mount(&trip.masonhub).await;
+    let (status, body) = trip.call("GET", "/api/masonhub/orders/7601", None).await;
+    assert_eq!((status, body["code"].as_str()), (502, Some("MASONHUB_UNAVAILABLE")));
 }
 
 /// A queue whose first send fails.

@@ -25,7 +25,8 @@ use shared::{
     store::Claim,
 };
 
-use crate::{Deps, authorize, resolve::resolve};
+use crate::{Deps, authorize};
+use shared::app::order_ref::resolve;
 
 /// Most orders one action may touch.
 const MAX_ORDERS: usize = 250;

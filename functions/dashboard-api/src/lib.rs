@@ -7,7 +7,6 @@
 mod actions;
 mod alerts;
 mod list;
-mod resolve;
 mod view;
 
 use std::{collections::HashMap, sync::Arc};

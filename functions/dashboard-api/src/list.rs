@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde::Serialize;
 use shared::{
+    app::order_ref,
     domain::{OrderKey, Priority, ShopDomain, Tab, tabs::STATUSES},
     error::ApiError,
     http::{self as h, query_param},
@@ -19,7 +20,7 @@ use shared::{
 };
 
 use crate::{
-    Deps, authorize, resolve,
+    Deps, authorize,
     view::{OrderDetail, OrderView},
 };
 
@@ -268,8 +269,8 @@ fn page(
 
 pub async fn order_detail(deps: &Deps, req: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
     let shop = authorize(deps, req, query_param(req, "shop_domain").as_deref())?;
-    let id = percent_decode(raw_id);
-    let order = resolve::resolve(deps.orders.as_ref(), &shop, &id).await?;
+    let id = h::path_segment(raw_id);
+    let order = order_ref::resolve(deps.orders.as_ref(), &shop, &id).await?;
     let (order, timeline) = deps
         .orders
         .order_detail(&shop, &order.key(), TIMELINE_LENGTH)
@@ -277,14 +278,6 @@ pub async fn order_detail(deps: &Deps, req: &Request, raw_id: &str) -> Result<Re
         .ok_or_else(|| ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"))?;
     let deliveries = deps.deliveries.deliveries(&shop, &order.key()).await?;
     Ok(h::json(StatusCode::OK, &OrderDetail::new(&order, timeline, deliveries)))
-}
-
-/// Path segments arrive percent-encoded (`%23` for `#`, `%2F` for `/` in a GID).
-fn percent_decode(raw: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", raw.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| raw.to_owned())
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //!   and the callbacks are registered at MasonHub (`POST /callbacks`) with a fresh callback token.
 //! - `GET /api/fulfilment/settings`, `PUT /api/fulfilment/settings`: which orders go to MasonHub and
 //!   how they ship (validated against MasonHub's vocabularies).
+//! - `GET /api/masonhub/orders/{id}`: an order's state at MasonHub on demand (`GET /orders` by its
+//!   MasonHub id) beside what we hold, for when a callback seems missing.
 //! - `GET /api/dead-letters?destination=`: the shop's dead letters.
 //! - `POST /api/dead-letters/replay`: replays one id, a list (`ids`), or all of a `destination`,
 //!   through the same queue and idempotent worker.
@@ -22,22 +24,32 @@ use shared::{
         auth::{self, Caller, ShopParam},
         connections::masonhub::{self as connection, ConnectDeps, ConnectionInput, MasonHubConnection},
         dead_letters::{self, Selection},
+        order_ref,
     },
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, SecretsConfig, ShopifyAppConfig, TableConfig},
     domain::{FulfilmentSettings, Integration},
     error::ApiError,
     http as h,
-    integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    integrations::{
+        http::UpstreamError,
+        masonhub::{
+            MasonHubConfig,
+            client::{MasonHubClient, OrdersQuery},
+        },
+    },
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
-    store::{ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, dynamo::DynamoStore},
+    store::{ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, OrderStore, dynamo::DynamoStore},
 };
 
 pub const SETTINGS_ROUTE: &str = "/api/fulfilment/settings";
 pub const CONNECTION_ROUTE: &str = "/api/masonhub/connection";
 pub const DEAD_LETTERS_ROUTE: &str = "/api/dead-letters";
 pub const REPLAY_ROUTE: &str = "/api/dead-letters/replay";
+/// `GET /api/masonhub/orders/{id}` (the local stack's and the template's route pattern).
+pub const PARTNER_ORDER_ROUTE: &str = "/api/masonhub/orders/{id}";
+const PARTNER_ORDER_PREFIX: &str = "/api/masonhub/orders/";
 
 /// Most ids one replay names.
 const MAX_REPLAY_IDS: usize = 100;
@@ -80,6 +92,7 @@ pub struct Deps {
     pub connections: Arc<dyn ConnectionStore>,
     pub credentials: Arc<dyn CredentialStore>,
     pub dead_letters: Arc<dyn DeadLetterStore>,
+    pub orders: Arc<dyn OrderStore>,
     pub sealer: Arc<dyn Sealer>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
@@ -95,7 +108,8 @@ pub async fn connect(config: Config) -> Deps {
         callback_url: config.callback_url,
         connections: store.clone(),
         credentials: store.clone(),
-        dead_letters: store,
+        dead_letters: store.clone(),
+        orders: store,
         sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
         clock: Arc::new(SystemClock),
@@ -118,6 +132,9 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
         (&Method::POST, REPLAY_ROUTE) => replay(deps, &req).await,
         (_, SETTINGS_ROUTE | CONNECTION_ROUTE | DEAD_LETTERS_ROUTE | REPLAY_ROUTE) => {
             Err(ApiError::method_not_allowed())
+        }
+        (&Method::GET, other) if other.starts_with(PARTNER_ORDER_PREFIX) => {
+            partner_order(deps, &req, &other[PARTNER_ORDER_PREFIX.len()..]).await
         }
         _ => Err(ApiError::not_found("NOT_FOUND", "no such route")),
     }
@@ -196,6 +213,75 @@ async fn put_connection(deps: &Deps, req: &Request) -> Result<Response<Body>, Ap
     let connection =
         connection::connect(&connect_deps, &caller.shop, caller.user.as_deref(), input, deps.clock.now()).await?;
     Ok(h::json(StatusCode::OK, &json!({ "connection": ConnectionView::from(&connection) })))
+}
+
+fn conflict(code: &'static str, message: &str) -> ApiError {
+    ApiError::Client { status: StatusCode::CONFLICT, code, message: message.into() }
+}
+
+/// The order's state at MasonHub beside ours. MasonHub finds orders by its own id, which its answer to
+/// the create gave us; before that there is nothing to ask (409).
+async fn partner_order(deps: &Deps, req: &Request, raw_id: &str) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let order = order_ref::resolve(deps.orders.as_ref(), &caller.shop, &h::path_segment(raw_id)).await?;
+    let route =
+        order.ops.route.as_ref().ok_or_else(|| conflict("NOT_ROUTED", "the order is not routed to MasonHub"))?;
+    let ours = order.ops.partner.clone().unwrap_or_default();
+    let partner_id = ours
+        .partner_id
+        .clone()
+        .ok_or_else(|| conflict("NOT_ACCEPTED", "MasonHub has not accepted the order yet; nothing to ask"))?;
+    let access = connection::access(
+        deps.connections.as_ref(),
+        deps.credentials.as_ref(),
+        deps.sealer.as_ref(),
+        &deps.masonhub,
+        &caller.shop,
+    )
+    .await
+    .map_err(|e| match e {
+        connection::AccessError::NotConnected => conflict("NOT_CONNECTED", "MasonHub is not connected"),
+        connection::AccessError::Store(e) => e.into(),
+        other => ApiError::Internal(anyhow::Error::new(other)),
+    })?;
+    let query = OrdersQuery { ids: vec![partner_id.clone()], list_type: Some("summary".into()), ..Default::default() };
+    let answer = deps.client.orders(&access.base_url, &access.token, &query).await.map_err(|e| {
+        tracing::warn!(shop = %caller.shop, order = %order.key(), error = %e, "MasonHub order check failed");
+        let code = if matches!(e, UpstreamError::Unauthorized { .. }) {
+            "MASONHUB_REFUSED_TOKEN"
+        } else {
+            "MASONHUB_UNAVAILABLE"
+        };
+        ApiError::Client { status: StatusCode::BAD_GATEWAY, code, message: format!("MasonHub: {e}") }
+    })?;
+    let theirs = answer.as_array().into_iter().flatten().find(|o| {
+        o.get("id").and_then(|v| v.as_str()) == Some(partner_id.as_str())
+            || o.get("customer_identifier").and_then(|v| v.as_str()) == Some(route.partner_order_id.as_str())
+    });
+    let masonhub = theirs.map(|o| {
+        let tracking: Vec<&str> = o
+            .get("tracking_numbers")
+            .and_then(|t| t.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.get("tracking_number").and_then(|n| n.as_str()))
+            .collect();
+        json!({ "status": o.get("status"), "tracking_numbers": tracking, "updated_at": o.get("updated_at") })
+    });
+    let in_sync = theirs.is_some_and(|o| o.get("status").and_then(|s| s.as_str()) == ours.status.as_deref());
+    let shipments: Vec<&str> = ours.shipments.iter().filter_map(|s| s.tracking_number.as_deref()).collect();
+    Ok(h::json(
+        StatusCode::OK,
+        &json!({
+            "order": order.key().to_string(),
+            "partner_order_id": route.partner_order_id,
+            "partner_id": partner_id,
+            "ours": { "status": ours.status, "tracking_numbers": shipments, "updated_at": ours.updated_at },
+            "masonhub": masonhub,
+            "in_sync": in_sync,
+            "checked_at": deps.clock.now(),
+        }),
+    ))
 }
 
 /// A dead letter as the dashboard sees it.

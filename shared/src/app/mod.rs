@@ -9,6 +9,7 @@ pub mod dead_letters;
 pub mod fan_out;
 pub mod ingest;
 pub mod install;
+pub mod order_ref;
 pub mod orders;
 pub mod outbound;
 pub mod outbox;

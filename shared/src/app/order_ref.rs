@@ -1,12 +1,13 @@
 //! Orders are named by Shopify GID (`gid://shopify/Order/123`), numeric id (`123`), order name
 //! (`#1001` or `1001`) or our own `channel:id`. Every route that takes an order id accepts them all.
 
-use shared::{
+use crate::{
     domain::{ChannelOrderId, Order, OrderKey, ShopDomain},
     error::ApiError,
     store::OrderStore,
 };
 
+/// The shop's order named `raw` (a path segment is decoded first: see [`crate::http::path_segment`]).
 pub async fn resolve(store: &dyn OrderStore, shop: &ShopDomain, raw: &str) -> Result<Order, ApiError> {
     let raw = raw.trim();
     let not_found = || ApiError::not_found("ORDER_NOT_FOUND", format!("no order `{raw}` in this shop"));
