@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod integrations;
+pub mod metrics;
 pub mod queue;
 pub mod secrets;
 pub mod sqs_batch;

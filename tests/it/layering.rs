@@ -11,7 +11,7 @@ use integration_tests::root;
 enum Layer {
     /// The canonical model: pure types and rules.
     Domain,
-    /// What everything may use: configuration, errors, the clock.
+    /// What everything may use: configuration, errors, the clock, metrics.
     Foundation,
     /// One folder per upstream system.
     Integration,
@@ -30,7 +30,7 @@ fn layer(module: &str) -> Option<Layer> {
     let top = module.split('/').next()?.trim_end_matches(".rs");
     Some(match top {
         "domain" => Layer::Domain,
-        "config" | "error" | "clock" => Layer::Foundation,
+        "config" | "error" | "clock" | "metrics" => Layer::Foundation,
         "integrations" => Layer::Integration,
         // The store's contract suite is test support: it builds test data with `testing`.
         "store" if module.starts_with("store/contract") => Layer::Edge,

@@ -380,3 +380,50 @@ fn each_partner_workers_share_of_the_pace_matches_its_queue_concurrency() {
     }
     assert!(checked > 0, "MasonHub is paced");
 }
+
+/// The template's CloudWatch alarms.
+fn alarms(template: &Value) -> Vec<&Value> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|r| &r["Properties"])
+        .collect()
+}
+
+#[test]
+fn seed_004s_monitoring_targets_are_alarms_on_every_queue_and_partner() {
+    let template = template();
+    let alarms = alarms(&template);
+    // Queue depth > 1000 on every queue the code declares.
+    for def in QUEUES {
+        // The queue resource whose URL the functions get for this stage.
+        let queue = functions(&template)
+            .iter()
+            .find_map(|f| {
+                let value = &f.properties["Environment"]["Variables"][def.url_env];
+                (!value.is_null()).then(|| untag(value).to_owned())
+            })
+            .unwrap_or_else(|| panic!("no function names {}", def.url_env));
+        let depth = alarms.iter().find(|a| {
+            a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && untag(&a["Dimensions"][0]["Value"]).trim_end_matches(".QueueName") == queue
+                && a["Threshold"].as_u64() == Some(1000)
+        });
+        assert!(depth.is_some(), "a depth alarm on {queue}");
+    }
+    // Latency > 500 ms and error rate > 1 % for every partner the clients report (`shared::metrics`).
+    for partner in [shared::integrations::masonhub::MASONHUB] {
+        let latency = alarms
+            .iter()
+            .find(|a| a["MetricName"] == shared::metrics::PARTNER_LATENCY && a["Dimensions"][0]["Value"] == partner);
+        assert_eq!(latency.and_then(|a| a["Threshold"].as_u64()), Some(500), "{partner} latency");
+        assert_eq!(latency.unwrap()["Namespace"], shared::metrics::NAMESPACE);
+        let rate = alarms.iter().find(|a| {
+            serde_yaml::to_string(&a["Metrics"]).unwrap().contains(shared::metrics::PARTNER_ERRORS)
+                && serde_yaml::to_string(&a["Metrics"]).unwrap().contains(&format!("Value: {partner}"))
+        });
+        assert_eq!(rate.and_then(|a| a["Threshold"].as_u64()), Some(1), "{partner} error rate");
+    }
+}

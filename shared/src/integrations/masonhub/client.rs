@@ -132,7 +132,15 @@ impl MasonHubClient {
     }
 }
 
+/// Sends `request`, emitting its latency and whether MasonHub failed it (`crate::metrics`).
 async fn send<R: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<R, UpstreamError> {
+    let started = std::time::Instant::now();
+    let result = exchange(request).await;
+    crate::metrics::partner_call(MASONHUB, started.elapsed(), result.as_ref().is_err_and(UpstreamError::is_retryable));
+    result
+}
+
+async fn exchange<R: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<R, UpstreamError> {
     let response = request.send().await.map_err(|e| UpstreamError::transport(MASONHUB, e))?;
     let status = response.status().as_u16();
     let retry_after = response
