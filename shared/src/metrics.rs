@@ -37,10 +37,12 @@ pub fn partner_call_document(partner: &str, elapsed: Duration, failed: bool, tim
     })
 }
 
-/// Emits one partner request's metrics.
+/// Emits one partner request's metrics: a line of its own on stdout, beside the JSON logs (a lost line
+/// loses a sample, never the request).
 pub fn partner_call(partner: &str, elapsed: Duration, failed: bool) {
+    use std::io::Write;
     let now = chrono::Utc::now().timestamp_millis();
-    println!("{}", partner_call_document(partner, elapsed, failed, now));
+    let _ = writeln!(std::io::stdout().lock(), "{}", partner_call_document(partner, elapsed, failed, now));
 }
 
 #[cfg(test)]
