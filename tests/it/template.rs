@@ -414,7 +414,8 @@ fn seed_004s_monitoring_targets_are_alarms_on_every_queue_and_partner() {
         assert!(depth.is_some(), "a depth alarm on {queue}");
     }
     // Latency > 500 ms and error rate > 1 % for every partner the clients report (`shared::metrics`).
-    for partner in [shared::integrations::masonhub::MASONHUB] {
+    let partners: &[&str] = &[shared::integrations::masonhub::MASONHUB];
+    for &partner in partners {
         let latency = alarms
             .iter()
             .find(|a| a["MetricName"] == shared::metrics::PARTNER_LATENCY && a["Dimensions"][0]["Value"] == partner);
