@@ -261,6 +261,24 @@ pub fn is_ready(order: &Order) -> bool {
         && order.fulfillment_status == FulfillmentStatus::Unfulfilled
 }
 
+/// Why an order is not ours to ship, if it is not: fulfilled by the channel (Amazon FBA), picked up
+/// by the buyer, or digital only (every line needs no shipping). Such orders are never routed to a
+/// partner, and never wait for tracking (no `tracking_pending`, no `delayed`).
+pub fn not_ours_to_ship(order: &Order) -> Option<&'static str> {
+    let delivery = &order.delivery;
+    if delivery.fulfilled_by_channel {
+        Some("fulfilled by the channel")
+    } else if delivery.local_pickup {
+        Some("local pickup")
+    } else if !delivery.unshippable_lines.is_empty()
+        && order.line_items.iter().all(|l| delivery.unshippable_lines.contains(&l.id))
+    {
+        Some("nothing to ship")
+    } else {
+        None
+    }
+}
+
 /// Why an order was not routed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotRouted {
@@ -276,14 +294,8 @@ pub fn decide(order: &Order, settings: &FulfilmentSettings, now: DateTime<Utc>) 
     if !is_ready(order) {
         return Err(NotRouted::NotReady);
     }
-    if order.delivery.fulfilled_by_channel {
-        return Err(NotRouted::NotOurs("fulfilled by the channel"));
-    }
-    if order.delivery.local_pickup {
-        return Err(NotRouted::NotOurs("local pickup"));
-    }
-    if order.line_items.iter().all(|l| order.delivery.unshippable_lines.contains(&l.id)) {
-        return Err(NotRouted::NotOurs("nothing to ship"));
+    if let Some(why) = not_ours_to_ship(order) {
+        return Err(NotRouted::NotOurs(why));
     }
     if !settings.enabled {
         return Err(NotRouted::Disabled);
