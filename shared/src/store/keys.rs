@@ -169,6 +169,12 @@ pub fn delivery_sk(id: &str) -> String {
     format!("DELIVERY#{id}")
 }
 
+/// The claim on delivery `id` (in the order's partition, before `DELIVERY#`, so neither the delivery
+/// records nor the order detail read it).
+pub fn delivery_claim_sk(id: &str) -> String {
+    format!("CLAIM#{id}")
+}
+
 /// Every shop that has orders, one item each, for the scheduled jobs.
 pub const SHOPS_PK: &str = "SHOPS";
 
