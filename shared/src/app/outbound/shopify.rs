@@ -15,7 +15,7 @@
 
 use super::{Failure, Outbound, Outcome};
 use crate::{
-    app::alerts,
+    app::{alerts, install::TokenError},
     config::Secret,
     domain::{Channel, OrderKey, ShopDomain},
     error::WorkerError,
@@ -30,7 +30,7 @@ use crate::{
             },
         },
     },
-    store::{DeliveryOutcome, ShopStatus},
+    store::{DeliveryOutcome, ShopRecord, ShopStatus},
 };
 
 /// How long a claim on a push holds: past the worker's timeout (30 s), so a live holder keeps it;
@@ -74,7 +74,10 @@ pub(super) async fn assignment(
     let Some(record) = record.filter(|r| r.metafields_sync && key.channel == Channel::Shopify) else {
         return Ok(Push::Done((DeliveryOutcome::Skipped, "Shopify metafields are read-only for this shop".into())));
     };
-    let token = deps.tokens.token(&record).await?;
+    let token = match token(deps, &record).await? {
+        Ok(token) => token,
+        Err(failure) => return Ok(Push::Failed(failure)),
+    };
     let variables = serde_json::json!({ "metafields": [{
         "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
         "type": "single_line_text_field", "value": assignee,
@@ -102,7 +105,10 @@ pub(super) async fn fulfillment(
     let Some(record) = deps.shops.shop(shop).await?.filter(|r| r.status == ShopStatus::Active) else {
         return Ok(Push::Done((DeliveryOutcome::Skipped, "the shop is not installed".into())));
     };
-    let token = deps.tokens.token(&record).await?;
+    let token = match token(deps, &record).await? {
+        Ok(token) => token,
+        Err(failure) => return Ok(Push::Failed(failure)),
+    };
     let holder = holder()?;
     let now = deps.clock.now();
     let until = now + chrono::Duration::seconds(i64::from(CLAIM_SECONDS));
@@ -115,6 +121,18 @@ pub(super) async fn fulfillment(
         deps.deliveries.release_delivery(shop, key, id, &holder).await?;
     }
     result
+}
+
+/// The shop's token; a refresh Shopify cannot answer now (an outage) is a failed attempt on the
+/// ladder, a refused token an error (the work is parked).
+async fn token(deps: &Outbound, record: &ShopRecord) -> Result<Result<Secret, Failure>, WorkerError> {
+    match deps.tokens.token(record).await {
+        Ok(token) => Ok(Ok(token)),
+        Err(TokenError::Unavailable(e)) => {
+            Ok(Err(Failure::waiting(format!("the token could not be refreshed: {e:#}"))))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A claim holder's name: random, so two deliveries of one message never share it.
