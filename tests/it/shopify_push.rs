@@ -406,3 +406,42 @@ async fn a_shopify_outage_backs_off_past_four_hours_then_dead_letters_for_replay
     let alert = env.alerts(&shop).await.into_iter().find(|a| a.kind == AlertKind::DeadLetter).unwrap();
     assert!(alert.cleared_at.is_some(), "the last dead letter resolved clears the alert");
 }
+
+/// An order whose fulfilments outnumber what `Order.fulfillments` returns: the "already pushed?"
+/// check reads every fulfilment order's fulfilments page by page and finds the tracking number on a
+/// later page, so nothing is pushed again.
+#[tokio::test]
+async fn the_already_pushed_check_reads_every_fulfilment_page_by_page() {
+    let (env, server, shop) = setup("push-deep").await;
+    Mock::given(body_string_contains("query OrderFulfillmentOrders"))
+        .respond_with(data(json!({ "order": { "id": ORDER_GID,
+            "fulfillmentOrders": { "nodes": [{ "id": "gid://shopify/FulfillmentOrder/77", "status": "CLOSED" }] },
+            "fulfillmentsCount": { "count": 251 },
+            "fulfillments": [{ "id": "gid://shopify/Fulfillment/1", "status": "SUCCESS", "trackingInfo": [{ "number": "1ZOTHER" }] }] } })))
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("query FulfillmentOrderFulfillments"))
+        .and(body_string_contains("page-2"))
+        .respond_with(data(json!({ "fulfillmentOrder": { "fulfillments": {
+            "pageInfo": { "hasNextPage": false, "endCursor": null },
+            "nodes": [{ "id": "gid://shopify/Fulfillment/251", "status": "SUCCESS", "trackingInfo": [{ "number": "1ZDEEP" }] }] } } })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("query FulfillmentOrderFulfillments"))
+        .respond_with(data(json!({ "fulfillmentOrder": { "fulfillments": {
+            "pageInfo": { "hasNextPage": true, "endCursor": "page-2" },
+            "nodes": [{ "id": "gid://shopify/Fulfillment/1", "status": "SUCCESS", "trackingInfo": [{ "number": "1ZOTHER" }] }] } } })))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let (deps, _) = worker(&env).await;
+    shared::app::outbound::process(&deps, push(&shop, "ship-deep", "1ZDEEP", 0)).await.unwrap();
+
+    assert_eq!(graphql_requests(&server, "query FulfillmentOrderFulfillments").await.len(), 2, "both pages read");
+    assert!(graphql_requests(&server, "mutation FulfillmentCreate").await.is_empty());
+    assert!(graphql_requests(&server, "mutation FulfillmentTrackingInfoUpdate").await.is_empty());
+    let deliveries = env.stack.shops.deliveries(&shop, &order_key()).await.unwrap();
+    assert_eq!(deliveries[0].outcome, "delivered");
+    assert!(deliveries[0].detail.contains("already has"), "{}", deliveries[0].detail);
+}

@@ -24,9 +24,10 @@ use crate::{
         shopify::{
             admin::{UserError, describe},
             graphql::{
-                FULFILLMENT_CREATE, FULFILLMENT_TRACKING_INFO_UPDATE, FulfillmentCreateData,
-                FulfillmentTrackingInfoUpdateData, GqlFulfillment, METAFIELDS_SET, MetafieldsSetData,
-                ORDER_FULFILLMENT_ORDERS, OrderFulfillmentOrdersData,
+                FULFILLMENT_CREATE, FULFILLMENT_ORDER_FULFILLMENTS, FULFILLMENT_TRACKING_INFO_UPDATE,
+                FulfillmentCreateData, FulfillmentOrderFulfillmentsData, FulfillmentTrackingInfoUpdateData,
+                GqlFulfillment, METAFIELDS_SET, MetafieldsSetData, ORDER_FULFILLMENT_ORDERS,
+                OrderFulfillmentOrdersData,
             },
         },
     },
@@ -37,8 +38,8 @@ use crate::{
 /// a crashed one's claim lapses by itself.
 pub(super) const CLAIM_SECONDS: u32 = 60;
 
-/// Pages of fulfillment orders read at most (50 each).
-const MAX_FULFILLMENT_ORDER_PAGES: usize = 20;
+/// Pages read at most of one connection (50 each).
+const MAX_PAGES: usize = 20;
 
 /// What one attempt at a Shopify change came to.
 pub(super) enum Push {
@@ -142,17 +143,19 @@ fn holder() -> Result<String, WorkerError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The order's fulfilment orders (every page) and its fulfilments, as Shopify has them.
+/// The order's open fulfilment orders (every page) and all its fulfilments, as Shopify has them.
 async fn read_order(
     deps: &Outbound,
     shop: &ShopDomain,
     key: &OrderKey,
     token: &Secret,
 ) -> Result<Result<(Vec<String>, Vec<GqlFulfillment>), UpstreamError>, WorkerError> {
+    let mut all = Vec::new();
     let mut open = Vec::new();
     let mut fulfillments = Vec::new();
+    let mut count = 0;
     let mut after: Option<String> = None;
-    for page in 0..MAX_FULFILLMENT_ORDER_PAGES {
+    for page in 0..MAX_PAGES {
         let variables = serde_json::json!({ "id": order_gid(key), "after": after });
         let answer = deps
             .shopify
@@ -165,13 +168,45 @@ async fn read_order(
         };
         let order =
             order.ok_or_else(|| WorkerError::Permanent(anyhow::anyhow!("Shopify does not know order {key}")))?;
+        all.extend(order.fulfillment_orders.nodes.iter().map(|fo| fo.id.clone()));
         open.extend(order.fulfillment_orders.nodes.iter().filter(|fo| fo.is_open()).map(|fo| fo.id.clone()));
         if page == 0 {
+            count = order.fulfillments_count.map_or(0, |c| c.count);
             fulfillments = order.fulfillments;
         }
         match order.fulfillment_orders.next_after() {
             Some(cursor) => after = Some(cursor),
             None => break,
+        }
+    }
+    if count > fulfillments.len() as u64 {
+        // The order's list stops at 250: read every fulfilment order's fulfilments, page by page.
+        for fo in &all {
+            let mut after: Option<String> = None;
+            for _ in 0..MAX_PAGES {
+                let variables = serde_json::json!({ "id": fo, "after": after });
+                let answer = deps
+                    .shopify
+                    .admin
+                    .graphql::<FulfillmentOrderFulfillmentsData>(shop, token, FULFILLMENT_ORDER_FULFILLMENTS, variables)
+                    .await;
+                let Some(found) = (match answer {
+                    Ok(reply) => reply.data.fulfillment_order,
+                    Err(e) => return Ok(Err(e)),
+                }) else {
+                    break;
+                };
+                let next = found.fulfillments.next_after();
+                for f in found.fulfillments.nodes {
+                    if !fulfillments.iter().any(|known: &GqlFulfillment| known.id == f.id) {
+                        fulfillments.push(f);
+                    }
+                }
+                match next {
+                    Some(cursor) => after = Some(cursor),
+                    None => break,
+                }
+            }
         }
     }
     Ok(Ok((open, fulfillments)))
