@@ -289,6 +289,16 @@ impl DynamoStore {
             self.client.transact_write_items().set_transact_items(Some(items)).set_client_request_token(token);
         match request.send().await {
             Ok(_) => Ok(WriteOutcome::Written),
+            // The token was used within ten minutes for a different transaction: another writer's
+            // change of the same order (a race), which a re-read settles.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::IdempotentParameterMismatchException(_))
+                ) =>
+            {
+                Ok(WriteOutcome::VersionConflict)
+            }
             Err(e) => {
                 let reasons = match e.as_service_error() {
                     Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {

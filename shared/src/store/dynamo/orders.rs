@@ -290,8 +290,11 @@ fn order_write_token(
         hash.update(format!("|effect:{}", effect.id));
     }
     for change in alerts {
-        let kind = if matches!(change, crate::store::AlertChange::Raise(_)) { "raise" } else { "clear" };
-        hash.update(format!("|{kind}:{}", change.id()));
+        let (kind, at) = match change {
+            crate::store::AlertChange::Raise(alert) => ("raise", alert.raised_at),
+            crate::store::AlertChange::Clear { at, .. } => ("clear", *at),
+        };
+        hash.update(format!("|{kind}:{}:{}", change.id(), at.timestamp_millis()));
     }
     hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
