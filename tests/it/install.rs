@@ -485,3 +485,47 @@ async fn the_local_stack_installs_a_shop_on_its_first_session_token_request_thro
     assert_eq!(mug["variants"][0]["option1"], "White");
     server.abort();
 }
+
+/// Shopify's token endpoint down while the token has expired: a push is not an error burning the
+/// queue's receives but a failed attempt on Shopify's retry ladder, sent again later.
+#[tokio::test]
+async fn a_refresh_shopify_cannot_answer_puts_a_push_on_the_retry_ladder() {
+    use shared::queue::{Outbound, OutboundChange, Stage, memory::MemoryQueue};
+    let (env, server) = setup().await;
+    let shop = unique_shop("refresh-outage");
+    install_by_exchange(&env, &server, &shop, "shpat_expiring", 0).await;
+    Mock::given(method("POST"))
+        .and(path(token_path(&shop)))
+        .and(body_string_contains("refresh_token"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let mut deps = integration_tests::deps!(env.stack, outbound_worker);
+    let queue = std::sync::Arc::new(MemoryQueue::new());
+    deps.queue = queue.clone();
+    let push = Message::Outbound(Outbound {
+        destination: Integration::Shopify,
+        shop: shop.clone(),
+        order: "shopify:5601234560002".into(),
+        id: "ship-refresh".into(),
+        change: OutboundChange::FulfillmentCreate {
+            shipment_id: "ship-refresh".into(),
+            tracking_number: Some("1ZREF".into()),
+            carrier: None,
+        },
+        attempt: 0,
+        replay: false,
+    });
+    shared::app::outbound::process(&deps, push).await.unwrap();
+    let sent: Vec<(Stage, u32, u32)> = queue
+        .sent()
+        .into_iter()
+        .filter_map(|(stage, m, delay)| match m {
+            Message::Outbound(o) => Some((stage, o.attempt, delay)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, [(Stage::Outbound(Integration::Shopify), 1, 1)]);
+    assert!(record(&env, &shop).await.unwrap().token.invalid_since.is_none(), "not a refused token");
+    assert!(graphql_requests(&server, "mutation FulfillmentCreate").await.is_empty());
+}

@@ -15,6 +15,7 @@ mod masonhub;
 mod openapi;
 mod products;
 mod samples;
+mod shipments;
 mod shopify_poll;
 mod shopify_push;
 mod sse;

@@ -428,3 +428,23 @@ fn seed_004s_monitoring_targets_are_alarms_on_every_queue_and_partner() {
         assert_eq!(rate.and_then(|a| a["Threshold"].as_u64()), Some(1), "{partner} error rate");
     }
 }
+
+/// Outbound destinations retry on their ladder as new delayed messages: the queue must keep a message
+/// for the whole ladder (retention, explicit or SQS's default of 4 days), and the redrive must not be
+/// what ends the retries (each rung is a new message, so the receive count starts again).
+#[test]
+fn outbound_queues_keep_messages_for_their_whole_retry_ladder() {
+    use shared::{app::outbound::ladder, domain::Integration};
+    let template = template();
+    let resources = &template["Resources"];
+    for (destination, resource) in
+        [(Integration::Shopify, "OutboundShopifyQueue"), (Integration::MasonHub, "OutboundMasonHubQueue")]
+    {
+        let queue = &resources[resource]["Properties"];
+        let retention = queue["MessageRetentionPeriod"].as_u64().unwrap_or(345_600);
+        let span = u64::try_from(ladder(destination).span().num_seconds()).unwrap();
+        assert!(retention > 2 * span, "{resource}: retention {retention} s vs a {span} s ladder");
+        assert!(queue["DelaySeconds"].as_u64().unwrap_or(0) == 0, "{resource}: the ladder sets the delays");
+    }
+    assert!(ladder(Integration::Shopify).span() >= chrono::Duration::hours(4), "past Shopify's own window");
+}

@@ -95,6 +95,10 @@ impl Simulator {
             "mutation WebhookSubscriptionCreate" => self.create_subscription(&variables),
             "query OrderFulfillmentOrders" => self.fulfillment_orders(&variables),
             "mutation FulfillmentCreate" => self.create_fulfillment(&variables),
+            "mutation FulfillmentTrackingInfoUpdate" => {
+                let id = variables.get("fulfillmentId").cloned().unwrap_or(Value::Null);
+                json!({ "fulfillmentTrackingInfoUpdate": { "fulfillment": { "id": id }, "userErrors": [] } })
+            }
             "mutation MetafieldsSet" => {
                 json!({ "metafieldsSet": { "metafields": [{ "id": "gid://shopify/Metafield/1" }], "userErrors": [] } })
             }

@@ -1,5 +1,9 @@
-//! Order writes shared by every stage: read, change, refresh the shipment flags, write under the version
-//! read, and raise or clear the shipment alerts the change caused. A lost race re-reads and retries.
+//! Order writes shared by every stage: read, change, refresh the shipment flags, and write under the
+//! version read, with the shipment alerts the change raised or cleared in the same transaction. A lost
+//! race re-reads and retries.
+//!
+//! The functions still take the alert store their callers pass (`_alerts`): shipment alerts no longer
+//! go through it, since they commit with the order.
 
 use chrono::{DateTime, Utc};
 
@@ -11,7 +15,7 @@ use crate::{
     },
     error::StoreError,
     queue::{Outbound, OutboundChange},
-    store::{AlertStore, OrderStore, PendingEffect, WriteOutcome, keys::Watch},
+    store::{AlertChange, AlertStore, OrderStore, PendingEffect, WriteOutcome, keys::Watch},
 };
 
 /// Attempts at a read-decide-write cycle before giving up with [`ChangeError::Contended`].
@@ -56,7 +60,7 @@ pub async fn change<E>(
 /// the order and the effects committed, for the caller to relay (`app::outbox::relay_after_commit`).
 pub async fn change_with_effects<E>(
     store: &dyn OrderStore,
-    alerts: &dyn AlertStore,
+    _alerts: &dyn AlertStore,
     shop: &ShopDomain,
     key: &OrderKey,
     now: DateTime<Utc>,
@@ -78,8 +82,10 @@ pub async fn change_with_effects<E>(
         next.version = previous.version + 1;
         let pending =
             effects(&previous, &next).into_iter().map(|o| outbox::effect(o, now)).collect::<Result<Vec<_>, _>>()?;
-        if store.write_order_with_effects(&next, Some(&previous), &events, &pending).await? == WriteOutcome::Written {
-            sync_alerts(alerts, &next, &flags_before, now).await?;
+        let alerts = shipment_alerts(&next, &flags_before, now);
+        if store.write_order_with_alerts(&next, Some(&previous), &events, &pending, &alerts).await?
+            == WriteOutcome::Written
+        {
             return Ok((next, pending));
         }
     }
@@ -121,7 +127,7 @@ pub async fn apply_revision(
 #[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
 pub async fn apply_routed_revision(
     store: &dyn OrderStore,
-    alerts: &dyn AlertStore,
+    _alerts: &dyn AlertStore,
     fulfilment: Option<&FulfilmentSettings>,
     incoming: Order,
     now: DateTime<Utc>,
@@ -144,7 +150,8 @@ pub async fn apply_routed_revision(
                     .iter()
                     .map(|e| outbox::effect(partner_message(&order, e), now))
                     .collect::<Result<Vec<_>, _>>()?;
-                if store.write_order_with_effects(&order, previous.as_ref(), &events, &pending).await?
+                let alerts = shipment_alerts(&order, &flags_before, now);
+                if store.write_order_with_alerts(&order, previous.as_ref(), &events, &pending, &alerts).await?
                     == WriteOutcome::Written
                 {
                     tracing::info!(
@@ -153,7 +160,6 @@ pub async fn apply_routed_revision(
                         effects = pending.len(),
                         "order stored"
                     );
-                    sync_alerts(alerts, &order, &flags_before, now).await?;
                     return Ok((Applied::Written, pending));
                 }
             }
@@ -162,29 +168,25 @@ pub async fn apply_routed_revision(
     Err(ChangeError::Contended)
 }
 
-/// Raises the alert of every shipment flag that came up and clears the one of every flag that went
-/// down. Alert ids derive from the flag's start, so a replay raises nothing new.
-pub async fn sync_alerts(
-    alerts: &dyn AlertStore,
-    order: &Order,
-    before: &ShipmentFlags,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+/// The alert of every shipment flag that came up (raised) and of every flag that went down (cleared),
+/// committed with the order that changed its flags, so a crash after the commit loses no alert and a
+/// retry, which finds the flags already so, needs none. Alert ids derive from the flag's start.
+pub fn shipment_alerts(order: &Order, before: &ShipmentFlags, now: DateTime<Utc>) -> Vec<AlertChange> {
     let after = &order.ops.flags;
     let pairs = [
         (AlertKind::TrackingPending, before.tracking_pending_since, after.tracking_pending_since),
         (AlertKind::Delayed, before.delayed_since, after.delayed_since),
     ];
+    let mut changes = Vec::new();
     for (kind, was, is) in pairs {
         if let Some(since) = was.filter(|w| Some(*w) != is) {
-            alerts.clear_alert(&order.shop, &super::alerts::shipment_id(kind, &order.key(), since), now).await?;
+            changes.push(AlertChange::Clear { id: super::alerts::shipment_id(kind, &order.key(), since), at: now });
         }
         if let Some(since) = is.filter(|i| Some(*i) != was) {
-            let alert = super::alerts::shipment(kind, order, since, now);
-            alerts.raise_alert(&alert).await?;
+            changes.push(AlertChange::Raise(super::alerts::shipment(kind, order, since, now)));
         }
     }
-    Ok(())
+    changes
 }
 
 /// Due orders read per watch and round.

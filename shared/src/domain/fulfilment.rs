@@ -261,6 +261,24 @@ pub fn is_ready(order: &Order) -> bool {
         && order.fulfillment_status == FulfillmentStatus::Unfulfilled
 }
 
+/// Why an order is not ours to ship, if it is not: fulfilled by the channel (Amazon FBA), picked up
+/// by the buyer, or digital only (every line needs no shipping). Such orders are never routed to a
+/// partner, and never wait for tracking (no `tracking_pending`, no `delayed`).
+pub fn not_ours_to_ship(order: &Order) -> Option<&'static str> {
+    let delivery = &order.delivery;
+    if delivery.fulfilled_by_channel {
+        Some("fulfilled by the channel")
+    } else if delivery.local_pickup {
+        Some("local pickup")
+    } else if !delivery.unshippable_lines.is_empty()
+        && order.line_items.iter().all(|l| delivery.unshippable_lines.contains(&l.id))
+    {
+        Some("nothing to ship")
+    } else {
+        None
+    }
+}
+
 /// Why an order was not routed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotRouted {
@@ -276,14 +294,8 @@ pub fn decide(order: &Order, settings: &FulfilmentSettings, now: DateTime<Utc>) 
     if !is_ready(order) {
         return Err(NotRouted::NotReady);
     }
-    if order.delivery.fulfilled_by_channel {
-        return Err(NotRouted::NotOurs("fulfilled by the channel"));
-    }
-    if order.delivery.local_pickup {
-        return Err(NotRouted::NotOurs("local pickup"));
-    }
-    if order.line_items.iter().all(|l| order.delivery.unshippable_lines.contains(&l.id)) {
-        return Err(NotRouted::NotOurs("nothing to ship"));
+    if let Some(why) = not_ours_to_ship(order) {
+        return Err(NotRouted::NotOurs(why));
     }
     if !settings.enabled {
         return Err(NotRouted::Disabled);
@@ -415,7 +427,43 @@ pub const RETRY_LADDER_SECONDS: [u32; 4] = [1, 2, 5, 10];
 /// The delay before attempt `attempt + 1` after attempt `attempt` (0-based) failed, or `None` when
 /// the ladder is spent.
 pub fn retry_delay(attempt: u32) -> Option<u32> {
-    RETRY_LADDER_SECONDS.get(attempt as usize).copied()
+    RetryLadder::PARTNER.delay(attempt)
+}
+
+/// The longest delay SQS gives one message (`DelaySeconds`).
+pub const MAX_QUEUE_DELAY_SECONDS: u32 = 900;
+
+/// Shopify pushes back off for longer than an outage of Shopify's own retry window (4 hours): 1 s,
+/// 5 s, 30 s, 1, 2, 5 and 10 minutes, then every 15 minutes (the longest SQS delay), 4 h 3 min in all.
+pub const SHOPIFY_RETRY_SECONDS: [u32; 22] =
+    [1, 5, 30, 60, 120, 300, 600, 900, 900, 900, 900, 900, 900, 900, 900, 900, 900, 900, 900, 900, 900, 900];
+
+/// A retry ladder: the delays, in seconds (each at most [`MAX_QUEUE_DELAY_SECONDS`]), before the
+/// attempts after the first; a message that fails every rung is dead-lettered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryLadder(pub &'static [u32]);
+
+impl RetryLadder {
+    /// Seed 004's ladder for fulfilment partners.
+    pub const PARTNER: RetryLadder = RetryLadder(&RETRY_LADDER_SECONDS);
+    /// Shopify's pushes: long enough to ride out a Shopify outage.
+    pub const SHOPIFY: RetryLadder = RetryLadder(&SHOPIFY_RETRY_SECONDS);
+
+    /// The delay before attempt `attempt + 1` after attempt `attempt` (0-based) failed, or `None` when
+    /// the ladder is spent.
+    pub fn delay(self, attempt: u32) -> Option<u32> {
+        self.0.get(attempt as usize).copied()
+    }
+
+    /// How many attempts the ladder allows in all.
+    pub fn attempts(self) -> u32 {
+        u32::try_from(self.0.len()).unwrap_or(u32::MAX).saturating_add(1)
+    }
+
+    /// The time from the first attempt to the last.
+    pub fn span(self) -> Duration {
+        Duration::seconds(self.0.iter().map(|s| i64::from(*s)).sum())
+    }
 }
 
 /// A token bucket: `capacity` tokens, refilled at `per_second`.
@@ -505,6 +553,16 @@ mod tests {
         let previous = order.clone();
         let (_, again) = plan(Some(&previous), &mut order, Some(&settings(RouteRule::All)), now());
         assert!(again.is_empty(), "decided once");
+    }
+
+    #[test]
+    fn the_shopify_ladder_outlasts_shopifys_four_hour_window_within_sqs_delays() {
+        assert!(RetryLadder::SHOPIFY.span() >= Duration::hours(4));
+        assert!(RetryLadder::SHOPIFY.0.iter().all(|d| *d >= 1 && *d <= MAX_QUEUE_DELAY_SECONDS));
+        assert!(RetryLadder::SHOPIFY.0.windows(2).all(|w| w[0] <= w[1]), "backs off");
+        assert_eq!(RetryLadder::SHOPIFY.delay(0), Some(1));
+        assert_eq!(RetryLadder::SHOPIFY.delay(22), None);
+        assert_eq!((RetryLadder::PARTNER.attempts(), retry_delay(3), retry_delay(4)), (5, Some(10), None));
     }
 
     #[test]

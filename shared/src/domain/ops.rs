@@ -238,13 +238,24 @@ impl Order {
     pub fn refresh_flags(&mut self, now: DateTime<Utc>) -> ShipmentFlags {
         let before = self.ops.flags.clone();
         let pending_at = self.created_at + TRACKING_PENDING_AFTER;
-        self.ops.flags.tracking_pending_since =
-            (self.cancelled_at.is_none() && !self.has_tracking() && now > pending_at).then_some(pending_at);
+        self.ops.flags.tracking_pending_since = (self.awaits_tracking() && now > pending_at).then_some(pending_at);
         self.ops.flags.delayed_since = self
             .in_transit_since()
+            .filter(|_| self.ours_to_ship())
             .map(|last_update| last_update + DELAYED_AFTER)
             .filter(|delayed_at| now > *delayed_at);
         before
+    }
+
+    /// Whether we ship this order (`domain::fulfilment::not_ours_to_ship`): only such orders can be
+    /// `tracking_pending` or `delayed`.
+    pub fn ours_to_ship(&self) -> bool {
+        super::fulfilment::not_ours_to_ship(self).is_none()
+    }
+
+    /// An open order of ours without tracking: `tracking_pending` once it is 2 hours old.
+    pub fn awaits_tracking(&self) -> bool {
+        self.cancelled_at.is_none() && !self.has_tracking() && self.ours_to_ship()
     }
 }
 

@@ -92,8 +92,8 @@ impl Order {
             Tab::Unfulfilled => {
                 self.cancelled_at.is_none() && open_fulfilment && self.ops.recorded_shipments.is_empty()
             }
-            Tab::TrackingPending => self.ops.flags.tracking_pending_since.is_some(),
-            Tab::Delayed => self.ops.flags.delayed_since.is_some(),
+            Tab::TrackingPending => self.tracking_pending(),
+            Tab::Delayed => self.delayed(),
             Tab::Returns => self.ops.return_case.as_ref().is_some_and(|r| !r.state.is_terminal()),
             Tab::Support => self.ops.support.is_some(),
             Tab::Assigned => self.ops.assigned_to.is_some(),
@@ -101,12 +101,21 @@ impl Order {
         TABS.into_iter().filter(|t| member(*t)).collect()
     }
 
+    /// Flagged `tracking_pending`, and ours to ship (an order flagged before the rule existed, such as
+    /// an Amazon FBA order, is not listed).
+    pub fn tracking_pending(&self) -> bool {
+        self.ops.flags.tracking_pending_since.is_some() && self.ours_to_ship()
+    }
+
+    /// Flagged `delayed`, and ours to ship.
+    pub fn delayed(&self) -> bool {
+        self.ops.flags.delayed_since.is_some() && self.ours_to_ship()
+    }
+
     pub fn priority(&self) -> Priority {
-        if self.ops.flags.delayed_since.is_some() || self.ops.support.is_some() {
+        if self.delayed() || self.ops.support.is_some() {
             Priority::High
-        } else if self.ops.flags.tracking_pending_since.is_some()
-            || self.ops.return_case.as_ref().is_some_and(|r| !r.state.is_terminal())
-        {
+        } else if self.tracking_pending() || self.ops.return_case.as_ref().is_some_and(|r| !r.state.is_terminal()) {
             Priority::Medium
         } else {
             Priority::Low
@@ -121,10 +130,10 @@ impl Order {
     /// The alerts open on this order, by kind.
     pub fn open_alerts(&self) -> Vec<&'static str> {
         let mut open = Vec::new();
-        if self.ops.flags.tracking_pending_since.is_some() {
+        if self.tracking_pending() {
             open.push("tracking_pending");
         }
-        if self.ops.flags.delayed_since.is_some() {
+        if self.delayed() {
             open.push("delayed");
         }
         open

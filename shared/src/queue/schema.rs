@@ -49,6 +49,9 @@ const INGEST: QueueDef = QueueDef {
     worker_timeout_seconds: 30,
 };
 
+/// Shopify's pushes. The worker retries on Shopify's own ladder (`RetryLadder::SHOPIFY`, over 4 hours,
+/// each rung a new delayed message) and stores dead letters itself; the redrive only catches what the
+/// worker could not even record.
 const OUTBOUND_SHOPIFY: QueueDef = QueueDef {
     stage: Stage::Outbound(Integration::Shopify),
     name: "outbound-shopify",

@@ -9,6 +9,27 @@ use crate::{
     error::StoreError,
 };
 
+/// An alert change that commits with an order's write
+/// ([`super::OrderStore::write_order_with_alerts`]): the order's shipment flags and their alerts are
+/// stored together or not at all, so a crash after the commit loses no alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertChange {
+    /// Stores the alert open (a flag came up; its id derives from the flag's start).
+    Raise(Alert),
+    /// Marks the alert `id` cleared at `at`, when it is stored and open.
+    Clear { id: String, at: DateTime<Utc> },
+}
+
+impl AlertChange {
+    /// The alert's id.
+    pub fn id(&self) -> &str {
+        match self {
+            AlertChange::Raise(alert) => &alert.id,
+            AlertChange::Clear { id, .. } => id,
+        }
+    }
+}
+
 #[async_trait]
 pub trait AlertStore: Send + Sync {
     /// Stores the alert once per `(shop, id)`.

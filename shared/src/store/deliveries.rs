@@ -57,6 +57,31 @@ impl PartialEq<&str> for DeliveryOutcome {
 
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
+    /// Records (or replaces) the delivery `delivery.id`, except that a record that says `delivered`
+    /// is never replaced: a later `rejected` (a racing attempt, a replay) does not overwrite it.
     async fn record_delivery(&self, shop: &ShopDomain, key: &OrderKey, delivery: &Delivery) -> Result<(), StoreError>;
     async fn deliveries(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Claims the delivery `id` for `holder` until `until` before a call that is not idempotent
+    /// (Shopify's `fulfillmentCreate`): `false` while another holder's claim has not expired at `now`,
+    /// so two concurrent deliveries of one message never both call. A claim that outlives a crashed
+    /// holder expires by itself.
+    async fn claim_delivery(
+        &self,
+        shop: &ShopDomain,
+        key: &OrderKey,
+        id: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the claim back (after a failed attempt), if `holder` still has it.
+    async fn release_delivery(
+        &self,
+        shop: &ShopDomain,
+        key: &OrderKey,
+        id: &str,
+        holder: &str,
+    ) -> Result<(), StoreError>;
 }

@@ -85,7 +85,7 @@ pub fn order_index(order: &Order) -> Vec<IndexEntry> {
         entries.push(IndexEntry { pk: assignee_pk(&order.shop, assignee), sk: position.clone(), listing: true });
     }
     let flags = &order.ops.flags;
-    if order.cancelled_at.is_none() && !order.has_tracking() && flags.tracking_pending_since.is_none() {
+    if order.awaits_tracking() && flags.tracking_pending_since.is_none() {
         let due = order.created_at + TRACKING_PENDING_AFTER;
         entries.push(IndexEntry {
             pk: watch_pk(&order.shop, Watch::Tracking),
@@ -93,7 +93,7 @@ pub fn order_index(order: &Order) -> Vec<IndexEntry> {
             listing: false,
         });
     }
-    if let (Some(last_update), None) = (order.in_transit_since(), flags.delayed_since) {
+    if let (Some(last_update), None, true) = (order.in_transit_since(), flags.delayed_since, order.ours_to_ship()) {
         entries.push(IndexEntry {
             pk: watch_pk(&order.shop, Watch::Transit),
             sk: format!("{}#{}", sortable_millis(last_update + DELAYED_AFTER), order.key()),
@@ -167,6 +167,12 @@ pub const REQUEST_SK: &str = "REQUEST";
 /// them only after every timeline event.
 pub fn delivery_sk(id: &str) -> String {
     format!("DELIVERY#{id}")
+}
+
+/// The claim on delivery `id` (in the order's partition, before `DELIVERY#`, so neither the delivery
+/// records nor the order detail read it).
+pub fn delivery_claim_sk(id: &str) -> String {
+    format!("CLAIM#{id}")
 }
 
 /// Every shop that has orders, one item each, for the scheduled jobs.

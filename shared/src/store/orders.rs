@@ -96,6 +96,19 @@ pub trait OrderStore: Send + Sync {
         previous: Option<&Order>,
         events: &[TimelineEvent],
         effects: &[super::PendingEffect],
+    ) -> Result<WriteOutcome, StoreError> {
+        self.write_order_with_alerts(order, previous, events, effects, &[]).await
+    }
+
+    /// As [`OrderStore::write_order_with_effects`], and applies `alerts` (raised or cleared) in the same
+    /// transaction. A clear whose alert changed since it was read loses the race like a stale version.
+    async fn write_order_with_alerts(
+        &self,
+        order: &Order,
+        previous: Option<&Order>,
+        events: &[TimelineEvent],
+        effects: &[super::PendingEffect],
+        alerts: &[super::AlertChange],
     ) -> Result<WriteOutcome, StoreError>;
 
     /// Up to `limit` orders matching `query`, from `seek`. `First` and `From` read newest first;

@@ -5,7 +5,9 @@
 //! Partner effects (MasonHub's create, update and cancel) go through the dispatcher: paced by a token
 //! bucket per partner and shop, retried on seed 004's ladder (at once, then 1, 2, 5 and 10 s later,
 //! carried by SQS delays), and then dead-lettered; a refusal (a 4xx, a failed record) is dead-lettered
-//! at once with the partner's message. Shopify's pushes keep the queue's redrive.
+//! at once with the partner's message. Shopify's pushes use the same retry and dead-letter code on
+//! their own, longer ladder (`RetryLadder::SHOPIFY`: past Shopify's 4-hour window), so an outage of
+//! Shopify never exhausts the queue's redrive.
 
 mod masonhub;
 mod shopify;
@@ -25,7 +27,10 @@ use crate::{
     },
     clock::Clock,
     config::Env,
-    domain::{Integration, OrderKey, ShopDomain, fulfilment::TokenBucket},
+    domain::{
+        Integration, OrderKey, ShopDomain,
+        fulfilment::{RetryLadder, TokenBucket},
+    },
     error::WorkerError,
     integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
     queue::{Message, MessageQueue, OutboundChange, Stage},
@@ -160,22 +165,33 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
         return Ok(());
     }
     let crate::queue::Outbound { destination, shop, id, change, .. } = &outbound;
-    let (outcome, detail) = match (destination, change) {
+    let push = match (destination, change) {
         (Integration::Shopify, OutboundChange::AssignmentSync { assignee }) => {
-            shopify::assignment(deps, shop, &key, id, assignee).await?
+            Some(shopify::assignment(deps, shop, &key, id, assignee).await?)
         }
         (Integration::Shopify, OutboundChange::FulfillmentCreate { tracking_number, carrier, .. }) => {
-            shopify::fulfillment(deps, shop, &key, id, tracking_number.as_deref(), carrier.as_deref()).await?
+            Some(shopify::fulfillment(deps, shop, &key, id, tracking_number.as_deref(), carrier.as_deref()).await?)
         }
-        (_, OutboundChange::SupportEscalation { .. }) => {
+        _ => None,
+    };
+    let (outcome, detail) = match (push, destination, change) {
+        (Some(shopify::Push::Done(outcome)), ..) => outcome,
+        (Some(shopify::Push::Held(delay)), ..) => return put_back(deps, &outbound, delay, "push held elsewhere").await,
+        (Some(shopify::Push::Failed(failure)), ..) => {
+            if !failure.transient {
+                record(deps, &outbound, &key, DeliveryOutcome::Rejected, failure.error.clone()).await?;
+            }
+            return retry_or_dead_letter(deps, &outbound, failure).await;
+        }
+        (None, _, OutboundChange::SupportEscalation { .. }) => {
             // Delivered only once something receives it: no support destination exists yet, so the
             // escalation waits, visible on the order's deliveries, and a redelivery or replay retries it.
             (DeliveryOutcome::Deferred, "no support destination is configured; the escalation waits for one".to_owned())
         }
-        (_, OutboundChange::ReturnUpdate { .. }) => {
+        (None, _, OutboundChange::ReturnUpdate { .. }) => {
             (DeliveryOutcome::Deferred, "no ERP or Shopify returns integration is configured".to_owned())
         }
-        (other, change) => {
+        (None, other, change) => {
             let detail = format!("{other} has no handler for {} changes", change.kind());
             return Err(WorkerError::Permanent(anyhow::anyhow!(detail)));
         }
@@ -213,7 +229,14 @@ async fn already_handed_on(
     key: &OrderKey,
 ) -> Result<bool, WorkerError> {
     let recorded = deps.deliveries.deliveries(&outbound.shop, key).await?;
-    if !recorded.iter().any(|d| d.id == outbound.id && d.outcome != DeliveryOutcome::Deferred) {
+    // A replay sends a refused change again (the merchant fixed its cause): only a settled outcome
+    // other than a refusal answers it.
+    let settled = |d: &Delivery| match d.outcome {
+        DeliveryOutcome::Deferred => false,
+        DeliveryOutcome::Rejected => !outbound.replay,
+        DeliveryOutcome::Delivered | DeliveryOutcome::Skipped => true,
+    };
+    if !recorded.iter().any(|d| d.id == outbound.id && settled(d)) {
         return Ok(false);
     }
     tracing::info!(shop = %outbound.shop, order = %key, kind = outbound.change.kind(), "already handed on; redelivery ignored");
@@ -271,7 +294,7 @@ async fn retry_or_dead_letter(
 ) -> Result<(), WorkerError> {
     let stage = Stage::Outbound(outbound.destination);
     if failure.transient
-        && let Some(delay) = crate::domain::fulfilment::retry_delay(outbound.attempt)
+        && let Some(delay) = ladder(outbound.destination).delay(outbound.attempt)
     {
         let mut next = outbound.clone();
         next.attempt += 1;
@@ -308,10 +331,29 @@ async fn retry_or_dead_letter(
     Ok(())
 }
 
+/// The retry ladder of a destination's effects: Shopify's rides out a Shopify outage; partners keep
+/// seed 004's.
+pub fn ladder(destination: Integration) -> RetryLadder {
+    match destination {
+        Integration::Shopify => RetryLadder::SHOPIFY,
+        _ => RetryLadder::PARTNER,
+    }
+}
+
 /// Puts the message back with `delay` seconds, without spending a rung (the bucket was empty).
 async fn wait_for_token(deps: &Outbound, outbound: &crate::queue::Outbound, delay: u32) -> Result<(), WorkerError> {
+    put_back(deps, outbound, delay, "rate limited").await
+}
+
+/// Puts the message back with `delay` seconds, without spending a rung.
+async fn put_back(
+    deps: &Outbound,
+    outbound: &crate::queue::Outbound,
+    delay: u32,
+    why: &'static str,
+) -> Result<(), WorkerError> {
     deps.queue.send(Stage::Outbound(outbound.destination), &Message::Outbound(outbound.clone()), delay).await?;
-    tracing::info!(shop = %outbound.shop, order = %outbound.order, delay, "rate limited; delayed");
+    tracing::info!(shop = %outbound.shop, order = %outbound.order, delay, why, "delayed");
     Ok(())
 }
 

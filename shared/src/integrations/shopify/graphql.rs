@@ -385,15 +385,60 @@ pub struct MutationPayload {
     pub user_errors: Vec<super::admin::UserError>,
 }
 
-/// An order's fulfilment orders (to fulfil) and the tracking numbers it already has (so a retried push
-/// never creates a second fulfilment).
-pub const ORDER_FULFILLMENT_ORDERS: &str = r#"query OrderFulfillmentOrders($id: ID!) {
+/// An order's fulfilment orders (to fulfil; a connection, read page by page with `$after`) and the
+/// fulfilments it already has with all their tracking (so a retried push never creates a second
+/// fulfilment, and a second tracking number updates the fulfilment instead). `Order.fulfillments` is a
+/// list without a cursor: when `fulfillmentsCount` says it holds more than the list returned, they are
+/// read page by page per fulfilment order with [`FULFILLMENT_ORDER_FULFILLMENTS`].
+pub const ORDER_FULFILLMENT_ORDERS: &str = r#"query OrderFulfillmentOrders($id: ID!, $after: String) {
   order(id: $id) {
     id
-    fulfillmentOrders(first: 20) { nodes { id status } }
-    fulfillments(first: 50) { id trackingInfo(first: 5) { number } }
+    fulfillmentOrders(first: 50, after: $after) { pageInfo { hasNextPage endCursor } nodes { id status } }
+    fulfillmentsCount { count }
+    fulfillments(first: 250) { id status trackingInfo(first: 250) { company number url } }
   }
 }"#;
+
+/// One page of a fulfilment order's fulfilments (a connection), with all their tracking.
+pub const FULFILLMENT_ORDER_FULFILLMENTS: &str = r#"query FulfillmentOrderFulfillments($id: ID!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    fulfillments(first: 50, after: $after) { pageInfo { hasNextPage endCursor } nodes { id status trackingInfo(first: 250) { company number url } } }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfillmentOrderFulfillmentsData {
+    pub fulfillment_order: Option<FulfillmentOrderFulfillments>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FulfillmentOrderFulfillments {
+    pub fulfillments: FulfillmentPage,
+}
+
+/// A page of fulfilments; without `pageInfo` the page is all there is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfillmentPage {
+    #[serde(default)]
+    pub page_info: Option<PageInfo>,
+    #[serde(default = "Vec::new")]
+    pub nodes: Vec<GqlFulfillment>,
+}
+
+impl FulfillmentPage {
+    /// The cursor to read the next page after, when there is one.
+    pub fn next_after(&self) -> Option<String> {
+        self.page_info.as_ref().filter(|p| p.has_next_page).map(|p| p.end_cursor.clone().unwrap_or_default())
+    }
+}
+
+/// A `Count` (`fulfillmentsCount`).
+#[derive(Debug, Deserialize)]
+pub struct GqlCount {
+    pub count: u64,
+}
 
 #[derive(Debug, Deserialize)]
 pub struct OrderFulfillmentOrdersData {
@@ -403,9 +448,29 @@ pub struct OrderFulfillmentOrdersData {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderFulfillmentOrders {
-    pub fulfillment_orders: Nodes<FulfillmentOrderRef>,
+    pub fulfillment_orders: FulfillmentOrderPage,
+    /// How many fulfilments the order has (cancelled ones too); absent in older answers.
+    #[serde(default)]
+    pub fulfillments_count: Option<GqlCount>,
     #[serde(default)]
     pub fulfillments: Vec<GqlFulfillment>,
+}
+
+/// A page of an order's fulfilment orders; without `pageInfo` the page is all there is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfillmentOrderPage {
+    #[serde(default)]
+    pub page_info: Option<PageInfo>,
+    #[serde(default = "Vec::new")]
+    pub nodes: Vec<FulfillmentOrderRef>,
+}
+
+impl FulfillmentOrderPage {
+    /// The cursor to read the next page after, when there is one.
+    pub fn next_after(&self) -> Option<String> {
+        self.page_info.as_ref().filter(|p| p.has_next_page).map(|p| p.end_cursor.clone().unwrap_or_default())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -432,6 +497,21 @@ pub const FULFILLMENT_CREATE: &str = r#"mutation FulfillmentCreate($fulfillment:
 #[serde(rename_all = "camelCase")]
 pub struct FulfillmentCreateData {
     pub fulfillment_create: MutationPayload,
+}
+
+/// Adds tracking to a fulfilment that exists (a second tracking number for a shipment Shopify
+/// already has as a fulfilment): the numbers given replace the fulfilment's list.
+pub const FULFILLMENT_TRACKING_INFO_UPDATE: &str = r#"mutation FulfillmentTrackingInfoUpdate($fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackingInput!, $notifyCustomer: Boolean) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId, trackingInfoInput: $trackingInfoInput, notifyCustomer: $notifyCustomer) {
+    fulfillment { id }
+    userErrors { field message }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfillmentTrackingInfoUpdateData {
+    pub fulfillment_tracking_info_update: MutationPayload,
 }
 
 pub const METAFIELDS_SET: &str = r#"mutation MetafieldsSet($metafields: [MetafieldsSetInput!]!) {

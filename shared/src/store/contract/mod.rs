@@ -48,6 +48,7 @@ where
     sync::sync_state_only_moves_forward(store).await;
     requests::idempotency_keys_are_claimed_completed_and_released(store).await;
     deliveries::deliveries_are_kept_once_per_message(store).await;
+    deliveries::a_delivered_record_stays_and_claims_exclude_until_they_expire(store).await;
     shops::a_shop_is_erased_whole_and_alone(store).await;
     orders::orders_are_versioned_and_guarded(store).await;
     orders::timelines_are_newest_first_and_idempotent(store).await;

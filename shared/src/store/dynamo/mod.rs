@@ -273,9 +273,32 @@ impl DynamoStore {
     /// Runs `items` as one transaction. A failed condition or a conflicting transaction is a lost race
     /// (`VersionConflict`): the caller re-reads and decides again.
     async fn transact(&self, items: Vec<TransactWriteItem>, context: &'static str) -> Result<WriteOutcome, StoreError> {
+        self.transact_once(items, None, context).await
+    }
+
+    /// As [`DynamoStore::transact`], with `token` as the `ClientRequestToken` (at most 36 characters,
+    /// derived from the change), so that a repeat of a committed transaction is not a conflict.
+    async fn transact_once(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: Option<String>,
+        context: &'static str,
+    ) -> Result<WriteOutcome, StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        let request =
+            self.client.transact_write_items().set_transact_items(Some(items)).set_client_request_token(token);
+        match request.send().await {
             Ok(_) => Ok(WriteOutcome::Written),
+            // The token was used within ten minutes for a different transaction: another writer's
+            // change of the same order (a race), which a re-read settles.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::IdempotentParameterMismatchException(_))
+                ) =>
+            {
+                Ok(WriteOutcome::VersionConflict)
+            }
             Err(e) => {
                 let reasons = match e.as_service_error() {
                     Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {

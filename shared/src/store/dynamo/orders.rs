@@ -7,12 +7,13 @@ impl OrderStore for DynamoStore {
         item.as_ref().map(from_data).transpose()
     }
 
-    async fn write_order_with_effects(
+    async fn write_order_with_alerts(
         &self,
         order: &Order,
         previous: Option<&Order>,
         events: &[TimelineEvent],
         effects: &[crate::store::PendingEffect],
+        alerts: &[crate::store::AlertChange],
     ) -> Result<WriteOutcome, StoreError> {
         let pk = keys::order_pk(&order.shop, &order.key());
         let data = to_json(order)?;
@@ -45,6 +46,11 @@ impl OrderStore for DynamoStore {
         for effect in effects {
             items.push(put(&self.table, outbox_item(effect)?)?);
         }
+        for change in alerts {
+            if let Some(item) = self.alert_write(&order.shop, change).await? {
+                items.push(item);
+            }
+        }
         if previous.is_none() {
             let shop = HashMap::from([
                 (keys::PK.into(), s(keys::SHOPS_PK)),
@@ -53,7 +59,8 @@ impl OrderStore for DynamoStore {
             ]);
             items.push(put(&self.table, shop)?);
         }
-        self.transact(items, "write order").await
+        let token = order_write_token(order, previous, events, effects, alerts);
+        self.transact_once(items, Some(token), "write order").await
     }
 
     async fn list_orders(
@@ -259,4 +266,35 @@ impl OrderStore for DynamoStore {
             })
             .collect()
     }
+}
+
+/// The `ClientRequestToken` of an order write, derived from the change itself (the order, the version
+/// it replaces, its events, effects and alert changes): DynamoDB answers a repeat of a committed
+/// transaction within ten minutes as a success, not as a lost race. 32 hex characters (at most 36).
+fn order_write_token(
+    order: &Order,
+    previous: Option<&Order>,
+    events: &[TimelineEvent],
+    effects: &[crate::store::PendingEffect],
+    alerts: &[crate::store::AlertChange],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(keys::order_pk(&order.shop, &order.key()));
+    hash.update(format!("|{:?}|{}|", previous.map(|p| p.version), order.version));
+    hash.update(serde_json::to_vec(order).unwrap_or_default());
+    for event in events {
+        hash.update(keys::timeline_sk(event));
+    }
+    for effect in effects {
+        hash.update(format!("|effect:{}", effect.id));
+    }
+    for change in alerts {
+        let (kind, at) = match change {
+            crate::store::AlertChange::Raise(alert) => ("raise", alert.raised_at),
+            crate::store::AlertChange::Clear { at, .. } => ("clear", *at),
+        };
+        hash.update(format!("|{kind}:{}:{}", change.id(), at.timestamp_millis()));
+    }
+    hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }

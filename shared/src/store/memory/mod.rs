@@ -68,6 +68,8 @@ struct State {
     requests: HashMap<String, RequestRecord>,
     /// Delivery records, by order partition then id.
     deliveries: HashMap<String, BTreeMap<String, Delivery>>,
+    /// Delivery claims, by order partition and id: holder and expiry.
+    delivery_claims: HashMap<(String, String), (String, DateTime<Utc>)>,
     shops: HashMap<ShopDomain, ShopStatus>,
     shop_records: HashMap<ShopDomain, ShopRecord>,
     exports: HashMap<(ShopDomain, String), String>,

@@ -6,12 +6,13 @@ impl OrderStore for MemoryStore {
         Ok(self.state().orders.get(&keys::order_pk(shop, key)).cloned())
     }
 
-    async fn write_order_with_effects(
+    async fn write_order_with_alerts(
         &self,
         order: &Order,
         previous: Option<&Order>,
         events: &[TimelineEvent],
         effects: &[crate::store::PendingEffect],
+        alerts: &[crate::store::AlertChange],
     ) -> Result<WriteOutcome, StoreError> {
         let pk = keys::order_pk(&order.shop, &order.key());
         let mut state = self.state();
@@ -26,6 +27,22 @@ impl OrderStore for MemoryStore {
         }
         for effect in effects {
             state.outbox.insert((effect.shop.clone(), effect.id.clone()), effect.clone());
+        }
+        let feed = state.alerts.entry(order.shop.clone()).or_default();
+        for change in alerts {
+            let stored = feed.iter().find(|(_, a)| a.id == change.id()).map(|(p, a)| (p.clone(), a.clone()));
+            let (position, alert) = match (change, stored) {
+                (crate::store::AlertChange::Raise(alert), _) => {
+                    (keys::shop_alerts_gsi1sk(alert.raised_at, &alert.id), alert.clone())
+                }
+                (crate::store::AlertChange::Clear { id, at }, Some((_, stored))) if stored.cleared_at.is_none() => {
+                    let cleared = crate::domain::Alert { cleared_at: Some(*at), ..stored };
+                    (keys::shop_alerts_gsi1sk(keys::clear_position(&cleared, *at), id), cleared)
+                }
+                (crate::store::AlertChange::Clear { .. }, _) => continue,
+            };
+            feed.retain(|_, a| a.id != alert.id);
+            feed.insert(position, alert);
         }
         Ok(WriteOutcome::Written)
     }
