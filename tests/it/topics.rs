@@ -101,3 +101,70 @@ async fn returns_move_the_return_case_and_the_timeline_and_an_older_event_change
     assert_eq!(kinds, ["return_declined", "return_approved", "return_requested"]);
     assert_eq!(events.iter().find(|e| e.event == "return_declined").unwrap().details, "#1002-R1 declined in Shopify");
 }
+
+fn refund(id: u64, created_at: &str, amount: &str) -> Vec<u8> {
+    json!({ "id": id, "order_id": 5601234560002u64, "created_at": created_at, "transactions": [
+        { "kind": "refund", "status": "success", "amount": amount } ] })
+    .to_string()
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn events_before_their_order_wait_for_it_and_land_once_it_does() {
+    let env = TestEnv::new().await;
+    let shop = unique_shop("early");
+    env.deliver(&shop, "refunds/create", "early-refund", &refund(31, "2026-11-21T09:00:00Z", "5.00")).await;
+    let fulfillment = json!({ "id": 4401, "order_id": 5601234560002u64, "name": "#1002.1", "status": "success",
+        "tracking_company": "UPS", "tracking_number": "1Z999", "tracking_numbers": ["1Z999"], "tracking_urls": [],
+        "created_at": "2026-11-21T09:30:00Z", "updated_at": "2026-11-21T09:30:00Z" });
+    env.deliver(&shop, "fulfillments/create", "early-fulfillment", fulfillment.to_string().as_bytes()).await;
+    let request = json!({ "id": 78, "name": "#1002-R1", "order": { "id": 5601234560002u64 } });
+    env.deliver_at(&shop, "returns/request", "early-return", request.to_string().as_bytes(), "2026-11-21T10:00:00Z")
+        .await;
+    env.drain_ingest().await;
+    assert_eq!(env.stack.shops.get_order(&shop, &key()).await.unwrap(), None);
+    assert_eq!(env.stack.shops.waiting_events(&shop, &key()).await.unwrap().len(), 3, "kept, not dropped");
+
+    env.deliver(&shop, "orders/create", "create", &demo_event("orders-create-1002.json")).await;
+    env.drain_ingest().await;
+
+    let (order, events) = env.stack.shops.order_detail(&shop, &key(), 10).await.unwrap().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(kinds[..3], ["return_requested", "fulfillment", "refund"], "{kinds:?}");
+    assert!(kinds.contains(&"order_created"));
+    assert!(order.fulfillments.iter().any(|f| f.id == "4401" && f.tracking_numbers == ["1Z999"]));
+    assert_eq!(order.ops.return_case.map(|c| c.state), Some(ReturnState::AwaitingLabel));
+    assert_eq!(env.stack.shops.waiting_events(&shop, &key()).await.unwrap(), [], "released once applied");
+}
+
+#[tokio::test]
+async fn a_delivery_processed_twice_is_one_timeline_entry_and_two_refunds_in_one_second_are_two() {
+    let env = TestEnv::new().await;
+    let shop = unique_shop("refund-ids");
+    env.deliver(&shop, "orders/create", "create", &demo_event("orders-create-1002.json")).await;
+    env.drain_ingest().await;
+    let first = refund(41, "2026-11-21T09:00:00Z", "5.00");
+    // The same delivery handed to the worker twice (an SQS redelivery), processed at different times.
+    let message = shared::queue::Message::Inbound(shared::queue::Inbound {
+        source: shared::domain::Integration::Shopify,
+        shop: shop.clone(),
+        topic: "refunds/create".into(),
+        delivery_id: "refund-41".into(),
+        event_id: None,
+        occurred_at: None,
+        payload: serde_json::from_slice(&first).unwrap(),
+        payload_ref: None,
+    });
+    env.enqueue(shared::queue::Stage::Ingest, &message, 0).await;
+    env.drain_ingest().await;
+    env.enqueue(shared::queue::Stage::Ingest, &message, 0).await;
+    env.drain_ingest().await;
+    // Another refund in the same second is another event.
+    env.deliver(&shop, "refunds/create", "refund-42", &refund(42, "2026-11-21T09:00:00Z", "7.00")).await;
+    env.drain_ingest().await;
+
+    let (_, events) = env.stack.shops.order_detail(&shop, &key(), 10).await.unwrap().unwrap();
+    let mut refunds: Vec<&str> = events.iter().filter(|e| e.event == "refund").map(|e| e.details.as_str()).collect();
+    refunds.sort();
+    assert_eq!(refunds, ["Refund issued (5.00)", "Refund issued (7.00)"]);
+}

@@ -5,7 +5,7 @@
 
 use super::{
     Ingest,
-    shopify::{not_found_is_fine, order_key, timeline_only},
+    shopify::{Landed, landed, order_key, timeline_only},
 };
 use crate::{
     app::orders::{self, Decision},
@@ -20,14 +20,19 @@ use serde_json::Value;
 
 /// The order id a payload names, in any of the shapes Shopify uses (numeric or GID).
 pub fn order_ref(payload: &Value) -> Option<String> {
-    ["/order_id", "/order/id", "/order/admin_graphql_api_id", "/fulfillment_order/order_id", "/return/order/id"]
-        .iter()
-        .filter_map(|p| payload.pointer(p))
-        .find_map(|v| match v {
-            Value::String(s) if !s.is_empty() => Some(gid_tail(s).to_owned()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
+    id(
+        payload,
+        &["/order_id", "/order/id", "/order/admin_graphql_api_id", "/fulfillment_order/order_id", "/return/order/id"],
+    )
+}
+
+/// The first id found at `pointers`, numeric or string (a GID keeps only its tail).
+fn id(payload: &Value, pointers: &[&str]) -> Option<String> {
+    pointers.iter().filter_map(|p| payload.pointer(p)).find_map(|v| match v {
+        Value::String(s) if !s.is_empty() => Some(gid_tail(s).to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
 }
 
 fn text(payload: &Value, pointers: &[&str]) -> Option<String> {
@@ -38,7 +43,8 @@ fn text(payload: &Value, pointers: &[&str]) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// When the event happened: Shopify's `X-Shopify-Triggered-At`, else now. Timeline events are keyed by
+/// When the event happened: Shopify's `X-Shopify-Triggered-At` (the webhook function sets the receipt
+/// time when the header is missing, so it travels with the event), else now. Timeline events are keyed by
 /// it, so a redelivery adds nothing.
 pub(crate) fn happened_at(deps: &Ingest, webhook: &Inbound) -> DateTime<Utc> {
     webhook.occurred_at.unwrap_or_else(|| deps.clock.now())
@@ -61,7 +67,7 @@ struct FulfillmentOrderRef {
 }
 
 /// `fulfillment_orders/placed_on_hold` and `fulfillment_orders/hold_released`.
-pub async fn hold(deps: &Ingest, webhook: &Inbound) -> Result<(), WorkerError> {
+pub(crate) async fn hold(deps: &Ingest, webhook: &Inbound) -> Result<Landed, WorkerError> {
     let payload = &webhook.payload;
     let placed = webhook.topic.ends_with("placed_on_hold");
     let order_id = match order_ref(payload) {
@@ -74,7 +80,7 @@ pub async fn hold(deps: &Ingest, webhook: &Inbound) -> Result<(), WorkerError> {
                 Some(id) => id,
                 None => {
                     tracing::info!(shop = %webhook.shop, "hold for an unknown fulfillment order; dropped");
-                    return Ok(());
+                    return Ok(Landed::Done);
                 }
             }
         }
@@ -105,7 +111,10 @@ pub async fn hold(deps: &Ingest, webhook: &Inbound) -> Result<(), WorkerError> {
         "Fulfillment hold released".to_owned()
     };
     let kind = if placed { "inventory_hold" } else { "inventory_release" };
-    let event = TimelineEvent::new(happened_at(deps, webhook), kind, details);
+    let mut event = TimelineEvent::new(happened_at(deps, webhook), kind, details);
+    if let Some(hold) = id(payload, &["/created_fulfillment_hold/id", "/fulfillment_hold/id"]) {
+        event = event.from_source(format!("fulfillment_hold/{hold}"));
+    }
     timeline_only(deps, &webhook.shop, &order_id, event).await
 }
 
@@ -131,7 +140,11 @@ async fn resolve_order(
 
 /// `returns/request|approve|decline|close`: a timeline event, and the order's return case moves when the
 /// event changes its state.
-pub async fn shopify_return(deps: &Ingest, webhook: &Inbound, event: ChannelReturn) -> Result<(), WorkerError> {
+pub(crate) async fn shopify_return(
+    deps: &Ingest,
+    webhook: &Inbound,
+    event: ChannelReturn,
+) -> Result<Landed, WorkerError> {
     let payload = &webhook.payload;
     let order_id =
         order_ref(payload).ok_or_else(|| WorkerError::Permanent(anyhow::anyhow!("return event without an order")))?;
@@ -144,7 +157,10 @@ pub async fn shopify_return(deps: &Ingest, webhook: &Inbound, event: ChannelRetu
         ChannelReturn::Declined => "declined",
         ChannelReturn::Closed => "closed",
     };
-    let timeline = TimelineEvent::new(at, event.event(), format!("{name} {verb} in Shopify"));
+    let mut timeline = TimelineEvent::new(at, event.event(), format!("{name} {verb} in Shopify"));
+    if let Some(id) = id(payload, &["/id", "/return/id"]) {
+        timeline = timeline.from_source(format!("return/{id}"));
+    }
     let result =
         orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &webhook.shop, &key, deps.clock.now(), |order| {
             if let Some(case) = event.apply(order.ops.return_case.as_ref(), at) {
@@ -153,7 +169,7 @@ pub async fn shopify_return(deps: &Ingest, webhook: &Inbound, event: ChannelRetu
             Ok::<_, std::convert::Infallible>(Decision::Write(vec![timeline.clone()]))
         })
         .await;
-    not_found_is_fine(result, event.event())
+    landed(result, &key)
 }
 
 #[cfg(test)]

@@ -318,6 +318,7 @@ async fn orders_page(
         if applied != Applied::Written {
             continue;
         }
+        crate::app::ingest::release_waiting(orders_store, deps.queue.as_ref(), shop, &order.key()).await?;
         report.written += 1;
         if window.mode != WindowMode::Backfill && order.updated_at < now - GAP_GRACE {
             report.gaps += 1;
