@@ -7,9 +7,13 @@ use serde::Deserialize;
 
 use super::{Ingest, shopify_events as events};
 use crate::{
-    app::orders::{self, ChangeError, Decision},
+    app::{
+        orders::{self, Applied, ChangeError, Decision},
+        poll::shopify::{Completion, complete_order},
+    },
     domain::{ChannelOrderId, Fulfillment, OrderKey, ShopDomain, TimelineEvent, ops::ChannelReturn},
     error::WorkerError,
+    integrations::shopify::graphql::{ORDER_REVISION, OrderRevisionData},
     integrations::shopify::model::{
         ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
         ShopifyProduct, ShopifyRefund,
@@ -76,11 +80,16 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
         let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), &order.shop).await?;
         let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
         let now = deps.clock.now();
-        let (shop, key) = (order.shop.clone(), order.key());
-        let (_, effects) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order, now)
+        let (shop, key, gid) = (order.shop.clone(), order.key(), order.admin_graphql_api_id.clone());
+        let (applied, effects) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order, now)
             .await
             .map_err(change_error)?;
         crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
+        if applied == Applied::Tie
+            && let Some(gid) = gid
+        {
+            settle_tie(deps, &shop, &gid, fulfilment.as_ref()).await?;
+        }
         // Whatever the revision did, the order exists now: events that arrived before it go back on the
         // queue (again, after a crash between the write and this release).
         super::release_waiting(orders_store, deps.queue.as_ref(), &shop, &key).await?;
@@ -139,6 +148,43 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
             Ok(())
         }
     }
+}
+
+/// Two revisions of an order with the same `updated_at` (one-second precision) and different contents:
+/// which came last cannot be told from them, so the order is read again from the Admin API, completed
+/// as the poll completes it, and that copy is stored. Without a usable token the first stays until the
+/// next revision or poll.
+async fn settle_tie(
+    deps: &Ingest,
+    shop: &ShopDomain,
+    gid: &str,
+    fulfilment: Option<&crate::domain::FulfilmentSettings>,
+) -> Result<(), WorkerError> {
+    let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
+        tracing::warn!(order = gid, "a tie of two revisions stays unsettled: the shop has no usable token");
+        return Ok(());
+    };
+    let variables = serde_json::json!({ "id": gid });
+    let reply = deps.shopify.admin.graphql::<OrderRevisionData>(shop, &token, ORDER_REVISION, variables).await?;
+    let Some(mut node) = reply.data.order else {
+        tracing::info!(order = gid, "the order is gone upstream; the stored revision stays");
+        return Ok(());
+    };
+    let mut cost = reply.cost;
+    match complete_order(&deps.shopify, shop, &token, &mut node, &mut cost).await? {
+        Completion::Complete => {}
+        Completion::Gone => return Ok(()),
+        Completion::Later(wait) => {
+            return Err(WorkerError::Retryable(anyhow::anyhow!("Shopify asks to wait {wait:?} before the re-read")));
+        }
+    }
+    let order = node.into_order(shop.clone()).map_err(|e| WorkerError::Permanent(e.into()))?;
+    let (orders_store, alerts, now) = (deps.orders.as_ref(), deps.alerts.as_ref(), deps.clock.now());
+    let (applied, effects) =
+        orders::apply_fresh_revision(orders_store, alerts, fulfilment, order, now).await.map_err(change_error)?;
+    crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
+    tracing::info!(order = gid, ?applied, "tie of two revisions settled by a fresh read");
+    Ok(())
 }
 
 /// What an event for an order it does not carry came to.
