@@ -97,6 +97,9 @@ async fn returns_move_the_return_case_and_the_timeline_and_an_older_event_change
     env.drain_ingest().await;
     let (order, events) = env.stack.shops.order_detail(&shop, &key(), 10).await.unwrap().unwrap();
     assert_eq!(case(order), Some(ReturnState::Denied));
+    // The dashboard answers the seed's spelling of the terminal state.
+    let detail = integration_tests::json_body(&env.get_as(&shop, "/sync/orders/1002").await);
+    assert_eq!(detail["order"]["returnState"], "deny");
     let kinds: Vec<&str> = events.iter().filter(|e| e.event.starts_with("return_")).map(|e| e.event.as_str()).collect();
     assert_eq!(kinds, ["return_declined", "return_approved", "return_requested"]);
     assert_eq!(events.iter().find(|e| e.event == "return_declined").unwrap().details, "#1002-R1 declined in Shopify");
@@ -167,4 +170,75 @@ async fn a_delivery_processed_twice_is_one_timeline_entry_and_two_refunds_in_one
     let mut refunds: Vec<&str> = events.iter().filter(|e| e.event == "refund").map(|e| e.details.as_str()).collect();
     refunds.sort();
     assert_eq!(refunds, ["Refund issued (5.00)", "Refund issued (7.00)"]);
+}
+
+#[tokio::test]
+async fn a_return_walks_label_transit_and_close_from_real_events_and_a_cancel_ends_the_next_one() {
+    let server = MockServer::start().await;
+    let env = TestEnv::with_shopify(&format!("{}/{{shop}}", server.uri())).await;
+    let shop = unique_shop("return-life");
+    env.install(&shop, "shpat_returns", &["read_orders", "read_returns"]).await;
+    env.deliver(&shop, "orders/create", "create", &demo_event("orders-create-1002.json")).await;
+    env.drain_ingest().await;
+    Mock::given(body_string_contains("query ReturnOrder"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "return": {
+            "id": "gid://shopify/Return/77", "order": { "id": "gid://shopify/Order/5601234560002" } } } })))
+        .mount(&server)
+        .await;
+    let state =
+        || async { env.stack.shops.get_order(&shop, &key()).await.unwrap().unwrap().ops.return_case.map(|c| c.state) };
+    let ret =
+        |id: u64| json!({ "id": id, "name": format!("#1002-R{id}"), "order": { "id": 5601234560002u64 } }).to_string();
+    let deliverable = |tracking: Option<&str>| {
+        json!({ "id": 901, "admin_graphql_api_id": "gid://shopify/ReverseDelivery/901",
+                "return": { "id": 77, "admin_graphql_api_id": "gid://shopify/Return/77" },
+                "shipping_deliverable": {
+                    "label": { "public_file_url": "https://cdn.example/label.pdf", "created_at": "2026-11-21T11:00:00Z" },
+                    "tracking": tracking.map(|n| json!({ "carrier_name": "UPS", "tracking_number": n })) } })
+        .to_string()
+    };
+
+    env.deliver_at(&shop, "returns/request", "r-1", ret(77).as_bytes(), "2026-11-21T10:00:00Z").await;
+    env.deliver_at(&shop, "returns/close", "r-2", ret(77).as_bytes(), "2026-11-21T10:30:00Z").await;
+    env.drain_ingest().await;
+    assert_eq!(state().await, Some(ReturnState::AwaitingLabel), "nothing came back yet: a close changes nothing");
+
+    let attach = "reverse_deliveries/attach_deliverable";
+    env.deliver_at(&shop, attach, "rd-1", deliverable(None).as_bytes(), "2026-11-21T11:00:00Z").await;
+    env.drain_ingest().await;
+    assert_eq!(state().await, Some(ReturnState::LabelGenerated));
+    env.deliver_at(&shop, attach, "rd-2", deliverable(Some("1ZRET")).as_bytes(), "2026-11-21T12:00:00Z").await;
+    env.drain_ingest().await;
+    assert_eq!(state().await, Some(ReturnState::InTransit));
+    env.deliver_at(&shop, "returns/close", "r-3", ret(77).as_bytes(), "2026-11-21T13:00:00Z").await;
+    env.drain_ingest().await;
+    assert_eq!(state().await, Some(ReturnState::Completed));
+
+    env.deliver_at(&shop, "returns/request", "r-4", ret(78).as_bytes(), "2026-11-21T14:00:00Z").await;
+    env.deliver_at(&shop, "returns/cancel", "r-5", ret(78).as_bytes(), "2026-11-21T15:00:00Z").await;
+    env.drain_ingest().await;
+    assert_eq!(state().await, Some(ReturnState::Cancelled));
+
+    let (_, events) = env.stack.shops.order_detail(&shop, &key(), 10).await.unwrap().unwrap();
+    let kinds: Vec<&str> = events.iter().filter(|e| e.event.starts_with("return_")).map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "return_cancelled",
+            "return_requested",
+            "return_closed",
+            "return_in_transit",
+            "return_label_generated",
+            "return_closed",
+            "return_requested"
+        ]
+    );
+    assert_eq!(
+        events.iter().find(|e| e.event == "return_in_transit").unwrap().details,
+        "Return in transit (UPS 1ZRET)"
+    );
+    assert_eq!(integration_tests::graphql_requests(&server, "query ReturnOrder").await.len(), 2);
+    for topic in ["returns/cancel", attach] {
+        assert!(shared::app::poll::shopify::SUBSCRIBED_TOPICS.contains(&topic), "{topic} is subscribed");
+    }
 }

@@ -53,9 +53,9 @@ pub struct ShipmentFlags {
     pub delayed_since: Option<DateTime<Utc>>,
 }
 
-/// The return state machine of the contract:
+/// The return state machine of the contract (seed 000):
 /// `awaiting_label → label_generated → in_transit → inspection → awaiting_refund → completed`, with the
-/// terminal paths `denied` and `cancelled`.
+/// terminal paths `deny` and `cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnState {
@@ -65,6 +65,8 @@ pub enum ReturnState {
     Inspection,
     AwaitingRefund,
     Completed,
+    /// The seed's spelling is `deny`; orders stored before say `denied`, still read.
+    #[serde(rename = "deny", alias = "denied")]
     Denied,
     Cancelled,
 }
@@ -78,7 +80,7 @@ impl ReturnState {
             ReturnState::Inspection => "inspection",
             ReturnState::AwaitingRefund => "awaiting_refund",
             ReturnState::Completed => "completed",
-            ReturnState::Denied => "denied",
+            ReturnState::Denied => "deny",
             ReturnState::Cancelled => "cancelled",
         }
     }
@@ -134,22 +136,31 @@ impl ReturnAction {
     }
 }
 
-/// A return event from the channel (Shopify's `returns/*` topics).
+/// A return event from the channel: Shopify's `returns/*` topics, and its reverse deliveries (the label
+/// and tracking attached to a return, `reverse_deliveries/attach_deliverable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelReturn {
     Requested,
     Approved,
     Declined,
     Closed,
+    Cancelled,
+    /// A return label was attached to the return's reverse delivery.
+    LabelAttached,
+    /// The reverse delivery's tracking moved: tracking attached once the label was there, or tracking
+    /// without a label (the buyer ships with a label of their own).
+    Shipped,
 }
 
 impl ChannelReturn {
+    /// The event of a `returns/*` topic (the reverse delivery events are told apart by their payload).
     pub fn from_topic(topic: &str) -> Option<Self> {
         match topic {
             "returns/request" => Some(Self::Requested),
             "returns/approve" => Some(Self::Approved),
             "returns/decline" => Some(Self::Declined),
             "returns/close" => Some(Self::Closed),
+            "returns/cancel" => Some(Self::Cancelled),
             _ => None,
         }
     }
@@ -160,22 +171,35 @@ impl ChannelReturn {
             Self::Approved => "return_approved",
             Self::Declined => "return_declined",
             Self::Closed => "return_closed",
+            Self::Cancelled => "return_cancelled",
+            Self::LabelAttached => "return_label_generated",
+            Self::Shipped => "return_in_transit",
         }
     }
 
     /// The order's return case after this event at `at`, or `None` when the event changes no state: it
-    /// is older than the case, or it confirms a case already open. A request or approval opens a case
-    /// (awaiting its label) unless one is open; a decline denies and a close completes an open case.
+    /// is older than the case, it confirms a case already open, or the case's state does not allow it.
+    /// - a request or approval opens a case (awaiting its label) unless one is open;
+    /// - a label moves a case awaiting its label to `label_generated`; moving tracking takes a case
+    ///   awaiting or holding its label to `in_transit`;
+    /// - a decline ends an open case as `deny`, a cancellation as `cancelled`;
+    /// - a close completes a case whose goods are on their way or back (`label_generated`, `in_transit`,
+    ///   `inspection`, `awaiting_refund`); a case still awaiting its label, or already ended, stays.
     pub fn apply(self, case: Option<&ReturnCase>, at: DateTime<Utc>) -> Option<ReturnCase> {
+        use ReturnState::*;
         if case.is_some_and(|c| c.updated_at >= at) {
             return None;
         }
-        let open = case.filter(|c| !c.state.is_terminal());
+        let open = case.map(|c| c.state).filter(|s| !s.is_terminal());
         let state = match (self, open) {
             (Self::Requested | Self::Approved, Some(_)) => return None,
-            (Self::Requested | Self::Approved, None) => ReturnState::AwaitingLabel,
-            (Self::Declined, _) => ReturnState::Denied,
-            (Self::Closed, _) => ReturnState::Completed,
+            (Self::Requested | Self::Approved, None) => AwaitingLabel,
+            (Self::LabelAttached, Some(AwaitingLabel)) => LabelGenerated,
+            (Self::Shipped, Some(AwaitingLabel | LabelGenerated)) => InTransit,
+            (Self::Declined, Some(_)) => Denied,
+            (Self::Cancelled, Some(_)) => Cancelled,
+            (Self::Closed, Some(LabelGenerated | InTransit | Inspection | AwaitingRefund)) => Completed,
+            _ => return None,
         };
         Some(ReturnCase { state, updated_at: at, note: case.and_then(|c| c.note.clone()) })
     }
@@ -267,5 +291,33 @@ mod tests {
                 assert_eq!(action.apply(terminal), None, "{action:?} from {terminal:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_terminal_deny_is_spelled_as_the_seed_spells_it_and_old_values_still_read() {
+        assert_eq!(serde_json::to_string(&ReturnState::Denied).unwrap(), "\"deny\"");
+        assert_eq!(ReturnState::Denied.as_str(), "deny");
+        for stored in ["\"deny\"", "\"denied\""] {
+            assert_eq!(serde_json::from_str::<ReturnState>(stored).unwrap(), ReturnState::Denied);
+        }
+    }
+
+    #[test]
+    fn channel_events_walk_the_lifecycle_and_a_close_needs_a_state_that_allows_it() {
+        use ReturnState::*;
+        use chrono::TimeZone;
+        let at = |h: u32| Utc.with_ymd_and_hms(2026, 11, 21, h, 0, 0).unwrap();
+        let case = |state, h| Some(ReturnCase { state, updated_at: at(h), note: None });
+        let next = |event: ChannelReturn, c: Option<ReturnCase>, h| event.apply(c.as_ref(), at(h)).map(|c| c.state);
+        assert_eq!(next(ChannelReturn::Requested, None, 1), Some(AwaitingLabel));
+        assert_eq!(next(ChannelReturn::LabelAttached, case(AwaitingLabel, 1), 2), Some(LabelGenerated));
+        assert_eq!(next(ChannelReturn::Shipped, case(LabelGenerated, 2), 3), Some(InTransit));
+        assert_eq!(next(ChannelReturn::Closed, case(InTransit, 3), 4), Some(Completed));
+        assert_eq!(next(ChannelReturn::Closed, case(AwaitingLabel, 1), 4), None, "nothing came back yet");
+        assert_eq!(next(ChannelReturn::Cancelled, case(AwaitingLabel, 1), 2), Some(Cancelled));
+        assert_eq!(next(ChannelReturn::Closed, case(Cancelled, 2), 3), None);
+        assert_eq!(next(ChannelReturn::Declined, case(Cancelled, 2), 3), None, "an ended case stays ended");
+        assert_eq!(next(ChannelReturn::LabelAttached, case(InTransit, 3), 4), None, "never backwards");
+        assert_eq!(next(ChannelReturn::Shipped, case(LabelGenerated, 5), 4), None, "older than the case");
     }
 }

@@ -249,6 +249,7 @@ async fn order_event(deps: &Ingest, webhook: &Inbound) -> Result<Option<Landed>,
             timeline_only(deps, &webhook.shop, &edited.order_id, event).await?
         }
         "fulfillment_orders/placed_on_hold" | "fulfillment_orders/hold_released" => events::hold(deps, webhook).await?,
+        "reverse_deliveries/attach_deliverable" => events::reverse_delivery(deps, webhook).await?,
         _ => return Ok(None),
     };
     Ok(Some(landed))

@@ -1,5 +1,6 @@
 //! Topics that add to an order's timeline without carrying the order itself: fulfilment holds (the
-//! timeline's inventory hold/release events) and returns (which also move the order's return case).
+//! timeline's inventory hold/release events), returns and their reverse deliveries (which also move the
+//! order's return case).
 //! Their payloads name the order in several shapes; a hold may name only its fulfillment order, which
 //! the Admin API resolves to its order.
 
@@ -9,7 +10,7 @@ use super::{
 };
 use crate::{
     app::orders::{self, Decision},
-    domain::{ShopDomain, TimelineEvent, ops::ChannelReturn},
+    domain::{ReturnState, ShopDomain, TimelineEvent, ops::ChannelReturn},
     error::WorkerError,
     integrations::shopify::graphql::gid_tail,
     queue::Inbound,
@@ -156,6 +157,9 @@ pub(crate) async fn shopify_return(
         ChannelReturn::Approved => "approved",
         ChannelReturn::Declined => "declined",
         ChannelReturn::Closed => "closed",
+        ChannelReturn::Cancelled => "cancelled",
+        ChannelReturn::LabelAttached => "label generated",
+        ChannelReturn::Shipped => "in transit",
     };
     let mut timeline = TimelineEvent::new(at, event.event(), format!("{name} {verb} in Shopify"));
     if let Some(id) = id(payload, &["/id", "/return/id"]) {
@@ -170,6 +174,98 @@ pub(crate) async fn shopify_return(
         })
         .await;
     landed(result, &key)
+}
+
+const RETURN_ORDER: &str = r#"query ReturnOrder($id: ID!) {
+  return(id: $id) { id order { id } }
+}"#;
+
+#[derive(Debug, Deserialize)]
+struct ReturnOrder {
+    #[serde(rename = "return")]
+    found: Option<ReturnRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReturnRef {
+    order: GidRef,
+}
+
+#[derive(Debug, Deserialize)]
+struct GidRef {
+    id: String,
+}
+
+/// `reverse_deliveries/attach_deliverable`: a label or tracking attached to a return's reverse delivery.
+/// A label moves a return awaiting it to `label_generated`; tracking attached after the label (or
+/// without one: the buyer's own label) moves it to `in_transit`. The payload names only the return,
+/// whose order the Admin API names.
+pub(crate) async fn reverse_delivery(deps: &Ingest, webhook: &Inbound) -> Result<Landed, WorkerError> {
+    let payload = &webhook.payload;
+    let Some(return_id) = id(payload, &["/return/admin_graphql_api_id", "/return/id"]) else {
+        return Err(WorkerError::Permanent(anyhow::anyhow!("reverse delivery without a return")));
+    };
+    let order_id = match order_ref(payload) {
+        Some(id) => id,
+        None => match resolve_return_order(deps, &webhook.shop, &return_id).await? {
+            Some(id) => id,
+            None => {
+                tracing::info!(shop = %webhook.shop, "reverse delivery of an unknown return; dropped");
+                return Ok(Landed::Done);
+            }
+        },
+    };
+    let key = order_key(&order_id)?;
+    let at = happened_at(deps, webhook);
+    let label = payload.pointer("/shipping_deliverable/label").is_some_and(|l| !l.is_null());
+    let tracking =
+        text(payload, &["/shipping_deliverable/tracking/tracking_number", "/shipping_deliverable/tracking/number"]);
+    let carrier =
+        text(payload, &["/shipping_deliverable/tracking/carrier_name", "/shipping_deliverable/tracking/company"]);
+    let delivery = id(payload, &["/id", "/admin_graphql_api_id"]).unwrap_or_else(|| return_id.clone());
+    let result =
+        orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &webhook.shop, &key, deps.clock.now(), |order| {
+            let state = order.ops.return_case.as_ref().map(|c| c.state);
+            let event = match (label, &tracking) {
+                (true, Some(_)) if state == Some(ReturnState::LabelGenerated) => ChannelReturn::Shipped,
+                (true, _) => ChannelReturn::LabelAttached,
+                (false, Some(_)) => ChannelReturn::Shipped,
+                (false, None) => return Ok::<_, std::convert::Infallible>(Decision::Keep),
+            };
+            if let Some(case) = event.apply(order.ops.return_case.as_ref(), at) {
+                order.ops.return_case = Some(case);
+            }
+            let details = match (event, &tracking) {
+                (ChannelReturn::Shipped, Some(number)) => {
+                    format!("Return in transit ({} {number})", carrier.as_deref().unwrap_or("carrier"))
+                }
+                _ => "Return label generated".to_owned(),
+            };
+            let timeline =
+                TimelineEvent::new(at, event.event(), details).from_source(format!("reverse_delivery/{delivery}"));
+            Ok(Decision::Write(vec![timeline]))
+        })
+        .await;
+    landed(result, &key)
+}
+
+/// The order of a return, asked of the Admin API (the reverse delivery payloads name only the return).
+async fn resolve_return_order(
+    deps: &Ingest,
+    shop: &ShopDomain,
+    return_id: &str,
+) -> Result<Option<String>, WorkerError> {
+    let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
+        return Ok(None);
+    };
+    let gid = if return_id.starts_with("gid://") {
+        return_id.to_owned()
+    } else {
+        format!("gid://shopify/Return/{return_id}")
+    };
+    let variables = serde_json::json!({ "id": gid });
+    let reply = deps.shopify.admin.graphql::<ReturnOrder>(shop, &token, RETURN_ORDER, variables).await?;
+    Ok(reply.data.found.map(|r| gid_tail(&r.order.id).to_owned()))
 }
 
 #[cfg(test)]

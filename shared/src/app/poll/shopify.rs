@@ -80,6 +80,8 @@ pub const SUBSCRIBED_TOPICS: &[&str] = &[
     "returns/approve",
     "returns/decline",
     "returns/close",
+    "returns/cancel",
+    "reverse_deliveries/attach_deliverable",
     "products/create",
     "products/update",
     "products/delete",
