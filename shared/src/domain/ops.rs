@@ -15,6 +15,10 @@ pub const DELAYED_AFTER: Duration = Duration::hours(24);
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderOps {
     pub assigned_to: Option<String>,
+    /// Who assigned whom and when (the seed's `OrderAssignment`), oldest first, the newest
+    /// [`ASSIGNMENT_HISTORY`] kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignments: Vec<OrderAssignment>,
     pub support: Option<SupportThread>,
     pub return_case: Option<ReturnCase>,
     pub recorded_shipments: Vec<RecordedShipment>,
@@ -25,6 +29,37 @@ pub struct OrderOps {
     /// The fulfilment partner's side of the order (status, shipments), once routed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner: Option<super::fulfilment::PartnerState>,
+}
+
+/// Assignment changes an order keeps (older ones drop off): the order item, and its list copies, stay
+/// small.
+pub const ASSIGNMENT_HISTORY: usize = 50;
+
+/// One assignment change of an order: the seed's `OrderAssignment`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAssignment {
+    /// The new owner; `None`: unassigned.
+    pub assignee: Option<String>,
+    /// The owner before.
+    pub previous: Option<String>,
+    /// Who changed it: the session token's user (`sub`), when it names one.
+    pub assigned_by: Option<String>,
+    pub assigned_at: DateTime<Utc>,
+}
+
+impl OrderOps {
+    /// Hands the order to `assignee` (`None`: nobody) and records who did it and when. Returns whether
+    /// anything changed: assigning the current owner again records nothing.
+    pub fn assign(&mut self, assignee: Option<String>, by: Option<String>, at: DateTime<Utc>) -> bool {
+        if self.assigned_to == assignee {
+            return false;
+        }
+        let previous = std::mem::replace(&mut self.assigned_to, assignee.clone());
+        self.assignments.push(OrderAssignment { assignee, previous, assigned_by: by, assigned_at: at });
+        let excess = self.assignments.len().saturating_sub(ASSIGNMENT_HISTORY);
+        self.assignments.drain(..excess);
+        true
+    }
 }
 
 /// A support escalation from the dashboard.
@@ -291,6 +326,27 @@ mod tests {
                 assert_eq!(action.apply(terminal), None, "{action:?} from {terminal:?}");
             }
         }
+    }
+
+    #[test]
+    fn assignments_record_who_assigned_whom_and_keep_a_bounded_history() {
+        use chrono::TimeZone;
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut ops = OrderOps::default();
+        assert!(ops.assign(Some("ana".into()), Some("7".into()), at));
+        assert!(!ops.assign(Some("ana".into()), Some("8".into()), at), "already so");
+        assert!(ops.assign(None, Some("8".into()), at));
+        assert_eq!(ops.assigned_to, None);
+        let last = ops.assignments.last().unwrap();
+        assert_eq!(
+            (last.assignee.as_deref(), last.previous.as_deref(), last.assigned_by.as_deref()),
+            (None, Some("ana"), Some("8"))
+        );
+        for i in 0..ASSIGNMENT_HISTORY + 5 {
+            ops.assign(Some(format!("u{i}")), None, at);
+        }
+        assert_eq!(ops.assignments.len(), ASSIGNMENT_HISTORY);
+        assert_eq!(ops.assignments.last().unwrap().assignee.as_deref(), Some(&*format!("u{}", ASSIGNMENT_HISTORY + 4)));
     }
 
     #[test]

@@ -158,7 +158,7 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
     let crate::queue::Outbound { destination, shop, id, change, .. } = &outbound;
     let (outcome, detail) = match (destination, change) {
         (Integration::Shopify, OutboundChange::AssignmentSync { assignee }) => {
-            shopify::assignment(deps, shop, &key, id, assignee).await?
+            shopify::assignment(deps, shop, &key, id, assignee.as_deref()).await?
         }
         (Integration::Shopify, OutboundChange::FulfillmentCreate { tracking_number, carrier, .. }) => {
             shopify::fulfillment(deps, shop, &key, id, tracking_number.as_deref(), carrier.as_deref()).await?

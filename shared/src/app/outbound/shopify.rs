@@ -2,7 +2,8 @@
 //! already recorded as delivered is not pushed again, and before pushing, the order's fulfilments in
 //! Shopify are checked for the tracking number, since a crash after the push but before the record
 //! would otherwise push twice), and assignments mirrored into the `order_sync.assigned_to` metafield
-//! with `metafieldsSet` when the shop enabled it (`metafields_sync`). `userErrors` become a
+//! with `metafieldsSet` (an unassignment deletes it with `metafieldsDelete`) when the shop enabled it
+//! (`metafields_sync`). `userErrors` become a
 //! `push_rejected` alert and a `rejected` record, never a silent drop.
 
 use super::{Outbound, Outcome};
@@ -13,8 +14,8 @@ use crate::{
     integrations::shopify::{
         admin::{UserError, describe},
         graphql::{
-            FULFILLMENT_CREATE, FulfillmentCreateData, METAFIELDS_SET, MetafieldsSetData, ORDER_FULFILLMENT_ORDERS,
-            OrderFulfillmentOrdersData,
+            FULFILLMENT_CREATE, FulfillmentCreateData, METAFIELDS_DELETE, METAFIELDS_SET, MetafieldsDeleteData,
+            MetafieldsSetData, ORDER_FULFILLMENT_ORDERS, OrderFulfillmentOrdersData,
         },
     },
     store::{DeliveryOutcome, ShopStatus},
@@ -29,13 +30,23 @@ pub(super) async fn assignment(
     shop: &ShopDomain,
     key: &OrderKey,
     id: &str,
-    assignee: &str,
+    assignee: Option<&str>,
 ) -> Result<Outcome, WorkerError> {
     let record = deps.shops.shop(shop).await?.filter(|r| r.status == ShopStatus::Active);
     let Some(record) = record.filter(|r| r.metafields_sync && key.channel == Channel::Shopify) else {
         return Ok((DeliveryOutcome::Skipped, "Shopify metafields are read-only for this shop".into()));
     };
     let token = deps.tokens.token(&record).await?;
+    let Some(assignee) = assignee else {
+        let variables = serde_json::json!({ "metafields": [{
+            "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
+        }]});
+        let payload =
+            deps.shopify.admin.graphql::<MetafieldsDeleteData>(shop, &token, METAFIELDS_DELETE, variables).await?.data;
+        let done = "unassignment mirrored: metafield order_sync.assigned_to deleted";
+        return rejected_or(deps, shop, key, id, "metafieldsDelete", &payload.metafields_delete.user_errors, done)
+            .await;
+    };
     let variables = serde_json::json!({ "metafields": [{
         "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
         "type": "single_line_text_field", "value": assignee,

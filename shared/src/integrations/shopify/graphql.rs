@@ -469,6 +469,20 @@ pub struct MetafieldsSetData {
     pub metafields_set: MutationPayload,
 }
 
+/// Removes metafields (an unassigned order's `order_sync.assigned_to`).
+pub const METAFIELDS_DELETE: &str = r#"mutation MetafieldsDelete($metafields: [MetafieldIdentifierInput!]!) {
+  metafieldsDelete(metafields: $metafields) {
+    deletedMetafields { key namespace ownerId }
+    userErrors { field message }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetafieldsDeleteData {
+    pub metafields_delete: MutationPayload,
+}
+
 /// The variant fields both product queries read.
 macro_rules! variant_fields {
     () => {
