@@ -273,6 +273,69 @@ async fn assign_accepts_every_id_form_answers_the_envelope_and_is_idempotent() {
 }
 
 #[tokio::test]
+async fn assignments_keep_who_assigned_whom_and_when_and_null_unassigns_once() {
+    let env = TestEnv::new().await;
+    let clock = Arc::new(FixedClock::new(now()));
+    let (deps, queue, store) = dynamo_dashboard(&env, clock.clone()).await;
+    let shop = unique_shop("assign-history");
+    save(store.as_ref(), order(&shop, "1001", 0)).await;
+    let assign = |who: serde_json::Value| serde_json::json!({ "shop_domain": shop.as_str(), "orderIds": ["1001"], "assignee": who });
+    let (status, _) = call(&deps, &shop, "POST", "/sync/orders/assign", Some(assign("ana".into()))).await;
+    assert_eq!(status, StatusCode::OK);
+    clock.set(now() + chrono::Duration::minutes(5));
+    call(&deps, &shop, "POST", "/sync/orders/assign", Some(assign("ben".into()))).await;
+    clock.set(now() + chrono::Duration::minutes(9));
+    let (status, unassigned) =
+        call(&deps, &shop, "POST", "/sync/orders/assign", Some(assign(serde_json::Value::Null))).await;
+    assert_eq!(status, StatusCode::OK, "{unassigned}");
+    assert_eq!(unassigned["message"], "Unassigned 1 order");
+    assert_eq!(unassigned["updatedOrders"][0]["assignedTo"], serde_json::Value::Null);
+    // Unassigning again changes nothing and queues nothing.
+    clock.set(now() + chrono::Duration::minutes(12));
+    call(&deps, &shop, "POST", "/sync/orders/assign", Some(assign(serde_json::Value::Null))).await;
+    assert_eq!(outbound_kinds(&queue), ["assignment_sync"; 3]);
+    let last = match queue.sent().pop().unwrap().1 {
+        Message::Outbound(o) => o.change,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(last, shared::queue::OutboundChange::AssignmentSync { assignee: None });
+
+    let (status, detail) = call(&deps, &shop, "GET", "/sync/orders/1001", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["order"]["assignedTo"], serde_json::Value::Null);
+    let at =
+        |minutes: i64| (now() + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(
+        detail["assignments"],
+        serde_json::json!([
+            { "assignee": null, "previous": "ben", "assignedBy": "7", "assignedAt": at(9) },
+            { "assignee": "ben", "previous": "ana", "assignedBy": "7", "assignedAt": at(5) },
+            { "assignee": "ana", "previous": null, "assignedBy": "7", "assignedAt": at(0) },
+        ])
+    );
+    assert_eq!(detail["timeline"][0]["event"], "unassigned");
+    assert_eq!(detail["timeline"][0]["details"], "Unassigned from ben");
+    let listed = store
+        .list_orders(&shop, &OrderQuery { assignee: Some("ben".into()), ..Default::default() }, &Seek::First, 10)
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "an unassigned order leaves its assignee's list");
+    let (status, error) = call(
+        &deps,
+        &shop,
+        "POST",
+        "/sync/orders/assign",
+        Some(serde_json::json!({ "shop_domain": shop.as_str(), "orderIds": ["1001"] })),
+    )
+    .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_BODY")),
+        "assignee is required"
+    );
+}
+
+#[tokio::test]
 async fn fulfill_records_the_shipment_clears_shipment_alerts_and_queues_fulfillment_create() {
     let env = TestEnv::new().await;
     let clock = Arc::new(FixedClock::new(now()));

@@ -401,3 +401,54 @@ async fn every_fixture_webhook_passes_the_real_handler_and_worker_with_a_valid_h
     }
     assert!(files.len() >= 12, "found {} fixture webhooks", files.len());
 }
+
+#[tokio::test]
+async fn two_revisions_in_the_same_second_are_settled_by_a_fresh_read_and_an_identical_one_is_a_no_op() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::body_string_contains};
+    let server = MockServer::start().await;
+    let env = TestEnv::with_shopify(&format!("{}/{{shop}}", server.uri())).await;
+    let shop = unique_shop("tie");
+    env.install(&shop, "shpat_tie", &["read_orders"]).await;
+    let second: serde_json::Value = serde_json::from_slice(&demo_event("orders-updated-1001.json")).unwrap();
+    let mut first = second.clone();
+    first["financial_status"] = "authorized".into();
+    first["fulfillment_status"] = serde_json::Value::Null;
+    Mock::given(body_string_contains("query OrderRevision"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "data": { "order": {
+            "id": "gid://shopify/Order/5601234560001", "legacyResourceId": "5601234560001", "name": "#1001",
+            "createdAt": "2026-11-20T14:15:00Z", "updatedAt": "2026-11-21T16:40:00Z", "cancelledAt": null,
+            "currencyCode": "USD", "email": "alex.rivera@example.com",
+            "displayFinancialStatus": "PAID", "displayFulfillmentStatus": "FULFILLED",
+            "totalPriceSet": { "shopMoney": { "amount": "113.00", "currencyCode": "USD" } },
+            "customer": null, "shippingAddress": null,
+            "lineItems": { "pageInfo": { "hasNextPage": false, "endCursor": null }, "nodes": [
+                { "id": "gid://shopify/LineItem/13601234560011", "title": "Demo Hoodie - Medium / Navy",
+                  "sku": "DEMO-HOOD-M-NVY", "quantity": 1, "variant": { "id": "gid://shopify/ProductVariant/4801234560101" },
+                  "originalUnitPriceSet": { "shopMoney": { "amount": "65.00" } } } ] },
+            "fulfillments": [] } } })))
+        .mount(&server)
+        .await;
+    let revisions = || async { integration_tests::graphql_requests(&server, "query OrderRevision").await };
+
+    env.deliver(&shop, "orders/updated", "first", first.to_string().as_bytes()).await;
+    env.drain_ingest().await;
+    env.deliver(&shop, "orders/updated", "first-again", first.to_string().as_bytes()).await;
+    env.drain_ingest().await;
+    assert!(revisions().await.is_empty(), "the same content with the same stamp is a no-op");
+    let order = store(&env).await.get_order(&shop, &key("5601234560001")).await.unwrap().unwrap();
+    assert_eq!((order.financial_status.as_str(), order.version), ("authorized", 1));
+
+    // Another revision of the same second: not dropped, settled by reading the order again.
+    env.deliver(&shop, "orders/updated", "second", second.to_string().as_bytes()).await;
+    env.drain_ingest().await;
+    let reads = revisions().await;
+    assert_eq!(reads.len(), 1);
+    assert_eq!(integration_tests::graphql_variables(&reads[0])["id"], "gid://shopify/Order/5601234560001");
+    let order = store(&env).await.get_order(&shop, &key("5601234560001")).await.unwrap().unwrap();
+    assert_eq!(order.financial_status.as_str(), "paid");
+    assert_eq!(order.fulfillment_status.as_str(), "fulfilled");
+    assert_eq!(order.version, 2);
+    let events: Vec<String> =
+        timeline(&store(&env).await, &shop, &key("5601234560001")).await.into_iter().map(|e| e.event).collect();
+    assert!(events.contains(&"payment".to_owned()), "{events:?}");
+}

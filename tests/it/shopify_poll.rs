@@ -378,3 +378,41 @@ async fn one_failing_shop_never_stops_the_scheduled_loops_for_the_others() {
     assert_eq!(jobs.iter().filter(|j| j.shop == healthy).count(), 6, "three jobs per tick for the healthy shop");
     assert!(jobs.iter().all(|j| j.shop != broken));
 }
+
+#[tokio::test]
+async fn an_event_waiting_for_its_order_is_released_when_the_poll_stores_the_order() {
+    let (env, server, shop) = setup("poll-waiting", &["read_orders", "read_all_orders"]).await;
+    let refund = json!({ "id": 61, "order_id": 5601234560003u64, "created_at": "2026-11-20T17:00:00Z",
+        "transactions": [{ "kind": "refund", "status": "success", "amount": "4.00" }] });
+    env.deliver(&shop, "refunds/create", "refund-61", refund.to_string().as_bytes()).await;
+    env.drain_ingest().await;
+    assert_eq!(env.stack.shops.waiting_events(&shop, &key("5601234560003")).await.unwrap().len(), 1);
+    Mock::given(body_string_contains("query OrdersPage"))
+        .respond_with(page(vec![demo_node("#1003")], None, 900.0))
+        .mount(&server)
+        .await;
+    let window = window(WindowMode::Backfill);
+    env.enqueue(SHOPIFY_POLL, &job(&shop, "tick-w", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(SHOPIFY_POLL, 0).await;
+    assert_eq!(env.drain_ingest().await, 1, "the waiting refund went back on the ingest queue");
+
+    let (_, events) = env.stack.shops.order_detail(&shop, &key("5601234560003"), 10).await.unwrap().unwrap();
+    let refunds: Vec<&str> = events.iter().filter(|e| e.event == "refund").map(|e| e.details.as_str()).collect();
+    assert_eq!(refunds, ["Refund issued (4.00)"]);
+    assert_eq!(env.stack.shops.waiting_events(&shop, &key("5601234560003")).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn a_customer_redaction_also_erases_the_events_waiting_for_the_customers_orders() {
+    let (env, _server, shop) = setup("redact-waiting", &["read_orders"]).await;
+    let refund =
+        json!({ "id": 62, "order_id": 5601234560004u64, "created_at": "2026-11-20T17:00:00Z", "transactions": [] });
+    env.deliver(&shop, "refunds/create", "refund-62", refund.to_string().as_bytes()).await;
+    env.drain_ingest().await;
+    assert_eq!(env.stack.shops.waiting_events(&shop, &key("5601234560004")).await.unwrap().len(), 1);
+    let redact = json!({ "shop_id": 1, "shop_domain": shop.as_str(), "customer": { "id": 9, "email": "x@example.com" },
+        "orders_to_redact": [5601234560004u64] });
+    env.deliver(&shop, "customers/redact", "redact-1", redact.to_string().as_bytes()).await;
+    env.drain_ingest().await;
+    assert_eq!(env.stack.shops.waiting_events(&shop, &key("5601234560004")).await.unwrap(), []);
+}

@@ -445,3 +445,34 @@ async fn the_already_pushed_check_reads_every_fulfilment_page_by_page() {
     assert_eq!(deliveries[0].outcome, "delivered");
     assert!(deliveries[0].detail.contains("already has"), "{}", deliveries[0].detail);
 }
+
+#[tokio::test]
+async fn an_unassignment_deletes_the_assignment_metafield() {
+    let (env, server, shop) = setup("push-unassign").await;
+    Mock::given(body_string_contains("mutation MetafieldsSet"))
+        .respond_with(data(
+            json!({ "metafieldsSet": { "metafields": [{ "id": "gid://shopify/Metafield/1" }], "userErrors": [] } }),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("mutation MetafieldsDelete"))
+        .respond_with(data(json!({ "metafieldsDelete": { "deletedMetafields": [
+            { "ownerId": ORDER_GID, "namespace": "order_sync", "key": "assigned_to" } ], "userErrors": [] } })))
+        .mount(&server)
+        .await;
+    let mut record = env.stack.shops.shop(&shop).await.unwrap().unwrap();
+    record.metafields_sync = true;
+    env.stack.shops.install_shop(&record).await.unwrap();
+    let assign = |who: Value| json!({ "shop_domain": shop.as_str(), "orderIds": ["1002"], "assignee": who });
+    post(&env, &shop, "/sync/orders/assign", assign("alex".into())).await;
+    post(&env, &shop, "/sync/orders/assign", assign(Value::Null)).await;
+    env.drain(SHOPIFY_OUTBOUND, 0).await;
+
+    let deleted = graphql_requests(&server, "mutation MetafieldsDelete").await;
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(
+        graphql_variables(&deleted[0])["metafields"][0],
+        json!({ "ownerId": ORDER_GID, "namespace": "order_sync", "key": "assigned_to" })
+    );
+    assert!(env.alerts(&shop).await.iter().all(|a| a.kind != shared::domain::AlertKind::PushRejected));
+}

@@ -219,14 +219,24 @@ async fn resolve_all(deps: &Deps, shop: &ShopDomain, ids: &[String]) -> Result<V
 #[serde(rename_all = "camelCase")]
 struct AssignBody {
     order_ids: Vec<String>,
-    assignee: String,
+    /// Required; `null` unassigns.
+    #[serde(deserialize_with = "nullable")]
+    assignee: Option<String>,
+}
+
+/// A field that must be present and may be `null` (serde's `Option` alone would take a missing field
+/// as `null`).
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
 }
 
 pub async fn assign(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let by = crate::session_user(deps, req);
     run(deps, req, crate::ASSIGN_ROUTE, async |body: AssignBody, shop: &ShopDomain| {
-        let assignee = body.assignee.trim().to_owned();
-        if assignee.is_empty() || assignee.len() > 100 {
-            return Err(bad("INVALID_ASSIGNEE", "assignee must be 1–100 characters"));
+        // `null` unassigns; a blank name is a mistake, not an unassignment.
+        let assignee = body.assignee.as_deref().map(str::trim).map(str::to_owned);
+        if assignee.as_ref().is_some_and(|a| a.is_empty() || a.len() > 100) {
+            return Err(bad("INVALID_ASSIGNEE", "assignee must be 1–100 characters, or null to unassign"));
         }
         let mut updated = Vec::new();
         for (_, order) in resolve_all(deps, shop, &body.order_ids).await? {
@@ -234,25 +244,33 @@ pub async fn assign(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiErr
                 deps,
                 &order,
                 |o| {
-                    if o.ops.assigned_to.as_deref() == Some(assignee.as_str()) {
+                    let now = deps.clock.now();
+                    let previous = o.ops.assigned_to.clone();
+                    if !o.ops.assign(assignee.clone(), by.clone(), now) {
                         return Ok(Decision::Keep);
                     }
-                    o.ops.assigned_to = Some(assignee.clone());
-                    Ok(Decision::Write(vec![TimelineEvent::new(
-                        deps.clock.now(),
-                        "assigned",
-                        format!("Assigned to {assignee}"),
-                    )]))
+                    let event = match (&assignee, previous) {
+                        (Some(assignee), _) => TimelineEvent::new(now, "assigned", format!("Assigned to {assignee}")),
+                        (None, Some(previous)) => {
+                            TimelineEvent::new(now, "unassigned", format!("Unassigned from {previous}"))
+                        }
+                        (None, None) => TimelineEvent::new(now, "unassigned", "Unassigned".to_owned()),
+                    };
+                    Ok(Decision::Write(vec![event]))
                 },
                 |o| {
-                    let id = short_hash(&["assign", &o.key().to_string(), &assignee, &o.version.to_string()]);
+                    let who = assignee.as_deref().unwrap_or_default();
+                    let id = short_hash(&["assign", &o.key().to_string(), who, &o.version.to_string()]);
                     Some((id, OutboundChange::AssignmentSync { assignee: assignee.clone() }))
                 },
             )
             .await?;
             updated.push(json!({ "id": changed.public_id(), "assignedTo": changed.ops.assigned_to }));
         }
-        let message = format!("Assigned {} to {assignee}", orders_phrase(updated.len()));
+        let message = match &assignee {
+            Some(assignee) => format!("Assigned {} to {assignee}", orders_phrase(updated.len())),
+            None => format!("Unassigned {}", orders_phrase(updated.len())),
+        };
         Ok(Envelope { success: true, message: Some(message), updated_orders: updated })
     })
     .await
@@ -344,6 +362,7 @@ struct SupportBody {
 }
 
 pub async fn support(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let by = crate::session_user(deps, req);
     run(deps, req, crate::SUPPORT_ROUTE, async |body: SupportBody, shop: &ShopDomain| {
         let note = body.note.trim().to_owned();
         if note.is_empty() || note.chars().count() > MAX_NOTE {
@@ -368,7 +387,7 @@ pub async fn support(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiEr
                     note: note.clone(),
                     escalated_at: now,
                 });
-                o.ops.assigned_to = Some(ASSISTANT.to_owned());
+                o.ops.assign(Some(ASSISTANT.to_owned()), by.clone(), now);
                 Ok(Decision::Write(vec![TimelineEvent::new(
                     now,
                     "support_escalated",

@@ -150,6 +150,13 @@ fn authorize(deps: &Deps, req: &Request, shop_domain: Option<&str>) -> Result<Sh
     Ok(shop)
 }
 
+/// The user the request's session token names (`sub`), for the records of who did what; `None` when it
+/// names none (the route's own check answers an invalid token).
+fn session_user(deps: &Deps, req: &Request) -> Option<String> {
+    let (authorization, now) = (h::header(req, "authorization"), deps.clock.now());
+    auth::authorize(authorization, None, ShopParam::Optional, &deps.shopify, now).ok().and_then(|caller| caller.user)
+}
+
 /// A verified session token of a shop without a usable Shopify token installs the shop (token
 /// exchange). Shopify refusing the session token is a 401; Shopify being unreachable is only logged,
 /// since the dashboard itself is served from DynamoDB.

@@ -80,6 +80,18 @@ pub struct OrderDetail {
     pub deliveries: Vec<Delivery>,
     /// The fulfilment route and the partner's side of the order; `null` while the order is not routed.
     pub fulfilment: Option<FulfilmentView>,
+    /// Who assigned whom and when (the seed's `OrderAssignment`), newest first.
+    pub assignments: Vec<AssignmentView>,
+}
+
+/// One assignment change: `assignee` `null` is an unassignment.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentView {
+    pub assignee: Option<String>,
+    pub previous: Option<String>,
+    pub assigned_by: Option<String>,
+    pub assigned_at: DateTime<Utc>,
 }
 
 /// Where the order ships from and how far the partner got.
@@ -150,6 +162,18 @@ impl OrderDetail {
             timeline,
             deliveries,
             fulfilment: FulfilmentView::of(order),
+            assignments: order
+                .ops
+                .assignments
+                .iter()
+                .rev()
+                .map(|a| AssignmentView {
+                    assignee: a.assignee.clone(),
+                    previous: a.previous.clone(),
+                    assigned_by: a.assigned_by.clone(),
+                    assigned_at: a.assigned_at,
+                })
+                .collect(),
         }
     }
 }

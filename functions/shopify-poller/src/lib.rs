@@ -50,7 +50,9 @@ impl Config {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAccessConfig::read(&mut env),
             tokens: TokenConfig::read(&mut env),
-            queues: schema::read_urls(&mut env, &[schema::outbound_stages(), vec![STAGE]].concat()),
+            // Every outbound queue (routed orders' effects) and the ingest queue (events that waited for
+            // an order the poll stores go back there).
+            queues: schema::read_urls(&mut env, &[schema::outbound_stages(), vec![STAGE, Stage::Ingest]].concat()),
             webhook_callback_url: env.required("SHOPIFY_WEBHOOK_CALLBACK_URL"),
             overlap: TimeDelta::seconds(env.parsed("SHOPIFY_POLL_OVERLAP_SECONDS", 120, |v| v.parse().ok())),
         };

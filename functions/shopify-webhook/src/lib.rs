@@ -117,7 +117,10 @@ async fn process(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> 
             .triggered_at
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.to_utc()),
+            .map(|t| t.to_utc())
+            // Without Shopify's trigger time, the receipt time: it travels with the event, so what the
+            // worker derives from it (timeline ids) is the same on every processing.
+            .or_else(|| Some(deps.clock.now())),
         payload,
         payload_ref: None,
     };

@@ -102,6 +102,11 @@ impl Simulator {
             "mutation MetafieldsSet" => {
                 json!({ "metafieldsSet": { "metafields": [{ "id": "gid://shopify/Metafield/1" }], "userErrors": [] } })
             }
+            "mutation MetafieldsDelete" => json!({ "metafieldsDelete": { "deletedMetafields": [], "userErrors": [] } }),
+            // The simulator keeps no single orders or returns: a tie stays as stored, and a reverse
+            // delivery of an unknown return is dropped.
+            "query OrderRevision" => json!({ "order": null }),
+            "query ReturnOrder" => json!({ "return": null }),
             other => {
                 return reply(
                     StatusCode::OK,

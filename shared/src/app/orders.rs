@@ -109,9 +109,13 @@ pub enum Applied {
     Written,
     Stale,
     Unchanged,
+    /// Another revision with the same `updated_at` is stored and kept: the caller may settle the tie
+    /// with a fresh read ([`apply_fresh_revision`]).
+    Tie,
 }
 
-/// Upserts a channel revision of an order: an older or equal `updated_at` never replaces what is stored.
+/// Upserts a channel revision of an order: an older or equal `updated_at` never replaces what is stored
+/// (an equal one with other contents answers [`Applied::Tie`]).
 pub async fn apply_revision(
     store: &dyn OrderStore,
     alerts: &dyn AlertStore,
@@ -132,15 +136,42 @@ pub async fn apply_routed_revision(
     incoming: Order,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Vec<PendingEffect>), ChangeError<std::convert::Infallible>> {
+    apply(store, fulfilment, incoming, now, UpsertPlan::decide).await
+}
+
+/// As [`apply_routed_revision`] for a copy just read from the channel to settle an [`Applied::Tie`]: it
+/// replaces a different revision with the same `updated_at` ([`UpsertPlan::decide_fresh`]).
+#[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
+pub async fn apply_fresh_revision(
+    store: &dyn OrderStore,
+    _alerts: &dyn AlertStore,
+    fulfilment: Option<&FulfilmentSettings>,
+    incoming: Order,
+    now: DateTime<Utc>,
+) -> Result<(Applied, Vec<PendingEffect>), ChangeError<std::convert::Infallible>> {
+    apply(store, fulfilment, incoming, now, UpsertPlan::decide_fresh).await
+}
+
+async fn apply(
+    store: &dyn OrderStore,
+    fulfilment: Option<&FulfilmentSettings>,
+    incoming: Order,
+    now: DateTime<Utc>,
+    decide: fn(Option<&Order>, Order) -> UpsertPlan,
+) -> Result<(Applied, Vec<PendingEffect>), ChangeError<std::convert::Infallible>> {
     for attempt in 0..MAX_ATTEMPTS {
         crate::clock::pause_before_retry(attempt).await;
         let previous = store.get_order(&incoming.shop, &incoming.key()).await?;
-        match UpsertPlan::decide(previous.as_ref(), incoming.clone()) {
+        match decide(previous.as_ref(), incoming.clone()) {
             UpsertPlan::Stale => {
                 tracing::info!("older revision ignored");
                 return Ok((Applied::Stale, Vec::new()));
             }
             UpsertPlan::Unchanged => return Ok((Applied::Unchanged, Vec::new())),
+            UpsertPlan::Tie => {
+                tracing::info!("another revision of the same second is stored");
+                return Ok((Applied::Tie, Vec::new()));
+            }
             UpsertPlan::Write { mut order, mut events } => {
                 let flags_before = previous.as_ref().map(|p| p.ops.flags.clone()).unwrap_or_default();
                 order.refresh_flags(now);

@@ -15,6 +15,10 @@ pub const DELAYED_AFTER: Duration = Duration::hours(24);
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderOps {
     pub assigned_to: Option<String>,
+    /// Who assigned whom and when (the seed's `OrderAssignment`), oldest first, the newest
+    /// [`ASSIGNMENT_HISTORY`] kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignments: Vec<OrderAssignment>,
     pub support: Option<SupportThread>,
     pub return_case: Option<ReturnCase>,
     pub recorded_shipments: Vec<RecordedShipment>,
@@ -25,6 +29,37 @@ pub struct OrderOps {
     /// The fulfilment partner's side of the order (status, shipments), once routed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner: Option<super::fulfilment::PartnerState>,
+}
+
+/// Assignment changes an order keeps (older ones drop off): the order item, and its list copies, stay
+/// small.
+pub const ASSIGNMENT_HISTORY: usize = 50;
+
+/// One assignment change of an order: the seed's `OrderAssignment`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAssignment {
+    /// The new owner; `None`: unassigned.
+    pub assignee: Option<String>,
+    /// The owner before.
+    pub previous: Option<String>,
+    /// Who changed it: the session token's user (`sub`), when it names one.
+    pub assigned_by: Option<String>,
+    pub assigned_at: DateTime<Utc>,
+}
+
+impl OrderOps {
+    /// Hands the order to `assignee` (`None`: nobody) and records who did it and when. Returns whether
+    /// anything changed: assigning the current owner again records nothing.
+    pub fn assign(&mut self, assignee: Option<String>, by: Option<String>, at: DateTime<Utc>) -> bool {
+        if self.assigned_to == assignee {
+            return false;
+        }
+        let previous = std::mem::replace(&mut self.assigned_to, assignee.clone());
+        self.assignments.push(OrderAssignment { assignee, previous, assigned_by: by, assigned_at: at });
+        let excess = self.assignments.len().saturating_sub(ASSIGNMENT_HISTORY);
+        self.assignments.drain(..excess);
+        true
+    }
 }
 
 /// A support escalation from the dashboard.
@@ -53,9 +88,9 @@ pub struct ShipmentFlags {
     pub delayed_since: Option<DateTime<Utc>>,
 }
 
-/// The return state machine of the contract:
+/// The return state machine of the contract (seed 000):
 /// `awaiting_label → label_generated → in_transit → inspection → awaiting_refund → completed`, with the
-/// terminal paths `denied` and `cancelled`.
+/// terminal paths `deny` and `cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnState {
@@ -65,6 +100,8 @@ pub enum ReturnState {
     Inspection,
     AwaitingRefund,
     Completed,
+    /// The seed's spelling is `deny`; orders stored before say `denied`, still read.
+    #[serde(rename = "deny", alias = "denied")]
     Denied,
     Cancelled,
 }
@@ -78,7 +115,7 @@ impl ReturnState {
             ReturnState::Inspection => "inspection",
             ReturnState::AwaitingRefund => "awaiting_refund",
             ReturnState::Completed => "completed",
-            ReturnState::Denied => "denied",
+            ReturnState::Denied => "deny",
             ReturnState::Cancelled => "cancelled",
         }
     }
@@ -134,22 +171,31 @@ impl ReturnAction {
     }
 }
 
-/// A return event from the channel (Shopify's `returns/*` topics).
+/// A return event from the channel: Shopify's `returns/*` topics, and its reverse deliveries (the label
+/// and tracking attached to a return, `reverse_deliveries/attach_deliverable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelReturn {
     Requested,
     Approved,
     Declined,
     Closed,
+    Cancelled,
+    /// A return label was attached to the return's reverse delivery.
+    LabelAttached,
+    /// The reverse delivery's tracking moved: tracking attached once the label was there, or tracking
+    /// without a label (the buyer ships with a label of their own).
+    Shipped,
 }
 
 impl ChannelReturn {
+    /// The event of a `returns/*` topic (the reverse delivery events are told apart by their payload).
     pub fn from_topic(topic: &str) -> Option<Self> {
         match topic {
             "returns/request" => Some(Self::Requested),
             "returns/approve" => Some(Self::Approved),
             "returns/decline" => Some(Self::Declined),
             "returns/close" => Some(Self::Closed),
+            "returns/cancel" => Some(Self::Cancelled),
             _ => None,
         }
     }
@@ -160,22 +206,35 @@ impl ChannelReturn {
             Self::Approved => "return_approved",
             Self::Declined => "return_declined",
             Self::Closed => "return_closed",
+            Self::Cancelled => "return_cancelled",
+            Self::LabelAttached => "return_label_generated",
+            Self::Shipped => "return_in_transit",
         }
     }
 
     /// The order's return case after this event at `at`, or `None` when the event changes no state: it
-    /// is older than the case, or it confirms a case already open. A request or approval opens a case
-    /// (awaiting its label) unless one is open; a decline denies and a close completes an open case.
+    /// is older than the case, it confirms a case already open, or the case's state does not allow it.
+    /// - a request or approval opens a case (awaiting its label) unless one is open;
+    /// - a label moves a case awaiting its label to `label_generated`; moving tracking takes a case
+    ///   awaiting or holding its label to `in_transit`;
+    /// - a decline ends an open case as `deny`, a cancellation as `cancelled`;
+    /// - a close completes a case whose goods are on their way or back (`label_generated`, `in_transit`,
+    ///   `inspection`, `awaiting_refund`); a case still awaiting its label, or already ended, stays.
     pub fn apply(self, case: Option<&ReturnCase>, at: DateTime<Utc>) -> Option<ReturnCase> {
+        use ReturnState::*;
         if case.is_some_and(|c| c.updated_at >= at) {
             return None;
         }
-        let open = case.filter(|c| !c.state.is_terminal());
+        let open = case.map(|c| c.state).filter(|s| !s.is_terminal());
         let state = match (self, open) {
             (Self::Requested | Self::Approved, Some(_)) => return None,
-            (Self::Requested | Self::Approved, None) => ReturnState::AwaitingLabel,
-            (Self::Declined, _) => ReturnState::Denied,
-            (Self::Closed, _) => ReturnState::Completed,
+            (Self::Requested | Self::Approved, None) => AwaitingLabel,
+            (Self::LabelAttached, Some(AwaitingLabel)) => LabelGenerated,
+            (Self::Shipped, Some(AwaitingLabel | LabelGenerated)) => InTransit,
+            (Self::Declined, Some(_)) => Denied,
+            (Self::Cancelled, Some(_)) => Cancelled,
+            (Self::Closed, Some(LabelGenerated | InTransit | Inspection | AwaitingRefund)) => Completed,
+            _ => return None,
         };
         Some(ReturnCase { state, updated_at: at, note: case.and_then(|c| c.note.clone()) })
     }
@@ -278,5 +337,54 @@ mod tests {
                 assert_eq!(action.apply(terminal), None, "{action:?} from {terminal:?}");
             }
         }
+    }
+
+    #[test]
+    fn assignments_record_who_assigned_whom_and_keep_a_bounded_history() {
+        use chrono::TimeZone;
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut ops = OrderOps::default();
+        assert!(ops.assign(Some("ana".into()), Some("7".into()), at));
+        assert!(!ops.assign(Some("ana".into()), Some("8".into()), at), "already so");
+        assert!(ops.assign(None, Some("8".into()), at));
+        assert_eq!(ops.assigned_to, None);
+        let last = ops.assignments.last().unwrap();
+        assert_eq!(
+            (last.assignee.as_deref(), last.previous.as_deref(), last.assigned_by.as_deref()),
+            (None, Some("ana"), Some("8"))
+        );
+        for i in 0..ASSIGNMENT_HISTORY + 5 {
+            ops.assign(Some(format!("u{i}")), None, at);
+        }
+        assert_eq!(ops.assignments.len(), ASSIGNMENT_HISTORY);
+        assert_eq!(ops.assignments.last().unwrap().assignee.as_deref(), Some(&*format!("u{}", ASSIGNMENT_HISTORY + 4)));
+    }
+
+    #[test]
+    fn the_terminal_deny_is_spelled_as_the_seed_spells_it_and_old_values_still_read() {
+        assert_eq!(serde_json::to_string(&ReturnState::Denied).unwrap(), "\"deny\"");
+        assert_eq!(ReturnState::Denied.as_str(), "deny");
+        for stored in ["\"deny\"", "\"denied\""] {
+            assert_eq!(serde_json::from_str::<ReturnState>(stored).unwrap(), ReturnState::Denied);
+        }
+    }
+
+    #[test]
+    fn channel_events_walk_the_lifecycle_and_a_close_needs_a_state_that_allows_it() {
+        use ReturnState::*;
+        use chrono::TimeZone;
+        let at = |h: u32| Utc.with_ymd_and_hms(2026, 11, 21, h, 0, 0).unwrap();
+        let case = |state, h| Some(ReturnCase { state, updated_at: at(h), note: None });
+        let next = |event: ChannelReturn, c: Option<ReturnCase>, h| event.apply(c.as_ref(), at(h)).map(|c| c.state);
+        assert_eq!(next(ChannelReturn::Requested, None, 1), Some(AwaitingLabel));
+        assert_eq!(next(ChannelReturn::LabelAttached, case(AwaitingLabel, 1), 2), Some(LabelGenerated));
+        assert_eq!(next(ChannelReturn::Shipped, case(LabelGenerated, 2), 3), Some(InTransit));
+        assert_eq!(next(ChannelReturn::Closed, case(InTransit, 3), 4), Some(Completed));
+        assert_eq!(next(ChannelReturn::Closed, case(AwaitingLabel, 1), 4), None, "nothing came back yet");
+        assert_eq!(next(ChannelReturn::Cancelled, case(AwaitingLabel, 1), 2), Some(Cancelled));
+        assert_eq!(next(ChannelReturn::Closed, case(Cancelled, 2), 3), None);
+        assert_eq!(next(ChannelReturn::Declined, case(Cancelled, 2), 3), None, "an ended case stays ended");
+        assert_eq!(next(ChannelReturn::LabelAttached, case(InTransit, 3), 4), None, "never backwards");
+        assert_eq!(next(ChannelReturn::Shipped, case(LabelGenerated, 5), 4), None, "older than the case");
     }
 }

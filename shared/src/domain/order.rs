@@ -180,12 +180,26 @@ pub enum UpsertPlan {
     Stale,
     /// The same revision is already stored (a redelivery).
     Unchanged,
+    /// Another revision with the same `updated_at` is stored (Shopify's stamps have one-second
+    /// precision): which one is newer cannot be told from the two, so the caller settles it with a fresh
+    /// read from the channel ([`UpsertPlan::decide_fresh`]).
+    Tie,
 }
 
 impl UpsertPlan {
     /// Decides how `incoming` applies over `existing`, and which timeline events the change produces.
     /// Events are keyed by the revision's `updated_at`, so replaying a revision yields the same keys.
-    pub fn decide(existing: Option<&Order>, mut incoming: Order) -> Self {
+    pub fn decide(existing: Option<&Order>, incoming: Order) -> Self {
+        Self::decide_with(existing, incoming, false)
+    }
+
+    /// As [`UpsertPlan::decide`] for a copy just read from the channel itself (a tie's settlement): it is
+    /// the newest state of its second, so it replaces a different revision with the same `updated_at`.
+    pub fn decide_fresh(existing: Option<&Order>, incoming: Order) -> Self {
+        Self::decide_with(existing, incoming, true)
+    }
+
+    fn decide_with(existing: Option<&Order>, mut incoming: Order, fresh: bool) -> Self {
         let ts = incoming.updated_at;
         let mut events = Vec::new();
         match existing {
@@ -210,8 +224,17 @@ impl UpsertPlan {
                 if incoming.updated_at < current.updated_at {
                     return UpsertPlan::Stale;
                 }
+                if fresh && incoming.delivery == super::DeliveryFacts::default() {
+                    // The Admin API read does not ask for what routing reads: the stored facts stay.
+                    incoming.delivery = current.delivery.clone();
+                }
                 if incoming.updated_at == current.updated_at {
-                    return UpsertPlan::Unchanged;
+                    if incoming.same_revision(current) {
+                        return UpsertPlan::Unchanged;
+                    }
+                    if !fresh {
+                        return UpsertPlan::Tie;
+                    }
                 }
                 incoming.version = current.version + 1;
                 incoming.ops = current.ops.clone();
@@ -230,6 +253,16 @@ impl UpsertPlan {
             }
         }
         UpsertPlan::Write { order: Box::new(incoming), events }
+    }
+}
+
+impl Order {
+    /// Whether `other` carries the same channel state (the dashboard's ops and the version aside).
+    pub fn same_revision(&self, other: &Order) -> bool {
+        let mut other = other.clone();
+        other.ops = self.ops.clone();
+        other.version = self.version;
+        *self == other
     }
 }
 
@@ -296,6 +329,24 @@ pub(crate) mod tests {
         stored.version = 3;
         assert_eq!(UpsertPlan::decide(Some(&stored), sample_order("a.myshopify.com", "1", 5)), UpsertPlan::Stale);
         assert_eq!(UpsertPlan::decide(Some(&stored), sample_order("a.myshopify.com", "1", 10)), UpsertPlan::Unchanged);
+    }
+
+    #[test]
+    fn another_revision_in_the_same_second_is_a_tie_that_only_a_fresh_read_settles() {
+        let mut stored = sample_order("a.myshopify.com", "1", 10);
+        stored.version = 3;
+        stored.ops.assigned_to = Some("ana".into());
+        let mut second = sample_order("a.myshopify.com", "1", 10);
+        second.financial_status = FinancialStatus::Paid;
+        assert_eq!(UpsertPlan::decide(Some(&stored), second.clone()), UpsertPlan::Tie);
+        let UpsertPlan::Write { order, events } = UpsertPlan::decide_fresh(Some(&stored), second) else { panic!() };
+        assert_eq!((order.version, order.ops.assigned_to.as_deref()), (4, Some("ana")));
+        assert_eq!(events[0].details, "Payment status changed from pending to paid");
+        assert_eq!(
+            UpsertPlan::decide_fresh(Some(&stored), sample_order("a.myshopify.com", "1", 10)),
+            UpsertPlan::Unchanged,
+            "the same state read again"
+        );
     }
 
     #[test]

@@ -90,8 +90,9 @@ impl Outbound {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboundChange {
-    /// Mirror the assignment into the order's Shopify metafields (when the shop enables it).
-    AssignmentSync { assignee: String },
+    /// Mirror the assignment into the order's Shopify metafields (when the shop enables it); `None`
+    /// (unassigned) deletes the metafield. Messages written before carry a string, read as `Some`.
+    AssignmentSync { assignee: Option<String> },
     /// Create the Shopify fulfilment with tracking (`fulfillmentCreate`).
     FulfillmentCreate { shipment_id: String, tracking_number: Option<String>, carrier: Option<String> },
     /// An escalation for the support assistant.

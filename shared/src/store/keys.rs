@@ -286,6 +286,16 @@ pub fn mirrors_gsi1sk(integration: Integration, kind: &str, sort_at: DateTime<Ut
     format!("{}{}#{id}", mirrors_gsi1sk_prefix(integration, kind), sortable_millis(sort_at))
 }
 
+/// An inbound event waiting until its order `key` is stored, in the shop's partition (erased with it).
+pub fn waiting_sk(key: &OrderKey, id: &str) -> String {
+    format!("{}{id}", waiting_prefix(key))
+}
+
+/// The sort key prefix of the events waiting for the order `key`.
+pub fn waiting_prefix(key: &OrderKey) -> String {
+    format!("WAITING#{key}#")
+}
+
 /// A pending outbound effect, in the shop's partition (erased with it).
 pub fn outbox_sk(id: &str) -> String {
     format!("OUTBOX#{id}")

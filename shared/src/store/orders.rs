@@ -53,6 +53,19 @@ impl OrderQuery {
     }
 }
 
+/// What [`OrderStore::keep_waiting_event`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// The event waits for its order.
+    Kept,
+    /// The order exists (it landed meanwhile): the event can be applied now.
+    OrderExists,
+}
+
+/// How long a waiting event waits for its order: less than the claim-check bodies live (15 days), so a
+/// waiting event's body is always there when it is released.
+pub const WAITING_TTL_SECONDS: i64 = 14 * 24 * 3600;
+
 /// Where a list read starts. Positions are the index sort keys, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seek {
@@ -149,6 +162,25 @@ pub trait OrderStore: Send + Sync {
         key: &OrderKey,
         events: usize,
     ) -> Result<Option<(Order, Vec<TimelineEvent>)>, StoreError>;
+
+    /// Keeps `event` (an inbound event, serialized) for the order `key`, which is not stored yet, under
+    /// `id` (derived from the event, so a redelivery overwrites its own copy), until the order is stored
+    /// or [`WAITING_TTL_SECONDS`] pass. Only while the order does not exist, checked in the same write: an
+    /// order stored meanwhile answers [`Waiting::OrderExists`] and nothing is kept.
+    async fn keep_waiting_event(
+        &self,
+        shop: &ShopDomain,
+        key: &OrderKey,
+        id: &str,
+        event: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Waiting, StoreError>;
+
+    /// The events waiting for the order `key`, as `(id, event)`, oldest id first.
+    async fn waiting_events(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Forgets the waiting event `id` of the order `key` (released, or erased with the customer's data).
+    async fn forget_waiting_event(&self, shop: &ShopDomain, key: &OrderKey, id: &str) -> Result<(), StoreError>;
 
     /// Every shop that has at least one order.
     async fn shops(&self) -> Result<Vec<ShopDomain>, StoreError>;

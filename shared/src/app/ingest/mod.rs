@@ -113,6 +113,29 @@ async fn check_out(claims: &dyn ClaimStore, mut event: Inbound) -> Result<Inboun
     Ok(event)
 }
 
+/// Hands the events waiting for the order `key` (they arrived before it) back to the ingest queue, now
+/// that the order is stored, and forgets them. A crash in between only sends one again later, and every
+/// order event is idempotent. Returns how many were released.
+pub async fn release_waiting(
+    orders: &dyn OrderStore,
+    queue: &dyn MessageQueue,
+    shop: &crate::domain::ShopDomain,
+    key: &crate::domain::OrderKey,
+) -> Result<usize, WorkerError> {
+    let waiting = orders.waiting_events(shop, key).await?;
+    for (id, event) in &waiting {
+        match serde_json::from_str::<Message>(event) {
+            Ok(message) => queue.send(Stage::Ingest, &message, 0).await?,
+            Err(e) => tracing::error!(order = %key, error = %e, "a waiting event is unreadable; dropped"),
+        }
+        orders.forget_waiting_event(shop, key, id).await?;
+    }
+    if !waiting.is_empty() {
+        tracing::info!(order = %key, events = waiting.len(), "waiting events released");
+    }
+    Ok(waiting.len())
+}
+
 /// The time one `shop/redact` record may spend erasing, well inside the worker's 30 s.
 pub const ERASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -7,15 +7,19 @@ use serde::Deserialize;
 
 use super::{Ingest, shopify_events as events};
 use crate::{
-    app::orders::{self, ChangeError, Decision},
+    app::{
+        orders::{self, Applied, ChangeError, Decision},
+        poll::shopify::{Completion, complete_order},
+    },
     domain::{ChannelOrderId, Fulfillment, OrderKey, ShopDomain, TimelineEvent, ops::ChannelReturn},
     error::WorkerError,
+    integrations::shopify::graphql::{ORDER_REVISION, OrderRevisionData},
     integrations::shopify::model::{
         ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
         ShopifyProduct, ShopifyRefund,
     },
     queue::{Inbound, Message, Stage},
-    store::ShopStatus,
+    store::{ShopStatus, Waiting},
 };
 
 /// Orders one erasure step deletes.
@@ -76,40 +80,25 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
         let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), &order.shop).await?;
         let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
         let now = deps.clock.now();
-        let (_, effects) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order, now)
+        let (shop, key, gid) = (order.shop.clone(), order.key(), order.admin_graphql_api_id.clone());
+        let (applied, effects) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order, now)
             .await
             .map_err(change_error)?;
         crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
+        if applied == Applied::Tie
+            && let Some(gid) = gid
+        {
+            settle_tie(deps, &shop, &gid, fulfilment.as_ref()).await?;
+        }
+        // Whatever the revision did, the order exists now: events that arrived before it go back on the
+        // queue (again, after a crash between the write and this release).
+        super::release_waiting(orders_store, deps.queue.as_ref(), &shop, &key).await?;
         return Ok(());
     }
-    if let Some(event) = ChannelReturn::from_topic(topic) {
-        return events::shopify_return(deps, &webhook, event).await;
+    if let Some(handled) = order_event_or_wait(deps, &webhook).await? {
+        return Ok(handled);
     }
     match topic {
-        "fulfillments/create" | "fulfillments/update" => {
-            let event = ShopifyFulfillmentEvent::deserialize(&webhook.payload).map_err(permanent)?;
-            fulfillment(deps, &webhook.shop, event).await
-        }
-        "refunds/create" => {
-            let refund = ShopifyRefund::deserialize(&webhook.payload).map_err(permanent)?;
-            let refunded: Vec<&str> = refund
-                .transactions
-                .iter()
-                .filter(|t| t.kind.as_deref() == Some("refund") && t.status.as_deref() != Some("failure"))
-                .map(|t| t.amount.as_str())
-                .collect();
-            let details = format!("Refund issued ({})", refunded.join(", "));
-            let event = TimelineEvent::new(refund.created_at.with_timezone(&Utc), "refund", details);
-            timeline_only(deps, &webhook.shop, &refund.order_id, event).await
-        }
-        "orders/edited" => {
-            let edited = ShopifyOrderEdited::deserialize(&webhook.payload).map_err(permanent)?.order_edit;
-            let (added, removed) = edited.line_items.map(|l| (l.additions.len(), l.removals.len())).unwrap_or_default();
-            let at = edited.committed_at.unwrap_or(edited.created_at).with_timezone(&Utc);
-            let details = format!("Order edited: {added} line item change(s) added, {removed} removed");
-            timeline_only(deps, &webhook.shop, &edited.order_id, TimelineEvent::new(at, "order_edited", details)).await
-        }
-        "fulfillment_orders/placed_on_hold" | "fulfillment_orders/hold_released" => events::hold(deps, &webhook).await,
         "products/create" | "products/update" => {
             let product = ShopifyProduct::deserialize(&webhook.payload).map_err(permanent)?.into_product(webhook.shop);
             let written = deps.products.put_product(&product).await?;
@@ -161,6 +150,127 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
     }
 }
 
+/// Two revisions of an order with the same `updated_at` (one-second precision) and different contents:
+/// which came last cannot be told from them, so the order is read again from the Admin API, completed
+/// as the poll completes it, and that copy is stored. Without a usable token the first stays until the
+/// next revision or poll.
+async fn settle_tie(
+    deps: &Ingest,
+    shop: &ShopDomain,
+    gid: &str,
+    fulfilment: Option<&crate::domain::FulfilmentSettings>,
+) -> Result<(), WorkerError> {
+    let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
+        tracing::warn!(order = gid, "a tie of two revisions stays unsettled: the shop has no usable token");
+        return Ok(());
+    };
+    let variables = serde_json::json!({ "id": gid });
+    let reply = deps.shopify.admin.graphql::<OrderRevisionData>(shop, &token, ORDER_REVISION, variables).await?;
+    let Some(mut node) = reply.data.order else {
+        tracing::info!(order = gid, "the order is gone upstream; the stored revision stays");
+        return Ok(());
+    };
+    let mut cost = reply.cost;
+    match complete_order(&deps.shopify, shop, &token, &mut node, &mut cost).await? {
+        Completion::Complete => {}
+        Completion::Gone => return Ok(()),
+        Completion::Later(wait) => {
+            return Err(WorkerError::Retryable(anyhow::anyhow!("Shopify asks to wait {wait:?} before the re-read")));
+        }
+    }
+    let order = node.into_order(shop.clone()).map_err(|e| WorkerError::Permanent(e.into()))?;
+    let (orders_store, alerts, now) = (deps.orders.as_ref(), deps.alerts.as_ref(), deps.clock.now());
+    let (applied, effects) =
+        orders::apply_fresh_revision(orders_store, alerts, fulfilment, order, now).await.map_err(change_error)?;
+    crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
+    tracing::info!(order = gid, ?applied, "tie of two revisions settled by a fresh read");
+    Ok(())
+}
+
+/// What an event for an order it does not carry came to.
+pub(crate) enum Landed {
+    /// Applied (or nothing to apply).
+    Done,
+    /// The order is not stored yet.
+    NoOrder(OrderKey),
+}
+
+/// The topics that land on an order they do not carry (`None` for the others). An event whose order is
+/// not stored yet waits until the order lands ([`keep_until_order`]); when the order landed meanwhile, it is
+/// applied at once.
+async fn order_event_or_wait(deps: &Ingest, webhook: &Inbound) -> Result<Option<()>, WorkerError> {
+    for _ in 0..2 {
+        match order_event(deps, webhook).await? {
+            None => return Ok(None),
+            Some(Landed::Done) => return Ok(Some(())),
+            Some(Landed::NoOrder(key)) => {
+                if keep_until_order(deps, webhook, &key).await? == Waiting::Kept {
+                    return Ok(Some(()));
+                }
+            }
+        }
+    }
+    Err(WorkerError::Retryable(anyhow::anyhow!("the order came and went while its event waited")))
+}
+
+async fn order_event(deps: &Ingest, webhook: &Inbound) -> Result<Option<Landed>, WorkerError> {
+    let permanent = |e: serde_json::Error| WorkerError::Permanent(e.into());
+    let topic = webhook.topic.as_str();
+    if let Some(event) = ChannelReturn::from_topic(topic) {
+        return events::shopify_return(deps, webhook, event).await.map(Some);
+    }
+    let landed = match topic {
+        "fulfillments/create" | "fulfillments/update" => {
+            let event = ShopifyFulfillmentEvent::deserialize(&webhook.payload).map_err(permanent)?;
+            fulfillment(deps, &webhook.shop, event).await?
+        }
+        "refunds/create" => {
+            let refund = ShopifyRefund::deserialize(&webhook.payload).map_err(permanent)?;
+            let refunded: Vec<&str> = refund
+                .transactions
+                .iter()
+                .filter(|t| t.kind.as_deref() == Some("refund") && t.status.as_deref() != Some("failure"))
+                .map(|t| t.amount.as_str())
+                .collect();
+            let details = format!("Refund issued ({})", refunded.join(", "));
+            let event = TimelineEvent::new(refund.created_at.with_timezone(&Utc), "refund", details)
+                .from_source(format!("refund/{}", refund.id));
+            timeline_only(deps, &webhook.shop, &refund.order_id, event).await?
+        }
+        "orders/edited" => {
+            let edited = ShopifyOrderEdited::deserialize(&webhook.payload).map_err(permanent)?.order_edit;
+            let (added, removed) = edited.line_items.map(|l| (l.additions.len(), l.removals.len())).unwrap_or_default();
+            let at = edited.committed_at.unwrap_or(edited.created_at).with_timezone(&Utc);
+            let details = format!("Order edited: {added} line item change(s) added, {removed} removed");
+            let mut event = TimelineEvent::new(at, "order_edited", details);
+            if let Some(id) = &edited.id {
+                event = event.from_source(format!("order_edit/{id}"));
+            }
+            timeline_only(deps, &webhook.shop, &edited.order_id, event).await?
+        }
+        "fulfillment_orders/placed_on_hold" | "fulfillment_orders/hold_released" => events::hold(deps, webhook).await?,
+        "reverse_deliveries/attach_deliverable" => events::reverse_delivery(deps, webhook).await?,
+        _ => return Ok(None),
+    };
+    Ok(Some(landed))
+}
+
+/// Keeps `webhook` until its order `key` is stored (`app::ingest::release_waiting` hands it back to the
+/// queue then). Keyed by the delivery, so a redelivery overwrites its own copy; a body too large for the
+/// queue waits as its claim check.
+async fn keep_until_order(deps: &Ingest, webhook: &Inbound, key: &OrderKey) -> Result<Waiting, WorkerError> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}\u{1f}{}", webhook.topic, webhook.delivery_id).as_bytes());
+    let id: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let travelling = super::check_in(deps.claims.as_ref(), webhook.clone()).await?;
+    let event = serde_json::to_string(&Message::Inbound(travelling)).map_err(|e| WorkerError::Permanent(e.into()))?;
+    let waiting = deps.orders.keep_waiting_event(&webhook.shop, key, &id, &event, deps.clock.now()).await?;
+    if waiting == Waiting::Kept {
+        tracing::info!(order = %key, topic = %webhook.topic, "event for an order not stored yet; kept until it lands");
+    }
+    Ok(waiting)
+}
+
 /// The body of `customers/redact` and `customers/data_request`.
 #[derive(Debug, Deserialize)]
 struct CustomerRequest {
@@ -197,7 +307,13 @@ async fn redact_customer(deps: &Ingest, shop: &ShopDomain, order_id: &str) -> Re
         )]))
     })
     .await;
-    not_found_is_fine(result, "customer_redacted")
+    // The customer's data may also wait in events waiting for the order: they go too.
+    for (id, _) in deps.orders.waiting_events(shop, &key).await? {
+        deps.orders.forget_waiting_event(shop, &key, &id).await?;
+    }
+    match landed(result, &key)? {
+        Landed::Done | Landed::NoOrder(_) => Ok(()),
+    }
 }
 
 /// Stores, under the request id, everything we hold about the customer in the requested orders.
@@ -245,7 +361,7 @@ pub(crate) fn order_key(id: &str) -> Result<OrderKey, WorkerError> {
 }
 
 /// Upserts a fulfilment into its order: a fulfilment revision older than the stored one is ignored.
-async fn fulfillment(deps: &Ingest, shop: &ShopDomain, event: ShopifyFulfillmentEvent) -> Result<(), WorkerError> {
+async fn fulfillment(deps: &Ingest, shop: &ShopDomain, event: ShopifyFulfillmentEvent) -> Result<Landed, WorkerError> {
     let key = order_key(&event.order_id)?;
     let incoming = Fulfillment::from(event.fulfillment);
     let label = event.name.unwrap_or_else(|| incoming.id.clone());
@@ -267,39 +383,36 @@ async fn fulfillment(deps: &Ingest, shop: &ShopDomain, event: ShopifyFulfillment
             None => order.fulfillments.push(incoming.clone()),
         }
         let details = format!("Fulfillment {label} {status}{}", tracking.unwrap_or_default());
-        Ok(Decision::Write(vec![TimelineEvent::new(ts, "fulfillment", details)]))
+        let event = TimelineEvent::new(ts, "fulfillment", details).from_source(format!("fulfillment/{}", incoming.id));
+        Ok(Decision::Write(vec![event]))
     })
     .await;
-    not_found_is_fine(result, "fulfillment")
+    landed(result, &key)
 }
 
-/// Appends `event` to the order's timeline (keyed by time and kind, so a redelivery adds nothing).
+/// Appends `event` to the order's timeline (keyed by time, kind and source, so a redelivery adds nothing).
 pub(crate) async fn timeline_only(
     deps: &Ingest,
     shop: &ShopDomain,
     order_id: &str,
     event: TimelineEvent,
-) -> Result<(), WorkerError> {
+) -> Result<Landed, WorkerError> {
     let key = order_key(order_id)?;
     let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, deps.clock.now(), |_| {
         Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]))
     })
     .await;
-    not_found_is_fine(result, &event.event)
+    landed(result, &key)
 }
 
-/// An event for an order we have not stored yet is dropped: the order arrives with its own webhook or
-/// the reconciliation poll, carrying the same state.
-pub(crate) fn not_found_is_fine(
+/// What a change of the order `key` came to: an order not stored yet is [`Landed::NoOrder`].
+pub(crate) fn landed(
     result: Result<crate::domain::Order, ChangeError<std::convert::Infallible>>,
-    what: &str,
-) -> Result<(), WorkerError> {
+    key: &OrderKey,
+) -> Result<Landed, WorkerError> {
     match result {
-        Ok(_) => Ok(()),
-        Err(ChangeError::NotFound) => {
-            tracing::info!(what, "event for an order not stored yet; dropped");
-            Ok(())
-        }
+        Ok(_) => Ok(Landed::Done),
+        Err(ChangeError::NotFound) => Ok(Landed::NoOrder(key.clone())),
         Err(e) => Err(change_error(e)),
     }
 }

@@ -167,7 +167,7 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
     let crate::queue::Outbound { destination, shop, id, change, .. } = &outbound;
     let push = match (destination, change) {
         (Integration::Shopify, OutboundChange::AssignmentSync { assignee }) => {
-            Some(shopify::assignment(deps, shop, &key, id, assignee).await?)
+            Some(shopify::assignment(deps, shop, &key, id, assignee.as_deref()).await?)
         }
         (Integration::Shopify, OutboundChange::FulfillmentCreate { tracking_number, carrier, .. }) => {
             Some(shopify::fulfillment(deps, shop, &key, id, tracking_number.as_deref(), carrier.as_deref()).await?)

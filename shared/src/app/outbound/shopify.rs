@@ -1,5 +1,6 @@
 //! Changes for Shopify: tracking back and assignments mirrored into the `order_sync.assigned_to`
-//! metafield (`metafieldsSet`, when the shop enabled `metafields_sync`).
+//! metafield (`metafieldsSet`; an unassignment deletes it with `metafieldsDelete`), when the shop enabled
+//! `metafields_sync`.
 //!
 //! Tracking goes out exactly once per shipment: a shipment already recorded as delivered is not pushed
 //! again; the push is claimed first (a conditional write that expires by itself), so two concurrent
@@ -26,8 +27,8 @@ use crate::{
             graphql::{
                 FULFILLMENT_CREATE, FULFILLMENT_ORDER_FULFILLMENTS, FULFILLMENT_TRACKING_INFO_UPDATE,
                 FulfillmentCreateData, FulfillmentOrderFulfillmentsData, FulfillmentTrackingInfoUpdateData,
-                GqlFulfillment, METAFIELDS_SET, MetafieldsSetData, ORDER_FULFILLMENT_ORDERS,
-                OrderFulfillmentOrdersData,
+                GqlFulfillment, METAFIELDS_DELETE, METAFIELDS_SET, MetafieldsDeleteData, MetafieldsSetData,
+                ORDER_FULFILLMENT_ORDERS, OrderFulfillmentOrdersData,
             },
         },
     },
@@ -69,7 +70,7 @@ pub(super) async fn assignment(
     shop: &ShopDomain,
     key: &OrderKey,
     id: &str,
-    assignee: &str,
+    assignee: Option<&str>,
 ) -> Result<Push, WorkerError> {
     let record = deps.shops.shop(shop).await?.filter(|r| r.status == ShopStatus::Active);
     let Some(record) = record.filter(|r| r.metafields_sync && key.channel == Channel::Shopify) else {
@@ -78,6 +79,23 @@ pub(super) async fn assignment(
     let token = match token(deps, &record).await? {
         Ok(token) => token,
         Err(failure) => return Ok(Push::Failed(failure)),
+    };
+    let Some(assignee) = assignee else {
+        let variables = serde_json::json!({ "metafields": [{
+            "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",
+        }]});
+        let answer = deps
+            .shopify
+            .admin
+            .graphql::<MetafieldsDeleteData>(shop, &token, METAFIELDS_DELETE, variables.clone())
+            .await;
+        let payload = match answer {
+            Ok(reply) => reply.data,
+            Err(e) => return failed(e, Some(variables)),
+        };
+        let done = "unassignment mirrored: metafield order_sync.assigned_to deleted";
+        let errors = &payload.metafields_delete.user_errors;
+        return rejected_or(deps, shop, key, id, "metafieldsDelete", variables, errors, done).await;
     };
     let variables = serde_json::json!({ "metafields": [{
         "ownerId": order_gid(key), "namespace": "order_sync", "key": "assigned_to",

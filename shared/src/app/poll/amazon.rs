@@ -367,7 +367,7 @@ async fn store(
             Err(ChangeError::Store(e)) => return Err(e.into()),
             Err(e) => return Err(SyncError::Order(e.to_string())),
         };
-    if applied == Applied::Unchanged && !lines.is_empty() {
+    if matches!(applied, Applied::Unchanged | Applied::Tie) && !lines.is_empty() {
         // The same revision, now with its items (an earlier run did not fetch them): add them.
         let refreshed = orders::change(deps.orders, deps.alerts, shop, &key, now, |stored| {
             if stored.line_items == lines {

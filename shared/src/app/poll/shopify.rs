@@ -82,6 +82,8 @@ pub const SUBSCRIBED_TOPICS: &[&str] = &[
     "returns/approve",
     "returns/decline",
     "returns/close",
+    "returns/cancel",
+    "reverse_deliveries/attach_deliverable",
     "products/create",
     "products/update",
     "products/delete",
@@ -176,7 +178,17 @@ async fn fetch<T: serde::de::DeserializeOwned>(
     query: &str,
     variables: serde_json::Value,
 ) -> Result<Fetch<T>, WorkerError> {
-    match deps.shopify.admin.graphql::<T>(shop, token, query, variables).await {
+    fetch_from(&deps.shopify, shop, token, query, variables).await
+}
+
+async fn fetch_from<T: serde::de::DeserializeOwned>(
+    shopify: &ShopifyAccess,
+    shop: &ShopDomain,
+    token: &Secret,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<Fetch<T>, WorkerError> {
+    match shopify.admin.graphql::<T>(shop, token, query, variables).await {
         Ok(reply) => Ok(Fetch::Got(reply)),
         Err(UpstreamError::Throttled { retry_after, .. }) => Ok(Fetch::Later(retry_after.max(MAX_INLINE_WAIT))),
         Err(e) => Err(e.into()),
@@ -298,7 +310,7 @@ async fn orders_page(
     let mut cost = reply.cost;
     for mut node in page.edges.into_iter().map(|e| e.node) {
         report.seen += 1;
-        match complete_order(deps, shop, token, &mut node, &mut cost).await? {
+        match complete_order(&deps.shopify, shop, token, &mut node, &mut cost).await? {
             Completion::Complete => {}
             // Deleted since the page was read: nothing to store.
             Completion::Gone => continue,
@@ -323,6 +335,7 @@ async fn orders_page(
         if applied != Applied::Written {
             continue;
         }
+        crate::app::ingest::release_waiting(orders_store, deps.queue.as_ref(), shop, &order.key()).await?;
         report.written += 1;
         if window.mode != WindowMode::Backfill && order.updated_at < now - GAP_GRACE {
             report.gaps += 1;
@@ -334,7 +347,7 @@ async fn orders_page(
 }
 
 /// Whether an order node from a page could be completed.
-enum Completion {
+pub(crate) enum Completion {
     Complete,
     /// The order is gone upstream.
     Gone,
@@ -345,8 +358,8 @@ enum Completion {
 /// Reads what the orders page cut off: the line items after the first page, and every fulfilment with
 /// all its tracking when the page copy was at a limit. A newer poll copy replaces the stored order, so
 /// it must never be a truncated one.
-async fn complete_order(
-    deps: &ShopifyPoll,
+pub(crate) async fn complete_order(
+    shopify: &ShopifyAccess,
     shop: &ShopDomain,
     token: &Secret,
     node: &mut GqlOrder,
@@ -357,10 +370,11 @@ async fn complete_order(
         let mut after = lines.next_after();
         while let Some(cursor) = after {
             let variables = serde_json::json!({ "id": id, "after": cursor });
-            let reply = match fetch::<OrderLineItemsData>(deps, shop, token, ORDER_LINE_ITEMS, variables).await? {
-                Fetch::Got(reply) => reply,
-                Fetch::Later(wait) => return Ok(Completion::Later(wait)),
-            };
+            let reply =
+                match fetch_from::<OrderLineItemsData>(shopify, shop, token, ORDER_LINE_ITEMS, variables).await? {
+                    Fetch::Got(reply) => reply,
+                    Fetch::Later(wait) => return Ok(Completion::Later(wait)),
+                };
             *cost = reply.cost.or(cost.take());
             let Some(order) = reply.data.order else { return Ok(Completion::Gone) };
             after = order.line_items.next_after();
@@ -369,10 +383,11 @@ async fn complete_order(
     }
     if node.fulfillments_at_limit() {
         let variables = serde_json::json!({ "id": id });
-        let reply = match fetch::<OrderFulfillmentsData>(deps, shop, token, ORDER_FULFILLMENTS, variables).await? {
-            Fetch::Got(reply) => reply,
-            Fetch::Later(wait) => return Ok(Completion::Later(wait)),
-        };
+        let reply =
+            match fetch_from::<OrderFulfillmentsData>(shopify, shop, token, ORDER_FULFILLMENTS, variables).await? {
+                Fetch::Got(reply) => reply,
+                Fetch::Later(wait) => return Ok(Completion::Later(wait)),
+            };
         *cost = reply.cost.or(cost.take());
         let Some(order) = reply.data.order else { return Ok(Completion::Gone) };
         node.fulfillments = order.fulfillments;

@@ -15,21 +15,43 @@ use crate::{
     integrations::shopify::model::MapError,
 };
 
-/// Orders updated in a window, oldest first. Cost ≈ `first` × (1 + line items + fulfilments).
-pub const ORDERS_PAGE: &str = r#"query OrdersPage($first: Int!, $after: String, $query: String!, $sortKey: OrderSortKeys!) {
-  orders(first: $first, after: $after, query: $query, sortKey: $sortKey) {
-    pageInfo { hasNextPage endCursor }
-    edges { cursor node {
-      id legacyResourceId name createdAt updatedAt cancelledAt currencyCode email
+/// The fields of an order that [`GqlOrder`] reads, with the first page of its line items and
+/// fulfilments ([`PAGE_FULFILLMENTS`], [`PAGE_TRACKING`]).
+macro_rules! order_fields {
+    () => {
+        "id legacyResourceId name createdAt updatedAt cancelledAt currencyCode email
       displayFinancialStatus displayFulfillmentStatus
       totalPriceSet { shopMoney { amount currencyCode } }
       customer { id firstName lastName email }
       shippingAddress { name company address1 address2 city provinceCode zip countryCodeV2 phone }
       lineItems(first: 20) { pageInfo { hasNextPage endCursor } nodes { id title sku quantity variant { id } originalUnitPriceSet { shopMoney { amount } } } }
-      fulfillments(first: 10) { id status displayStatus createdAt updatedAt trackingInfo(first: 5) { company number url } }
+      fulfillments(first: 10) { id status displayStatus createdAt updatedAt trackingInfo(first: 5) { company number url } }"
+    };
+}
+
+/// Orders updated in a window, oldest first. Cost ≈ `first` × (1 + line items + fulfilments).
+pub const ORDERS_PAGE: &str = concat!(
+    "query OrdersPage($first: Int!, $after: String, $query: String!, $sortKey: OrderSortKeys!) {
+  orders(first: $first, after: $after, query: $query, sortKey: $sortKey) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node {
+      ",
+    order_fields!(),
+    "
     } }
   }
-}"#;
+}"
+);
+
+/// One order as it is now, read the same way as an [`ORDERS_PAGE`] node (and completed the same way):
+/// what settles two revisions with the same `updatedAt`.
+pub const ORDER_REVISION: &str =
+    concat!("query OrderRevision($id: ID!) {\n  order(id: $id) {\n      ", order_fields!(), "\n  }\n}");
+
+#[derive(Debug, Deserialize)]
+pub struct OrderRevisionData {
+    pub order: Option<GqlOrder>,
+}
 
 /// Fulfilments and tracking entries [`ORDERS_PAGE`] reads per order; an order at either limit may have
 /// more, and is completed with [`ORDER_FULFILLMENTS`].
@@ -525,6 +547,20 @@ pub const METAFIELDS_SET: &str = r#"mutation MetafieldsSet($metafields: [Metafie
 #[serde(rename_all = "camelCase")]
 pub struct MetafieldsSetData {
     pub metafields_set: MutationPayload,
+}
+
+/// Removes metafields (an unassigned order's `order_sync.assigned_to`).
+pub const METAFIELDS_DELETE: &str = r#"mutation MetafieldsDelete($metafields: [MetafieldIdentifierInput!]!) {
+  metafieldsDelete(metafields: $metafields) {
+    deletedMetafields { key namespace ownerId }
+    userErrors { field message }
+  }
+}"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetafieldsDeleteData {
+    pub metafields_delete: MutationPayload,
 }
 
 /// The variant fields both product queries read.

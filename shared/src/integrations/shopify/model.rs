@@ -141,6 +141,8 @@ pub struct ShopifyOrderEdited {
 
 #[derive(Debug, Deserialize)]
 pub struct ShopifyOrderEdit {
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub id: Option<String>,
     #[serde(deserialize_with = "id_string")]
     pub order_id: String,
     pub created_at: DateTime<FixedOffset>,

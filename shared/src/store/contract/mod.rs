@@ -57,6 +57,7 @@ where
     orders::orders_are_found_by_name(store).await;
     orders::page_boundaries_are_remembered(store).await;
     orders::watches_come_due_and_go_once_flagged(store).await;
+    orders::events_wait_for_their_order_and_only_while_it_is_missing(store).await;
     receipts::receipts_dedupe_only_after_completion(store).await;
     alerts::alerts_are_stored_once_and_read_in_order(store).await;
     connections::connections_are_owned_versioned_and_listed(store).await;

@@ -4,7 +4,7 @@ use chrono::Duration;
 
 use crate::{
     domain::{FinancialStatus, FulfillmentStatus, Order, Priority, ShopDomain, Tab, UpsertPlan},
-    store::{Listed, OrderQuery, OrderStore, Seek, WriteOutcome, keys::Watch},
+    store::{Listed, OrderQuery, OrderStore, Seek, ShopStore, WriteOutcome, keys::Watch},
     testing::{order, save, unique_shop},
 };
 
@@ -179,4 +179,32 @@ pub(super) async fn orders_are_found_by_name<S: OrderStore>(store: &S) {
     }
     assert_eq!(store.find_by_name(&shop, "#1002").await.unwrap(), None);
     assert_eq!(store.find_by_name(&unique_shop("contract-name-other"), "#1001").await.unwrap(), None);
+}
+
+pub(super) async fn events_wait_for_their_order_and_only_while_it_is_missing<S: OrderStore + ShopStore>(store: &S) {
+    use crate::store::Waiting;
+    let shop = unique_shop("contract-waiting");
+    let first = order(&shop, "1", 0);
+    let now = first.updated_at;
+    let key = first.key();
+    assert_eq!(store.keep_waiting_event(&shop, &key, "b", "{\"n\":2}", now).await.unwrap(), Waiting::Kept);
+    assert_eq!(store.keep_waiting_event(&shop, &key, "a", "{\"n\":1}", now).await.unwrap(), Waiting::Kept);
+    assert_eq!(
+        store.keep_waiting_event(&shop, &key, "a", "{\"n\":1}", now).await.unwrap(),
+        Waiting::Kept,
+        "a redelivery"
+    );
+    let other = order(&shop, "2", 0).key();
+    assert_eq!(store.waiting_events(&shop, &other).await.unwrap(), [], "kept per order");
+    assert_eq!(
+        store.waiting_events(&shop, &key).await.unwrap(),
+        [("a".to_owned(), "{\"n\":1}".to_owned()), ("b".to_owned(), "{\"n\":2}".to_owned())]
+    );
+    save(store, first).await;
+    assert_eq!(store.keep_waiting_event(&shop, &key, "c", "{}", now).await.unwrap(), Waiting::OrderExists);
+    store.forget_waiting_event(&shop, &key, "a").await.unwrap();
+    assert_eq!(store.waiting_events(&shop, &key).await.unwrap(), [("b".to_owned(), "{\"n\":2}".to_owned())]);
+    assert_eq!(store.keep_waiting_event(&shop, &other, "z", "{}", now).await.unwrap(), Waiting::Kept);
+    store.erase_shop(&shop).await.unwrap();
+    assert_eq!(store.waiting_events(&shop, &other).await.unwrap(), [], "erased with the shop");
 }

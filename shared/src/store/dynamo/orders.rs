@@ -227,6 +227,71 @@ impl OrderStore for DynamoStore {
         Ok(Some((from_data(first)?, timeline)))
     }
 
+    async fn keep_waiting_event(
+        &self,
+        shop: &ShopDomain,
+        key: &OrderKey,
+        id: &str,
+        event: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::store::Waiting, StoreError> {
+        use aws_sdk_dynamodb::types::ConditionCheck;
+        let absent = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::order_pk(shop, key)))
+            .key(keys::SK, s(keys::ORDER_SK))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::unavailable("build condition check", e))?;
+        let waiting = HashMap::from([
+            (keys::PK.into(), s(keys::shop_pk(shop))),
+            (keys::SK.into(), s(keys::waiting_sk(key, id))),
+            ("entity".into(), s("waiting_event")),
+            ("data".into(), s(event)),
+            (keys::TTL.into(), n(now.timestamp() + crate::store::WAITING_TTL_SECONDS)),
+        ]);
+        let items = vec![TransactWriteItem::builder().condition_check(absent).build(), put(&self.table, waiting)?];
+        Ok(match self.transact(items, "keep waiting event").await? {
+            WriteOutcome::Written => crate::store::Waiting::Kept,
+            WriteOutcome::VersionConflict => crate::store::Waiting::OrderExists,
+        })
+    }
+
+    async fn waiting_events(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = keys::waiting_prefix(key);
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(keys::shop_pk(shop)))
+            .expression_attribute_values(":prefix", s(&prefix))
+            .consistent_read(true);
+        self.query(query, usize::MAX)
+            .await?
+            .iter()
+            .map(|item| {
+                let sk = string_attr(item, keys::SK)?;
+                let id = sk.strip_prefix(&prefix).unwrap_or(sk).to_owned();
+                Ok((id, string_attr(item, "data")?.to_owned()))
+            })
+            .collect()
+    }
+
+    async fn forget_waiting_event(&self, shop: &ShopDomain, key: &OrderKey, id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::shop_pk(shop)))
+            .key(keys::SK, s(keys::waiting_sk(key, id)))
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("forget waiting event", e))?;
+        Ok(())
+    }
+
     async fn shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
         let query = self
             .client

@@ -89,6 +89,8 @@ struct State {
     dead_letters: BTreeMap<(ShopDomain, Integration, String), crate::store::DeadLetter>,
     /// Stream slots by shop and slot: the lease holding it and until when.
     streams: HashMap<(ShopDomain, usize), (String, DateTime<Utc>)>,
+    /// Events waiting until their order is stored, by shop and waiting sort key.
+    waiting: BTreeMap<(ShopDomain, String), String>,
 }
 
 #[derive(Debug, Default)]

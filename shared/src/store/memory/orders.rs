@@ -113,6 +113,38 @@ impl OrderStore for MemoryStore {
         Ok(Some((order.clone(), timeline.unwrap_or_default())))
     }
 
+    async fn keep_waiting_event(
+        &self,
+        shop: &ShopDomain,
+        key: &OrderKey,
+        id: &str,
+        event: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<crate::store::Waiting, StoreError> {
+        let mut state = self.state();
+        if state.orders.contains_key(&keys::order_pk(shop, key)) {
+            return Ok(crate::store::Waiting::OrderExists);
+        }
+        state.waiting.insert((shop.clone(), keys::waiting_sk(key, id)), event.to_owned());
+        Ok(crate::store::Waiting::Kept)
+    }
+
+    async fn waiting_events(&self, shop: &ShopDomain, key: &OrderKey) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = keys::waiting_prefix(key);
+        Ok(self
+            .state()
+            .waiting
+            .iter()
+            .filter(|((s, sk), _)| s == shop && sk.starts_with(&prefix))
+            .map(|((_, sk), event)| (sk[prefix.len()..].to_owned(), event.clone()))
+            .collect())
+    }
+
+    async fn forget_waiting_event(&self, shop: &ShopDomain, key: &OrderKey, id: &str) -> Result<(), StoreError> {
+        self.state().waiting.remove(&(shop.clone(), keys::waiting_sk(key, id)));
+        Ok(())
+    }
+
     async fn shops(&self) -> Result<Vec<ShopDomain>, StoreError> {
         let mut shops: Vec<ShopDomain> = self.state().orders.values().map(|o| o.shop.clone()).collect();
         shops.sort();

@@ -59,6 +59,7 @@ impl ShopStore for MemoryStore {
         state.outbox.retain(|(s, _), _| s != shop);
         state.dead_letters.retain(|(s, ..), _| s != shop);
         state.streams.retain(|(s, _), _| s != shop);
+        state.waiting.retain(|(s, _), _| s != shop);
         drop(state);
         self.install.erase(shop);
         Ok(before as u64)
