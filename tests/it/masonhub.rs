@@ -567,6 +567,52 @@ async fn an_orders_state_at_masonhub_is_checked_on_demand_beside_ours() {
     assert_eq!((status, body["code"].as_str()), (502, Some("MASONHUB_UNAVAILABLE")));
 }
 
+#[tokio::test]
+async fn a_held_order_waits_through_revisions_and_its_release_routes_it() {
+    let trip = connected("mh-hold").await;
+    // Placed on hold before it is paid; the paid revision does not lift the hold.
+    let mut order: Value = serde_json::from_slice(&demo_event("orders-create-1001.json")).unwrap();
+    order["id"] = json!(7801);
+    order["name"] = json!("#7801");
+    order["admin_graphql_api_id"] = json!("gid://shopify/Order/7801");
+    order["financial_status"] = json!("pending");
+    order["fulfillment_status"] = Value::Null;
+    order["line_items"][0]["sku"] = json!("DEMO-MUG-WHT");
+    trip.env.deliver(&trip.shop, "orders/create", "wh-7801", order.to_string().as_bytes()).await;
+    let hold = |status: &str| {
+        json!({ "fulfillment_order": { "id": 9781, "status": status, "order_id": 7801 },
+        "fulfillment_hold": { "reason": "awaiting_payment" } })
+    };
+    trip.env
+        .deliver(&trip.shop, "fulfillment_orders/placed_on_hold", "hold-7801", hold("on_hold").to_string().as_bytes())
+        .await;
+    trip.env.drain_ingest().await;
+    order["financial_status"] = json!("paid");
+    order["updated_at"] = json!("2031-01-01T00:00:00Z");
+    trip.env.deliver(&trip.shop, "orders/updated", "wh-7801-paid", order.to_string().as_bytes()).await;
+    trip.env.drain_ingest().await;
+    let key = OrderKey::parse("shopify:7801").unwrap();
+    let stored = trip.env.stack.shops.get_order(&trip.shop, &key).await.unwrap().unwrap();
+    assert!(stored.delivery.on_hold, "a revision keeps the hold");
+    assert!(stored.ops.route.is_none(), "a held order is not routed");
+    assert_eq!(trip.env.drain(MASONHUB, 0).await, 0);
+
+    // The release routes it, and its create is relayed at once.
+    trip.env
+        .deliver(&trip.shop, "fulfillment_orders/hold_released", "release-7801", hold("open").to_string().as_bytes())
+        .await;
+    trip.env.drain_ingest().await;
+    let stored = trip.env.stack.shops.get_order(&trip.shop, &key).await.unwrap().unwrap();
+    assert!(!stored.delivery.on_hold);
+    assert_eq!(stored.ops.route.unwrap().partner_order_id, partner_order_id(&trip.shop, &key));
+    assert_eq!(trip.sweep(0).await.relayed, 0, "relayed by the worker, not the sweep");
+    let urls = &trip.env.stack.queues[&MASONHUB];
+    let waiting = trip.env.stack.sqs.receive_message().queue_url(&urls.queue).send().await.unwrap();
+    let messages = waiting.messages.unwrap_or_default();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].body.as_deref().unwrap().contains("partner_create"));
+}
+
 /// A queue whose first send fails.
 struct FailsFirstSend {
     inner: SqsQueue,

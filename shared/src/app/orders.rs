@@ -92,6 +92,39 @@ pub async fn change_with_effects<E>(
     Err(ChangeError::Contended)
 }
 
+/// As [`change`] for a change that may make the order ready for fulfilment (a hold released): under the
+/// shop's fulfilment settings the changed order is routed as a revision would be
+/// (`domain::fulfilment::plan`), and the partner effects commit with it. Returns them for the caller
+/// to relay.
+pub async fn change_routed<E>(
+    store: &dyn OrderStore,
+    alerts: &dyn AlertStore,
+    key: (&ShopDomain, &OrderKey),
+    fulfilment: Option<&FulfilmentSettings>,
+    now: DateTime<Utc>,
+    change: impl Fn(&mut Order) -> Result<Decision, E>,
+) -> Result<(Order, Vec<PendingEffect>), ChangeError<E>> {
+    // The effects the latest run of the change planned (a lost race runs it again).
+    let planned = std::sync::Mutex::new(Vec::new());
+    let routed = |order: &mut Order| {
+        let before = order.clone();
+        let mut decision = change(order)?;
+        let (events, effects) = fulfilment::plan(Some(&before), order, fulfilment, now);
+        if let Decision::Write(written) = &mut decision {
+            written.extend(events);
+        } else if !events.is_empty() {
+            decision = Decision::Write(events);
+        }
+        *planned.lock().unwrap_or_else(|e| e.into_inner()) = effects;
+        Ok(decision)
+    };
+    let messages = |_: &Order, next: &Order| {
+        let effects = planned.lock().unwrap_or_else(|e| e.into_inner());
+        effects.iter().map(|e| partner_message(next, e)).collect()
+    };
+    change_with_effects(store, alerts, key.0, key.1, now, routed, messages).await
+}
+
 /// The outbound message of a partner effect of `order`.
 pub fn partner_message(order: &Order, effect: &PartnerEffect) -> Outbound {
     let partner_order_id = effect.partner_order_id.clone();

@@ -228,6 +228,8 @@ impl UpsertPlan {
                     // The Admin API read does not ask for what routing reads: the stored facts stay.
                     incoming.delivery = current.delivery.clone();
                 }
+                // No revision carries fulfilment holds (their own topics set them): the stored one stays.
+                incoming.delivery.on_hold = current.delivery.on_hold;
                 if incoming.updated_at == current.updated_at {
                     if incoming.same_revision(current) {
                         return UpsertPlan::Unchanged;

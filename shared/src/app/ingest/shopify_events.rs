@@ -6,7 +6,7 @@
 
 use super::{
     Ingest,
-    shopify::{Landed, landed, order_key, timeline_only},
+    shopify::{Landed, landed, order_key},
 };
 use crate::{
     app::orders::{self, Decision},
@@ -116,7 +116,27 @@ pub(crate) async fn hold(deps: &Ingest, webhook: &Inbound) -> Result<Landed, Wor
     if let Some(hold) = id(payload, &["/created_fulfillment_hold/id", "/fulfillment_hold/id"]) {
         event = event.from_source(format!("fulfillment_hold/{hold}"));
     }
-    timeline_only(deps, &webhook.shop, &order_id, event).await
+    // The hold is the order's own state too: a held order is not ready, so it is not routed; its
+    // release routes it (the partner effects commit with it).
+    let key = order_key(&order_id)?;
+    let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), &webhook.shop).await?;
+    let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
+    let result = orders::change_routed(
+        orders_store,
+        alerts,
+        (&webhook.shop, &key),
+        fulfilment.as_ref(),
+        deps.clock.now(),
+        |order| {
+            order.delivery.on_hold = placed;
+            Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]))
+        },
+    )
+    .await;
+    if let Ok((_, effects)) = &result {
+        crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), effects).await;
+    }
+    landed(result.map(|(order, _)| order), &key)
 }
 
 /// The order of a fulfillment order, asked of the Admin API (the hold payloads name only the latter).
