@@ -125,6 +125,8 @@ pub const FUNCTIONS: &[Function] = &[
             Trigger::Http("GET", fulfilment_api::DEAD_LETTERS_ROUTE),
             Trigger::Http("POST", fulfilment_api::REPLAY_ROUTE),
             Trigger::Http("GET", fulfilment_api::PARTNER_ORDER_ROUTE),
+            Trigger::Http("GET", fulfilment_api::RECONCILIATION_ROUTE),
+            Trigger::Http("POST", fulfilment_api::RECONCILIATION_ROUTE),
         ],
         build: wire!(fulfilment_api, Http),
     },

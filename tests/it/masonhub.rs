@@ -613,6 +613,96 @@ async fn a_held_order_waits_through_revisions_and_its_release_routes_it() {
     assert!(messages[0].body.as_deref().unwrap().contains("partner_create"));
 }
 
+#[tokio::test]
+async fn reconciliation_finds_missing_extra_and_mismatched_orders_and_keeps_the_report() {
+    let trip = connected("mh-recon").await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .respond_with(accept_all())
+        .mount(&trip.masonhub)
+        .await;
+    let keys: Vec<OrderKey> = {
+        let mut keys = Vec::new();
+        for id in ["7901", "7902", "7903"] {
+            keys.push(trip.paid_order(id, &["DEMO-MUG-WHT"]).await);
+        }
+        keys
+    };
+    trip.env.drain_ingest().await;
+    trip.env.drain(MASONHUB, 0).await;
+    let id = |key: &OrderKey| partner_order_id(&trip.shop, key);
+    let stranger = partner_order_id(&trip.shop, &OrderKey::parse("shopify:7999").unwrap());
+    let other_shop = partner_order_id(&unique_shop("elsewhere"), &keys[0]);
+    // MasonHub has #7901 as we do, #7902 with another status, not #7903, and one order of ours we
+    // never routed (and one of another shop on the same account, which is none of our business).
+    Mock::given(method("GET"))
+        .and(path(format!("/{SLUG}/api/v1/orders")))
+        .and(query_param("list_type", "summary"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            { "id": "u1", "customer_identifier": id(&keys[0]), "status": "open" },
+            { "id": "u2", "customer_identifier": id(&keys[1]), "status": "fulfilled" },
+            { "id": "u9", "customer_identifier": stranger, "status": "open" },
+            { "id": "u8", "customer_identifier": other_shop, "status": "open" },
+        ])))
+        .mount(&trip.masonhub)
+        .await;
+
+    // On demand over the last 24 hours: these demo orders were created a week ago, so none is checked.
+    let (status, body) = trip.call("POST", "/sync/reconciliation", Some(json!({ "window": "24h" }))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["reports"][0]["partner"].as_str(), body["reports"][0]["checked"].as_u64()),
+        (Some("masonhub"), Some(0))
+    );
+
+    // Later: every kind of gap, one alert, and the report kept for GET.
+    let stack = &trip.env.stack;
+    let config = shared::integrations::masonhub::MasonHubConfig {
+        production_url: format!("{}/{{slug}}/api/v1", trip.masonhub.uri()),
+        sandbox_url: format!("{}/{{slug}}/api/v1", trip.masonhub.uri()),
+        request_timeout: std::time::Duration::from_secs(5),
+    };
+    let client = shared::integrations::masonhub::client::MasonHubClient::new(config.request_timeout);
+    let deps = shared::app::reconcile::Deps {
+        orders: &stack.shops,
+        mirror: &stack.shops,
+        alerts: &stack.shops,
+        connections: &stack.shops,
+        credentials: &stack.shops,
+        sealer: &stack.sealer,
+        client: &client,
+        config: &config,
+    };
+    // Over the day the orders were created, once their routes are past the grace.
+    let created = stack.shops.get_order(&trip.shop, &keys[0]).await.unwrap().unwrap().created_at;
+    let (from, to) = (created - chrono::Duration::hours(12), created + chrono::Duration::hours(12));
+    let reconcile = |now| shared::app::reconcile::masonhub(&deps, &trip.shop, from, to, now);
+    assert_eq!(reconcile(Utc::now()).await.unwrap().checked, 0, "routes within the grace are not gaps yet");
+    let report = reconcile(Utc::now() + chrono::Duration::minutes(20)).await.unwrap();
+    assert_eq!(report.checked, 3);
+    assert_eq!(report.missing, [keys[2].to_string()]);
+    assert_eq!(report.extra, std::slice::from_ref(&stranger));
+    assert_eq!(report.mismatched.len(), 1);
+    assert_eq!(report.mismatched[0].order, keys[1].to_string());
+    assert_eq!(report.mismatched[0].theirs.as_deref(), Some("fulfilled"));
+    let gaps: Vec<_> =
+        trip.env.alerts(&trip.shop).await.into_iter().filter(|a| a.id.starts_with("reconciliation:")).collect();
+    assert_eq!(gaps.len(), 1);
+    assert!(
+        gaps[0].message.contains(&keys[2].to_string()) && gaps[0].message.contains(&stranger),
+        "{}",
+        gaps[0].message
+    );
+    let (status, body) = trip.call("GET", "/sync/reconciliation?window=20h", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["reports"][0]["missing"], json!([keys[2].to_string()]));
+    assert_eq!(body["reports"][0]["partner"], "masonhub");
+    let (status, body) = trip.call("GET", "/sync/reconciliation?window=8d", None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_WINDOW")));
+    let asked = trip.masonhub.received_requests().await.unwrap();
+    assert!(asked.iter().filter(|r| r.method.as_str() == "GET").all(|r| r.url.query_pairs().any(|(k, _)| k == "sdt")));
+}
+
 /// A queue whose first send fails.
 struct FailsFirstSend {
     inner: SqsQueue,

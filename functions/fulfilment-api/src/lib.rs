@@ -7,6 +7,8 @@
 //!   how they ship (validated against MasonHub's vocabularies).
 //! - `GET /api/masonhub/orders/{id}`: an order's state at MasonHub on demand (`GET /orders` by its
 //!   MasonHub id) beside what we hold, for when a callback seems missing.
+//! - `GET /sync/reconciliation?window=`: the last reconciliation report per partner;
+//!   `POST /sync/reconciliation` (`{window?}`: `24h` by default, at most `7d`) reconciles now.
 //! - `GET /api/dead-letters?destination=`: the shop's dead letters.
 //! - `POST /api/dead-letters/replay`: replays one id, a list (`ids`), or all of a `destination`,
 //!   through the same queue and idempotent worker.
@@ -25,6 +27,7 @@ use shared::{
         connections::masonhub::{self as connection, ConnectDeps, ConnectionInput, MasonHubConnection},
         dead_letters::{self, Selection},
         order_ref,
+        reconcile::{self, ReconcileError},
     },
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, SecretsConfig, ShopifyAppConfig, TableConfig},
@@ -40,7 +43,10 @@ use shared::{
     },
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
-    store::{ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, OrderStore, dynamo::DynamoStore},
+    store::{
+        AlertStore, ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, MirrorStore, OrderStore,
+        dynamo::DynamoStore,
+    },
 };
 
 pub const SETTINGS_ROUTE: &str = "/api/fulfilment/settings";
@@ -49,6 +55,7 @@ pub const DEAD_LETTERS_ROUTE: &str = "/api/dead-letters";
 pub const REPLAY_ROUTE: &str = "/api/dead-letters/replay";
 /// `GET /api/masonhub/orders/{id}` (the local stack's and the template's route pattern).
 pub const PARTNER_ORDER_ROUTE: &str = "/api/masonhub/orders/{id}";
+pub const RECONCILIATION_ROUTE: &str = "/sync/reconciliation";
 const PARTNER_ORDER_PREFIX: &str = "/api/masonhub/orders/";
 
 /// Most ids one replay names.
@@ -93,6 +100,8 @@ pub struct Deps {
     pub credentials: Arc<dyn CredentialStore>,
     pub dead_letters: Arc<dyn DeadLetterStore>,
     pub orders: Arc<dyn OrderStore>,
+    pub mirror: Arc<dyn MirrorStore>,
+    pub alerts: Arc<dyn AlertStore>,
     pub sealer: Arc<dyn Sealer>,
     pub queue: Arc<dyn MessageQueue>,
     pub clock: Arc<dyn Clock>,
@@ -109,7 +118,9 @@ pub async fn connect(config: Config) -> Deps {
         connections: store.clone(),
         credentials: store.clone(),
         dead_letters: store.clone(),
-        orders: store,
+        orders: store.clone(),
+        mirror: store.clone(),
+        alerts: store,
         sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
         clock: Arc::new(SystemClock),
@@ -130,7 +141,9 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
         (&Method::PUT, CONNECTION_ROUTE) => put_connection(deps, &req).await,
         (&Method::GET, DEAD_LETTERS_ROUTE) => list_dead_letters(deps, &req).await,
         (&Method::POST, REPLAY_ROUTE) => replay(deps, &req).await,
-        (_, SETTINGS_ROUTE | CONNECTION_ROUTE | DEAD_LETTERS_ROUTE | REPLAY_ROUTE) => {
+        (&Method::GET, RECONCILIATION_ROUTE) => last_reconciliation(deps, &req).await,
+        (&Method::POST, RECONCILIATION_ROUTE) => reconcile_now(deps, &req).await,
+        (_, SETTINGS_ROUTE | CONNECTION_ROUTE | DEAD_LETTERS_ROUTE | REPLAY_ROUTE | RECONCILIATION_ROUTE) => {
             Err(ApiError::method_not_allowed())
         }
         (&Method::GET, other) if other.starts_with(PARTNER_ORDER_PREFIX) => {
@@ -282,6 +295,77 @@ async fn partner_order(deps: &Deps, req: &Request, raw_id: &str) -> Result<Respo
             "checked_at": deps.clock.now(),
         }),
     ))
+}
+
+/// `24h`, `7d`, `90m`: a reconciliation window, at most [`reconcile::MAX_WINDOW`].
+fn window(raw: &str) -> Result<chrono::Duration, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "INVALID_WINDOW",
+            "window is a number of minutes, hours or days (90m, 24h, 7d), at most 7d",
+        )
+    };
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.len().saturating_sub(1));
+    let n: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(invalid)?;
+    let span = match unit {
+        "m" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
+        _ => None,
+    };
+    span.filter(|s| *s <= reconcile::MAX_WINDOW).ok_or_else(invalid)
+}
+
+async fn last_reconciliation(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let wanted = h::query_param(req, "window").map(|w| window(&w)).transpose()?;
+    let mut reports = Vec::new();
+    for partner in [Integration::MasonHub] {
+        let report = reconcile::last(deps.mirror.as_ref(), &caller.shop, partner).await?;
+        reports.extend(report.filter(|r| wanted.is_none_or(|w| r.to - r.from >= w)));
+    }
+    Ok(h::json(StatusCode::OK, &json!({ "reports": reports })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconcileBody {
+    #[serde(default)]
+    window: Option<String>,
+}
+
+async fn reconcile_now(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let input: ReconcileBody = if h::body_bytes(req).is_empty() { ReconcileBody::default() } else { body(req)? };
+    let span = input.window.as_deref().map(window).transpose()?.unwrap_or_else(|| chrono::Duration::hours(24));
+    let now = deps.clock.now();
+    let reconcile_deps = reconcile::Deps {
+        orders: deps.orders.as_ref(),
+        mirror: deps.mirror.as_ref(),
+        alerts: deps.alerts.as_ref(),
+        connections: deps.connections.as_ref(),
+        credentials: deps.credentials.as_ref(),
+        sealer: deps.sealer.as_ref(),
+        client: &deps.client,
+        config: &deps.masonhub,
+    };
+    let report =
+        reconcile::masonhub(&reconcile_deps, &caller.shop, now - span, now, now).await.map_err(|e| match e {
+            ReconcileError::Store(e) => e.into(),
+            ReconcileError::NotConnected => conflict("NOT_CONNECTED", "MasonHub is not connected"),
+            ReconcileError::Upstream(e) => {
+                tracing::warn!(shop = %caller.shop, error = %e, "reconciliation could not ask MasonHub");
+                ApiError::Client {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "MASONHUB_UNAVAILABLE",
+                    message: format!("MasonHub: {e}"),
+                }
+            }
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        })?;
+    tracing::info!(shop = %caller.shop, gaps = report.gaps(), checked = report.checked, "reconciled with MasonHub");
+    Ok(h::json(StatusCode::OK, &json!({ "reports": [report] })))
 }
 
 /// A dead letter as the dashboard sees it.

@@ -205,3 +205,14 @@ pub fn reconnect(shop: &ShopDomain, why: &str, now: DateTime<Utc>) -> Alert {
     );
     alert(shop, AlertKind::Reconnect, reconnect_id(now), message, now)
 }
+
+/// A reconciliation found orders that differ between us and `partner`: one alert per partner and day,
+/// its message replaced by each run that day (see [`reconciliation_gap_id`]).
+pub fn reconciliation_gap(shop: &ShopDomain, partner: Integration, message: String, now: DateTime<Utc>) -> Alert {
+    alert(shop, AlertKind::DataGap, reconciliation_gap_id(partner, now), message, now)
+}
+
+/// The id of `partner`'s reconciliation alert on the day of `now`.
+pub fn reconciliation_gap_id(partner: Integration, now: DateTime<Utc>) -> String {
+    format!("reconciliation:{partner}:{}", now.format("%Y-%m-%d"))
+}

@@ -14,4 +14,5 @@ pub mod orders;
 pub mod outbound;
 pub mod outbox;
 pub mod poll;
+pub mod reconcile;
 pub mod shops;
