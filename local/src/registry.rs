@@ -131,6 +131,7 @@ pub const FUNCTIONS: &[Function] = &[
         build: wire!(fulfilment_api, Http),
     },
     Function { name: "outbound-sweeper", triggers: &[Trigger::Schedule], build: wire!(outbound_sweeper, Schedule) },
+    Function { name: "reconciler", triggers: &[Trigger::Schedule], build: wire!(reconciler, Schedule) },
     Function { name: "dlq-monitor", triggers: &[Trigger::Schedule], build: wire!(dlq_monitor, Schedule) },
     Function { name: "shipment-monitor", triggers: &[Trigger::Schedule], build: wire!(shipment_monitor, Schedule) },
     Function { name: "shopify-scheduler", triggers: &[Trigger::Schedule], build: wire!(shopify_scheduler, Schedule) },

@@ -701,6 +701,15 @@ async fn reconciliation_finds_missing_extra_and_mismatched_orders_and_keeps_the_
     assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_WINDOW")));
     let asked = trip.masonhub.received_requests().await.unwrap();
     assert!(asked.iter().filter(|r| r.method.as_str() == "GET").all(|r| r.url.query_pairs().any(|(k, _)| k == "sdt")));
+
+    // The daily run reconciles every connected shop the same way, over the last 25 hours.
+    let reconciler = integration_tests::deps!(trip.env.stack, reconciler);
+    let run = reconciler::handle(&reconciler, LambdaEvent::new(json!({}), Context::default())).await.unwrap();
+    assert_eq!((run.shops, run.failed), (1, 0));
+    let asked = trip.masonhub.received_requests().await.unwrap();
+    let sdt = asked.last().unwrap().url.query_pairs().find(|(k, _)| k == "sdt").unwrap().1.into_owned();
+    let since = Utc::now() - chrono::DateTime::parse_from_rfc3339(&sdt).unwrap().with_timezone(&Utc);
+    assert!((since - chrono::Duration::hours(25)).num_minutes().abs() < 5, "{sdt}");
 }
 
 /// A queue whose first send fails.

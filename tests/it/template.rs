@@ -262,7 +262,7 @@ fn each_function_opens_only_its_own_integrations_credentials() {
         match binary {
             "ingest-worker" | "dashboard-api" | "assistant-api" | "shopify-poller" => &[Integration::Shopify],
             "outbound-worker" => &[Integration::Shopify, Integration::MasonHub],
-            "fulfilment-api" => &[Integration::MasonHub],
+            "fulfilment-api" | "reconciler" => &[Integration::MasonHub],
             "amazon-api" | "amazon-poller" => &[Integration::Amazon],
             _ => &[],
         }
