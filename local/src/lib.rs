@@ -100,6 +100,7 @@ impl Settings {
             (Integration::Shopify, "SHOPIFY_ADMIN_URL"),
             (Integration::Amazon, "SPAPI_URL"),
             (Integration::MasonHub, "MASONHUB_URL"),
+            (Integration::CommerceOs, "COMMERCEOS_URL"),
         ]
         .into_iter()
         .filter_map(|(integration, name)| env.optional(name).map(|url| (integration, url)))
@@ -126,6 +127,17 @@ impl Settings {
             .get(&Integration::MasonHub)
             .cloned()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{slug}}/api/v1", self.port, sim::masonhub::ROUTE_PREFIX))
+    }
+}
+
+impl Settings {
+    /// CommerceOS tenants' root (`{tenant}` stands for the tenant): the configured upstream, else the
+    /// built-in simulator.
+    pub fn commerceos_url(&self) -> String {
+        self.upstreams
+            .get(&Integration::CommerceOs)
+            .cloned()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}/local/commerceos/{{tenant}}", self.port))
     }
 }
 
@@ -224,6 +236,8 @@ impl Stack {
                 "MASONHUB_CALLBACK_URL".to_owned(),
                 format!("http://127.0.0.1:{}{}", settings.port, masonhub_webhook::ROUTE),
             ),
+            ("COMMERCEOS_TENANT_URL".to_owned(), settings.commerceos_url()),
+            ("COMMERCEOS_CALLBACK_BASE_URL".to_owned(), format!("http://127.0.0.1:{}", settings.port)),
         ]);
         let mut handlers = Vec::new();
         for function in FUNCTIONS {

@@ -107,6 +107,7 @@ pub const FUNCTIONS: &[Function] = &[
         triggers: &[
             Trigger::Queue(Stage::Outbound(Integration::Shopify)),
             Trigger::Queue(Stage::Outbound(Integration::MasonHub)),
+            Trigger::Queue(Stage::Outbound(Integration::CommerceOs)),
         ],
         build: wire!(outbound_worker, Queue),
     },
@@ -124,6 +125,9 @@ pub const FUNCTIONS: &[Function] = &[
             Trigger::Http("PUT", fulfilment_api::CONNECTION_ROUTE),
             Trigger::Http("GET", fulfilment_api::DEAD_LETTERS_ROUTE),
             Trigger::Http("POST", fulfilment_api::REPLAY_ROUTE),
+            Trigger::Http("GET", fulfilment_api::COMMERCEOS_CONNECTION_ROUTE),
+            Trigger::Http("PUT", fulfilment_api::COMMERCEOS_CONNECTION_ROUTE),
+            Trigger::Http("POST", fulfilment_api::COMMERCEOS_PING_ROUTE),
         ],
         build: wire!(fulfilment_api, Http),
     },

@@ -261,8 +261,8 @@ fn each_function_opens_only_its_own_integrations_credentials() {
     let expected = |binary: &str| -> &[Integration] {
         match binary {
             "ingest-worker" | "dashboard-api" | "assistant-api" | "shopify-poller" => &[Integration::Shopify],
-            "outbound-worker" => &[Integration::Shopify, Integration::MasonHub],
-            "fulfilment-api" => &[Integration::MasonHub],
+            "outbound-worker" => &[Integration::Shopify, Integration::MasonHub, Integration::CommerceOs],
+            "fulfilment-api" => &[Integration::MasonHub, Integration::CommerceOs],
             "amazon-api" | "amazon-poller" => &[Integration::Amazon],
             _ => &[],
         }

@@ -4,7 +4,11 @@
 //! - `PUT /api/masonhub/connection`: connect (or reconnect) MasonHub: the API token is sealed with KMS
 //!   and the callbacks are registered at MasonHub (`POST /callbacks`) with a fresh callback token.
 //! - `GET /api/fulfilment/settings`, `PUT /api/fulfilment/settings`: which orders go to MasonHub and
-//!   how they ship (validated against MasonHub's vocabularies).
+//!   how they ship (validated against MasonHub's vocabularies); with `partner: commerceos`, which
+//!   orders are mirrored into CommerceOS (`{enabled, partner, rule}`), independent of the 3PL's.
+//! - `GET /api/commerceos/connection`, `PUT /api/commerceos/connection`: connect (or reconnect)
+//!   CommerceOS: the credential is sealed, its scopes checked (`GET /v1/scopes`), and the mapped types
+//!   and sync-webhooks that call us back configured; `POST /api/commerceos/ping` re-checks the scopes.
 //! - `GET /api/dead-letters?destination=`: the shop's dead letters.
 //! - `POST /api/dead-letters/replay`: replays one id, a list (`ids`), or all of a `destination`,
 //!   through the same queue and idempotent worker.
@@ -20,24 +24,32 @@ use serde_json::json;
 use shared::{
     app::{
         auth::{self, Caller, ShopParam},
-        connections::masonhub::{self as connection, ConnectDeps, ConnectionInput, MasonHubConnection},
+        connections::{
+            commerceos::{self as cos, CommerceOsConnection},
+            masonhub::{self as connection, ConnectDeps, ConnectionInput, MasonHubConnection},
+        },
         dead_letters::{self, Selection},
     },
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, SecretsConfig, ShopifyAppConfig, TableConfig},
-    domain::{FulfilmentSettings, Integration},
+    domain::{ErpSettings, FulfilmentSettings, Integration},
     error::ApiError,
     http as h,
-    integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    integrations::{
+        commerceos::{CommerceOsConfig, client::CommerceOsClient},
+        masonhub::{MasonHubConfig, client::MasonHubClient},
+    },
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
-    store::{ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, dynamo::DynamoStore},
+    store::{AlertStore, ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, dynamo::DynamoStore},
 };
 
 pub const SETTINGS_ROUTE: &str = "/api/fulfilment/settings";
 pub const CONNECTION_ROUTE: &str = "/api/masonhub/connection";
 pub const DEAD_LETTERS_ROUTE: &str = "/api/dead-letters";
 pub const REPLAY_ROUTE: &str = "/api/dead-letters/replay";
+pub const COMMERCEOS_CONNECTION_ROUTE: &str = "/api/commerceos/connection";
+pub const COMMERCEOS_PING_ROUTE: &str = "/api/commerceos/ping";
 
 /// Most ids one replay names.
 const MAX_REPLAY_IDS: usize = 100;
@@ -50,6 +62,10 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Our `POST /webhooks/masonhub` URL as MasonHub reaches it, registered with the callbacks.
     pub callback_url: String,
+    pub commerceos: CommerceOsConfig,
+    /// Our public base URL as CommerceOS reaches it: its sync-webhooks call
+    /// `{base}/webhooks/commerceos/{shop}/…` and get tokens at `{base}/oauth/token`.
+    pub commerceos_callback_base_url: String,
     pub queues: HashMap<Stage, String>,
 }
 
@@ -60,13 +76,19 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let outbound = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub)];
+        let outbound = [
+            Stage::Outbound(Integration::Shopify),
+            Stage::Outbound(Integration::MasonHub),
+            Stage::Outbound(Integration::CommerceOs),
+        ];
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAppConfig::read(&mut env),
             masonhub: MasonHubConfig::read(&mut env),
             secrets: SecretsConfig::read(&mut env),
             callback_url: env.required("MASONHUB_CALLBACK_URL"),
+            commerceos: CommerceOsConfig::read(&mut env),
+            commerceos_callback_base_url: env.required("COMMERCEOS_CALLBACK_BASE_URL"),
             queues: schema::read_urls(&mut env, &outbound),
         };
         env.finish().map(|()| config)
@@ -78,6 +100,10 @@ pub struct Deps {
     pub masonhub: MasonHubConfig,
     pub callback_url: String,
     pub client: MasonHubClient,
+    pub commerceos: CommerceOsConfig,
+    pub commerceos_callback_base_url: String,
+    pub commerceos_client: CommerceOsClient,
+    pub alerts: Arc<dyn AlertStore>,
     pub connections: Arc<dyn ConnectionStore>,
     pub credentials: Arc<dyn CredentialStore>,
     pub dead_letters: Arc<dyn DeadLetterStore>,
@@ -94,6 +120,10 @@ pub async fn connect(config: Config) -> Deps {
         masonhub: config.masonhub,
         callback_url: config.callback_url,
         client: MasonHubClient::new(),
+        commerceos: config.commerceos,
+        commerceos_callback_base_url: config.commerceos_callback_base_url,
+        commerceos_client: CommerceOsClient::new(),
+        alerts: store.clone(),
         connections: store.clone(),
         credentials: store.clone(),
         dead_letters: store,
@@ -117,9 +147,18 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
         (&Method::PUT, CONNECTION_ROUTE) => put_connection(deps, &req).await,
         (&Method::GET, DEAD_LETTERS_ROUTE) => list_dead_letters(deps, &req).await,
         (&Method::POST, REPLAY_ROUTE) => replay(deps, &req).await,
-        (_, SETTINGS_ROUTE | CONNECTION_ROUTE | DEAD_LETTERS_ROUTE | REPLAY_ROUTE) => {
-            Err(ApiError::method_not_allowed())
-        }
+        (&Method::GET, COMMERCEOS_CONNECTION_ROUTE) => get_commerceos(deps, &req).await,
+        (&Method::PUT, COMMERCEOS_CONNECTION_ROUTE) => put_commerceos(deps, &req).await,
+        (&Method::POST, COMMERCEOS_PING_ROUTE) => ping_commerceos(deps, &req).await,
+        (
+            _,
+            SETTINGS_ROUTE
+            | CONNECTION_ROUTE
+            | DEAD_LETTERS_ROUTE
+            | REPLAY_ROUTE
+            | COMMERCEOS_CONNECTION_ROUTE
+            | COMMERCEOS_PING_ROUTE,
+        ) => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::not_found("NOT_FOUND", "no such route")),
     }
 }
@@ -141,12 +180,33 @@ async fn get_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiE
     let caller = authorize(deps, req)?;
     let connection = connection::load(deps.connections.as_ref(), &caller.shop).await?;
     let settings = connection.and_then(|c| c.settings.fulfilment);
-    Ok(h::json(StatusCode::OK, &json!({ "settings": settings })))
+    let erp = cos::load(deps.connections.as_ref(), &caller.shop).await?.and_then(|c| c.settings.erp);
+    Ok(h::json(StatusCode::OK, &json!({ "settings": settings, "erp": erp })))
+}
+
+/// `PUT /api/fulfilment/settings` with `partner: commerceos`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErpBody {
+    enabled: bool,
+    #[allow(dead_code)]
+    partner: Integration,
+    rule: shared::domain::fulfilment::RouteRule,
 }
 
 async fn put_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
-    let settings: FulfilmentSettings = body(req)?;
+    let raw: serde_json::Value = body(req)?;
+    if raw.get("partner").and_then(|p| p.as_str()) == Some(Integration::CommerceOs.as_str()) {
+        let input: ErpBody =
+            serde_json::from_value(raw).map_err(|e| ApiError::bad_request("INVALID_BODY", e.to_string()))?;
+        let settings = ErpSettings { enabled: input.enabled, rule: input.rule };
+        let stored = cos::put_erp(deps.connections.as_ref(), &caller.shop, settings, deps.clock.now()).await?;
+        tracing::info!(shop = %caller.shop, enabled = stored.enabled, "ERP routing stored");
+        return Ok(h::json(StatusCode::OK, &json!({ "erp": stored })));
+    }
+    let settings: FulfilmentSettings =
+        serde_json::from_value(raw).map_err(|e| ApiError::bad_request("INVALID_BODY", e.to_string()))?;
     let stored =
         connection::put_fulfilment(deps.connections.as_ref(), &caller.shop, settings, deps.clock.now()).await?;
     tracing::info!(shop = %caller.shop, enabled = stored.enabled, "fulfilment settings stored");
@@ -197,6 +257,85 @@ async fn put_connection(deps: &Deps, req: &Request) -> Result<Response<Body>, Ap
     let connection =
         connection::connect(&connect_deps, &caller.shop, caller.user.as_deref(), input, deps.clock.now()).await?;
     Ok(h::json(StatusCode::OK, &json!({ "connection": ConnectionView::from(&connection) })))
+}
+
+/// A CommerceOS connection as the dashboard sees it: never a credential, secret or hash.
+#[derive(Debug, Serialize)]
+struct CommerceOsView {
+    tenant: String,
+    identifier_key: String,
+    seller: String,
+    supplier: String,
+    currency: String,
+    auth: cos::AuthKind,
+    client_id_set: bool,
+    active: bool,
+    scopes: Vec<String>,
+    missing_scopes: Vec<String>,
+    writes_allowed: bool,
+    webhooks_configured_at: Option<chrono::DateTime<chrono::Utc>>,
+    routing_configured: bool,
+    last_check_at: Option<chrono::DateTime<chrono::Utc>>,
+    last_check_ok: Option<bool>,
+    last_check_error: Option<String>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&CommerceOsConnection> for CommerceOsView {
+    fn from(c: &CommerceOsConnection) -> Self {
+        let s = &c.settings;
+        Self {
+            tenant: s.tenant.clone(),
+            identifier_key: s.defaults.identifier_key.to_string(),
+            seller: s.defaults.seller.clone(),
+            supplier: s.defaults.supplier.clone(),
+            currency: s.defaults.currency.clone(),
+            auth: s.auth,
+            client_id_set: s.auth == cos::AuthKind::Oauth2,
+            active: c.active,
+            scopes: s.scopes.clone(),
+            missing_scopes: s.missing_scopes.clone(),
+            writes_allowed: s.writes_allowed(),
+            webhooks_configured_at: s.webhooks_configured_at,
+            routing_configured: s.erp.is_some(),
+            last_check_at: c.status.last_check_at,
+            last_check_ok: c.status.last_check_ok,
+            last_check_error: c.status.last_check_error.clone(),
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+fn commerceos_deps(deps: &Deps) -> cos::ConnectDeps<'_> {
+    cos::ConnectDeps {
+        connections: deps.connections.as_ref(),
+        credentials: deps.credentials.as_ref(),
+        alerts: deps.alerts.as_ref(),
+        sealer: deps.sealer.as_ref(),
+        client: &deps.commerceos_client,
+        config: &deps.commerceos,
+        callback_base_url: &deps.commerceos_callback_base_url,
+    }
+}
+
+async fn get_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let connection = cos::load(deps.connections.as_ref(), &caller.shop).await?;
+    Ok(h::json(StatusCode::OK, &json!({ "connection": connection.as_ref().map(CommerceOsView::from) })))
+}
+
+async fn put_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let input: cos::ConnectionInput = body(req)?;
+    let now = deps.clock.now();
+    let connection = cos::connect(&commerceos_deps(deps), &caller.shop, caller.user.as_deref(), input, now).await?;
+    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::from(&connection) })))
+}
+
+async fn ping_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let connection = cos::check(&commerceos_deps(deps), &caller.shop, deps.clock.now()).await?;
+    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::from(&connection) })))
 }
 
 /// A dead letter as the dashboard sees it.

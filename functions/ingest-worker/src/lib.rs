@@ -41,7 +41,12 @@ impl Config {
     }
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
-        let stages = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub), Stage::Ingest];
+        let stages = [
+            Stage::Outbound(Integration::Shopify),
+            Stage::Outbound(Integration::MasonHub),
+            Stage::Outbound(Integration::CommerceOs),
+            Stage::Ingest,
+        ];
         let config = Self {
             table: TableConfig::read(&mut env),
             shopify: ShopifyAccessConfig::read(&mut env),

@@ -40,7 +40,11 @@ impl Config {
         let seconds = |env: &mut Env, name: &str, default: i64| {
             Duration::seconds(env.parsed(name, default, |v| v.parse().ok().filter(|s: &i64| *s >= 0)))
         };
-        let outbound = [Stage::Outbound(Integration::Shopify), Stage::Outbound(Integration::MasonHub)];
+        let outbound = [
+            Stage::Outbound(Integration::Shopify),
+            Stage::Outbound(Integration::MasonHub),
+            Stage::Outbound(Integration::CommerceOs),
+        ];
         let config = Self {
             table: TableConfig::read(&mut env),
             queues: schema::read_urls(&mut env, &outbound),

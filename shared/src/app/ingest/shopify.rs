@@ -73,12 +73,11 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
     if ORDER_TOPICS.contains(&topic) {
         let order =
             ShopifyOrder::parse(&webhook.payload, webhook.shop).map_err(|e| WorkerError::Permanent(e.into()))?;
-        let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), &order.shop).await?;
+        let routing = crate::app::connections::routing(deps.connections.as_ref(), &order.shop).await?;
         let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
         let now = deps.clock.now();
-        let (_, effects) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order, now)
-            .await
-            .map_err(change_error)?;
+        let (_, effects) =
+            orders::apply_routed_revision(orders_store, alerts, &routing, order, now).await.map_err(change_error)?;
         crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
         return Ok(());
     }

@@ -7,6 +7,7 @@
 //! carried by SQS delays), and then dead-lettered; a refusal (a 4xx, a failed record) is dead-lettered
 //! at once with the partner's message. Shopify's pushes keep the queue's redrive.
 
+mod commerceos;
 mod masonhub;
 mod shopify;
 
@@ -27,7 +28,10 @@ use crate::{
     config::Env,
     domain::{Integration, OrderKey, ShopDomain, fulfilment::TokenBucket},
     error::WorkerError,
-    integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    integrations::{
+        commerceos::{CommerceOsConfig, client::CommerceOsClient},
+        masonhub::{MasonHubConfig, client::MasonHubClient},
+    },
     queue::{Message, MessageQueue, OutboundChange, Stage},
     secrets::Sealer,
     store::{
@@ -46,9 +50,15 @@ pub struct RateConfig {
 impl RateConfig {
     /// `{PREFIX}_RATE_BURST` and `{PREFIX}_RATE_PER_SECOND` (MasonHub publishes no limit).
     pub fn read(env: &mut Env, prefix: &str) -> Self {
-        let burst = env.parsed(&format!("{prefix}_RATE_BURST"), 10, |v| v.parse().ok().filter(|b| *b > 0));
-        let per_second =
-            env.parsed(&format!("{prefix}_RATE_PER_SECOND"), 5.0, |v| v.parse().ok().filter(|r: &f64| *r > 0.0));
+        Self::read_or(env, prefix, Self { burst: 10, per_second: 5.0 })
+    }
+
+    /// As [`RateConfig::read`], with the partner's own defaults (CommerceOS: 100 requests per second).
+    pub fn read_or(env: &mut Env, prefix: &str, default: Self) -> Self {
+        let burst = env.parsed(&format!("{prefix}_RATE_BURST"), default.burst, |v| v.parse().ok().filter(|b| *b > 0));
+        let per_second = env.parsed(&format!("{prefix}_RATE_PER_SECOND"), default.per_second, |v| {
+            v.parse().ok().filter(|r: &f64| *r > 0.0)
+        });
         Self { burst, per_second }
     }
 }
@@ -85,6 +95,16 @@ pub struct MasonHubAccess {
     pub sealer: Arc<dyn Sealer>,
 }
 
+/// What the CommerceOS dispatcher calls CommerceOS with.
+pub struct CommerceOsAccess {
+    /// Caches OAuth2 tokens per tenant for the worker instance's life.
+    pub client: CommerceOsClient,
+    pub config: CommerceOsConfig,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub sealer: Arc<dyn Sealer>,
+}
+
 /// What the outbound stage works with.
 pub struct Outbound {
     pub deliveries: Arc<dyn DeliveryStore>,
@@ -98,6 +118,7 @@ pub struct Outbound {
     /// Refreshes expiring tokens; marks refused ones invalid and parks their messages.
     pub tokens: Tokens,
     pub masonhub: MasonHubAccess,
+    pub commerceos: CommerceOsAccess,
     pub rates: RateLimits,
     pub clock: Arc<dyn Clock>,
 }
@@ -150,6 +171,9 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
     };
     if outbound.destination == Integration::MasonHub {
         return masonhub::dispatch(deps, vec![outbound]).await.into_iter().next().unwrap_or(Ok(()));
+    }
+    if let OutboundChange::Erp(action) = &outbound.change {
+        return commerceos::single(deps, &outbound, action).await;
     }
     let key = OrderKey::parse(&outbound.order).map_err(|e| WorkerError::Permanent(e.into()))?;
     if already_handed_on(deps, &outbound, &key).await? {

@@ -283,7 +283,7 @@ async fn orders_page(
     };
     let page = reply.data.orders;
     let now = deps.clock.now();
-    let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), shop).await?;
+    let routing = crate::app::connections::routing(deps.connections.as_ref(), shop).await?;
     let cursors: Vec<(OrderKey, String)> = page
         .edges
         .iter()
@@ -312,7 +312,7 @@ async fn orders_page(
             }
         };
         let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
-        let (applied, _) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order.clone(), now)
+        let (applied, _) = orders::apply_routed_revision(orders_store, alerts, &routing, order.clone(), now)
             .await
             .map_err(|e| WorkerError::Retryable(e.into()))?;
         if applied != Applied::Written {
