@@ -117,6 +117,16 @@ pub const FUNCTIONS: &[Function] = &[
         build: wire!(masonhub_webhook, Http),
     },
     Function {
+        name: "commerceos-webhook",
+        triggers: &[
+            Trigger::Http("POST", commerceos_webhook::ORDER_STATUS_ROUTE),
+            Trigger::Http("POST", commerceos_webhook::SHIPMENT_ROUTE),
+            Trigger::Http("POST", commerceos_webhook::NEW_ORDERS_ROUTE),
+            Trigger::Http("POST", commerceos_webhook::TOKEN_ROUTE),
+        ],
+        build: wire!(commerceos_webhook, Http),
+    },
+    Function {
         name: "fulfilment-api",
         triggers: &[
             Trigger::Http("GET", fulfilment_api::SETTINGS_ROUTE),

@@ -730,3 +730,229 @@ async fn oauth_tokens_are_cached_until_shortly_before_expiry_and_dropped_on_a_40
     assert_eq!(last.headers.get("x-api-key").unwrap(), "k-1");
     assert_eq!(issued.load(Ordering::SeqCst), 3);
 }
+
+impl Cos {
+    /// The sync-webhooks we configured at connect, by name: (out URL, body).
+    async fn hooks(&self) -> Vec<Value> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method.as_str() == "PUT" && r.url.path().contains("/sync-webhooks/"))
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+
+    async fn webhook_secret(&self) -> String {
+        let hooks = self.hooks().await;
+        let header =
+            hooks.last().map(|_| hooks[hooks.len() - 3]["out"]["auth"]["authorizationHeader"].clone()).unwrap();
+        header.as_str().unwrap().strip_prefix("Bearer ").unwrap().to_owned()
+    }
+
+    async fn post(&self, target: &str, authorization: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = authorization {
+            headers.push(("Authorization", a));
+        }
+        let response = self.env.request("POST", target, &headers, body.to_string().as_bytes()).await;
+        (response.status().as_u16(), json_body(&response))
+    }
+
+    /// The Shopify pushes waiting on the outbound-shopify queue (taken off it).
+    async fn shopify_pushes(&self) -> Vec<Message> {
+        let urls = self.env.stack.queues.get(&Stage::Outbound(Integration::Shopify)).unwrap();
+        let mut messages = Vec::new();
+        loop {
+            let received = self
+                .env
+                .stack
+                .sqs
+                .receive_message()
+                .queue_url(&urls.queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let batch = received.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return messages;
+            }
+            for m in batch {
+                messages.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
+                self.env
+                    .stack
+                    .sqs
+                    .delete_message()
+                    .queue_url(&urls.queue)
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn receivers_refuse_calls_without_the_shops_credential_and_store_nothing() {
+    let cos = connected("cos-auth").await;
+    let other = connected("cos-auth-other").await;
+    let secret = cos.webhook_secret().await;
+    let foreign = other.webhook_secret().await;
+    let body = json!({ "orderId": "x", "status": ["New"] });
+    let shop = cos.shop.to_string();
+    for (target, auth) in [
+        (format!("/webhooks/commerceos/{shop}/order-status"), None),
+        (format!("/webhooks/commerceos/{shop}/order-status"), Some("Bearer wrong".to_owned())),
+        (format!("/webhooks/commerceos/{shop}/shipment-completed"), Some(format!("Bearer {foreign}"))),
+        (format!("/webhooks/commerceos/{}/order-status", other.shop), Some(format!("Bearer {secret}"))),
+        // The new-order hook takes only our access tokens, never the bearer secret.
+        (format!("/webhooks/commerceos/{shop}/orders/new"), Some(format!("Bearer {secret}"))),
+        ("/webhooks/commerceos/not-a-shop/order-status".to_owned(), Some(format!("Bearer {secret}"))),
+    ] {
+        let (status, answer) = cos.post(&target, auth.as_deref(), &body).await;
+        assert_eq!((status, answer["code"].as_str()), (401, Some("TOKEN_INVALID")), "{target}");
+    }
+    assert_eq!(cos.env.drain_ingest().await, 0, "nothing was queued");
+    let (status, _) =
+        cos.post(&format!("/webhooks/commerceos/{shop}/order-status"), Some(&format!("Bearer {secret}")), &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(cos.env.drain_ingest().await, 1);
+}
+
+#[tokio::test]
+async fn status_and_shipment_callbacks_map_onto_the_order_and_push_shopify_once_per_shipment() {
+    let cos = connected("cos-back").await;
+    let key = cos.order("8701", &["WIDGET-001"], true, "wh-8701").await;
+    cos.work().await;
+    cos.shopify_pushes().await;
+    let identifier = partner_order_id(&cos.shop, &key);
+    let auth = format!("Bearer {}", cos.webhook_secret().await);
+    let shop = cos.shop.to_string();
+    let status_url = format!("/webhooks/commerceos/{shop}/order-status");
+    let page = json!([{ "orderId": identifier, "status": ["Committed"], "timestamp": "2030-01-01T00:00:00Z" },
+        { "orderId": "os-00000000-shopify-1", "status": ["New"] }]);
+    for _ in 0..2 {
+        let (status, answer) = cos.post(&status_url, Some(&auth), &page).await;
+        assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")));
+    }
+    assert_eq!(cos.env.drain_ingest().await, 1, "the redelivery was recognised");
+    let order = cos.env.stack.shops.get_order(&cos.shop, &key).await.unwrap().unwrap();
+    let erp = order.ops.erp.clone().unwrap();
+    assert_eq!((erp.status.as_deref(), erp.raw_status.clone()), (Some("confirmed"), vec!["Committed".to_owned()]));
+
+    let shipment_url = format!("/webhooks/commerceos/{shop}/shipment-completed");
+    let shipped = json!({ "shipmentId": "so-1", "orderId": identifier, "status": "Transiting",
+        "trackingNumber": "1Z999AA10000009999", "carrier": "UPS", "trackingUrl": "https://ups.example/1Z" });
+    cos.post(&shipment_url, Some(&auth), &shipped).await;
+    cos.post(&shipment_url, Some(&auth), &shipped).await;
+    cos.env.drain_ingest().await;
+    let mut delivered = shipped.clone();
+    delivered["status"] = json!("Acquired");
+    cos.post(&shipment_url, Some(&auth), &delivered).await;
+    let partial = json!({ "shipmentId": "so-2", "orderId": identifier, "status": ["PartiallyReleased"] });
+    cos.post(&shipment_url, Some(&auth), &partial).await;
+    cos.env.drain_ingest().await;
+
+    let order = cos.env.stack.shops.get_order(&cos.shop, &key).await.unwrap().unwrap();
+    let erp = order.ops.erp.clone().unwrap();
+    let statuses: Vec<(&str, &str)> = erp.shipments.iter().map(|s| (s.id.as_str(), s.status.as_str())).collect();
+    assert_eq!(statuses, [("so-1", "delivered"), ("so-2", "partially_released")]);
+    assert!(order.ops.recorded_shipments.iter().any(|r| r.id == "commerceos-so-1"), "tracking recorded");
+    let pushes = cos.shopify_pushes().await;
+    let fulfilments: Vec<&Message> = pushes
+        .iter()
+        .filter(|m| matches!(m, Message::Outbound(o) if matches!(o.change, shared::queue::OutboundChange::FulfillmentCreate { .. })))
+        .collect();
+    assert_eq!(fulfilments.len(), 1, "one fulfillmentCreate for the shipment with tracking: {pushes:?}");
+    let Message::Outbound(push) = fulfilments[0] else { unreachable!() };
+    assert_eq!(push.id, "commerceos-so-1");
+    // CommerceOS ships this order itself: no createShipment goes back to it.
+    cos.work().await;
+    assert_eq!(Cos::action_count(&cos.order_calls().await, "createShipment"), 0);
+    let (status, detail) = cos.call("GET", &format!("/sync/orders/8701?shop_domain={shop}"), None).await;
+    assert_eq!(status, 200);
+    let events: Vec<&str> =
+        detail["timeline"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert!(events.iter().any(|e| e.starts_with("erp_status")), "{events:?}");
+    assert!(events.iter().any(|e| e.starts_with("erp_shipment:so-1:delivered")), "{events:?}");
+}
+
+#[tokio::test]
+async fn new_orders_sign_in_at_our_token_endpoint_and_are_linked_or_become_commerceos_orders() {
+    let cos = connected("cos-new").await;
+    let key = cos.order("8801", &["WIDGET-001"], false, "wh-8801").await;
+    let hooks = cos.hooks().await;
+    let client = &hooks[2]["out"]["auth"]["clientCredentials"];
+    let (client_id, client_secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+    let form = |secret: &str, grant: &str| {
+        format!("grant_type={grant}&client_id={client_id}&client_secret={secret}&scope=orders.write")
+    };
+    let token_call = |body: String| {
+        let env = &cos.env;
+        async move {
+            let response = env
+                .request(
+                    "POST",
+                    "/oauth/token",
+                    &[("Content-Type", "application/x-www-form-urlencoded")],
+                    body.as_bytes(),
+                )
+                .await;
+            (response.status().as_u16(), json_body(&response))
+        }
+    };
+    let (status, refused) = token_call(form("wrong", "client_credentials")).await;
+    assert_eq!((status, refused["code"].as_str()), (401, Some("invalid_client")));
+    let (status, refused) = token_call(form(client_secret, "password")).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("unsupported_grant_type")));
+    let (status, granted) = token_call(form(&urlencode(client_secret), "client_credentials")).await;
+    assert_eq!(status, 200, "{granted}");
+    assert_eq!((granted["token_type"].as_str(), granted["expires_in"].as_i64()), (Some("Bearer"), Some(900)));
+    let access = format!("Bearer {}", granted["access_token"].as_str().unwrap());
+
+    let identifier = partner_order_id(&cos.shop, &key);
+    let page = json!([
+        { "identifiers": { "key": "TO-5001", KEY: identifier }, "status": ["New"], "items": [] },
+        { "identifiers": { "key": "TO-77", "com.acme.order-id": "B2B-PO-1" }, "status": ["New"],
+          "customer": { "identifiers": { "key": "C-9" }, "name": "Acme AB" },
+          "currency": { "identifiers": { "currencyCode": "SEK" } },
+          "items": [{ "product": { "identifiers": { "com.acme.sku": "WIDGET-001" } }, "quantity": 3 }],
+          "deliveryAddresses": [{ "line1": "Delivery Street 123", "cityName": "Stockholm", "countryCode": "SE" }] }
+    ]);
+    let target = format!("/webhooks/commerceos/{}/orders/new", cos.shop);
+    for _ in 0..2 {
+        let (status, _) = cos.post(&target, Some(&access), &page).await;
+        assert_eq!(status, 200);
+    }
+    cos.env.drain_ingest().await;
+    let born = OrderKey::parse("commerceos:TO-77").unwrap();
+    let order = cos.env.stack.shops.get_order(&cos.shop, &born).await.unwrap().expect("a commerceos order");
+    assert_eq!(order.name.as_str(), "B2B-PO-1");
+    assert_eq!((order.line_items[0].sku.as_deref(), order.line_items[0].quantity), (Some("WIDGET-001"), 3));
+    assert!(order.ops.erp.is_none(), "never mirrored back to CommerceOS");
+    assert!(
+        cos.env
+            .stack
+            .shops
+            .get_order(&cos.shop, &OrderKey::parse("commerceos:TO-5001").unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "our own order is linked, not duplicated"
+    );
+    let ours = cos.env.stack.shops.get_order(&cos.shop, &key).await.unwrap().unwrap();
+    assert!(ours.ops.erp.unwrap().upserted);
+    let (status, list) = cos.call("GET", &format!("/sync/orders?shop_domain={}", cos.shop), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["orders"].as_array().unwrap().len(), 2, "{list}");
+    // A token from before a reconnect (a new client secret) no longer opens the hook.
+    cos.call("PUT", "/api/commerceos/connection", Some(connect_body())).await;
+    let (status, _) = cos.post(&target, Some(&access), &json!([])).await;
+    assert_eq!(status, 401);
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

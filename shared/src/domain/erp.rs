@@ -134,14 +134,18 @@ pub fn approvable(order: &Order) -> bool {
     paid(order) && !order.delivery.on_hold && order.cancelled_at.is_none()
 }
 
-/// The shipments of the order we know of: the channel's fulfilments with tracking, and the
-/// fulfilment partner's shipments.
+/// The shipments the ERP must hear of, from one source so a parcel is never told twice: the 3PL's
+/// shipments when the order is routed to one (their Shopify fulfilments are the same parcels), else
+/// the channel's fulfilments; none when CommerceOS ships the order itself (it reported shipments).
 fn shipment_ids(order: &Order) -> Vec<String> {
-    let mut ids: Vec<String> =
-        order.fulfillments.iter().filter(|f| f.status != "cancelled").map(|f| f.id.clone()).collect();
-    if let Some(partner) = &order.ops.partner {
-        ids.extend(partner.shipments.iter().map(|s| s.id.clone()));
+    if order.ops.erp.as_ref().is_some_and(|e| !e.shipments.is_empty()) {
+        return Vec::new();
     }
+    let mut ids: Vec<String> = match (&order.ops.route, &order.ops.partner) {
+        (Some(_), Some(partner)) => partner.shipments.iter().map(|s| s.id.clone()).collect(),
+        (Some(_), None) => Vec::new(),
+        (None, _) => order.fulfillments.iter().filter(|f| f.status != "cancelled").map(|f| f.id.clone()).collect(),
+    };
     ids.sort();
     ids.dedup();
     ids

@@ -49,3 +49,63 @@ mod tests {
         assert_eq!(shop_of("YQ.short"), None);
     }
 }
+
+/// Short-lived access tokens we issue at `POST /oauth/token` (client credentials) to a partner's
+/// client: `{base64url(shop)}.{expiry epoch seconds}.{HMAC-SHA256 hex}`, signed with the stored hash of
+/// the client's secret, so a reconnect (a new secret) revokes every token issued before.
+pub mod access {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use chrono::{DateTime, Utc};
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use crate::domain::ShopDomain;
+
+    fn signature(key: &str, shop: &ShopDomain, expires: i64) -> Option<String> {
+        // HMAC takes a key of any length; the error branch never happens.
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).ok()?;
+        mac.update(format!("{shop}|{expires}").as_bytes());
+        Some(mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// A token for `shop` valid until `expires`, signed with `key`.
+    pub fn issue(key: &str, shop: &ShopDomain, expires: DateTime<Utc>) -> String {
+        let at = expires.timestamp();
+        format!("{}.{at}.{}", URL_SAFE_NO_PAD.encode(shop.as_str()), signature(key, shop, at).unwrap_or_default())
+    }
+
+    /// The shop a token names (not yet verified).
+    pub fn shop_of(token: &str) -> Option<ShopDomain> {
+        let (shop, _) = token.split_once('.')?;
+        ShopDomain::parse(std::str::from_utf8(&URL_SAFE_NO_PAD.decode(shop).ok()?).ok()?).ok()
+    }
+
+    /// Whether `token` was signed with `key` for `shop` and is not expired at `now` (constant time).
+    pub fn verify(token: &str, key: &str, shop: &ShopDomain, now: DateTime<Utc>) -> bool {
+        let mut parts = token.splitn(3, '.');
+        let (Some(named), Some(at), Some(sig)) = (parts.next(), parts.next(), parts.next()) else { return false };
+        let Ok(at) = at.parse::<i64>() else { return false };
+        let Some(expected) = signature(key, shop, at) else { return false };
+        let same =
+            expected.len() == sig.len() && expected.bytes().zip(sig.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+        same && named == URL_SAFE_NO_PAD.encode(shop.as_str()) && at > now.timestamp()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn tokens_verify_for_their_shop_key_and_lifetime_only() {
+            let shop = ShopDomain::parse("a.myshopify.com").unwrap();
+            let now = chrono::Utc::now();
+            let token = issue("k", &shop, now + chrono::Duration::minutes(15));
+            assert_eq!(shop_of(&token), Some(shop.clone()));
+            assert!(verify(&token, "k", &shop, now));
+            assert!(!verify(&token, "other", &shop, now), "another secret");
+            assert!(!verify(&token, "k", &shop, now + chrono::Duration::minutes(16)), "expired");
+            assert!(!verify(&token, "k", &ShopDomain::parse("b.myshopify.com").unwrap(), now));
+            assert!(!verify("garbage", "k", &shop, now));
+        }
+    }
+}

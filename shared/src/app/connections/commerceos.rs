@@ -407,7 +407,7 @@ pub async fn connect(
     let missing = missing_write_scopes(&scopes);
 
     let webhook_secret = secret_token::new_token(shop, &random()?);
-    let oauth_client_id = format!("cos-{}", secret_token::hash(shop.as_str()).chars().take(16).collect::<String>());
+    let oauth_client_id = client_id_for(shop);
     let oauth_client_secret = secret_token::new_token(shop, &random()?);
     let configured = if missing.is_empty() {
         configure_webhooks(deps, shop, &tenant, &key, &webhook_secret, &oauth_client_id, &oauth_client_secret, now)
@@ -589,4 +589,53 @@ pub async fn authenticate_webhook(
     }
     let Some(connection) = load(store, shop).await?.filter(|c| c.active) else { return Ok(false) };
     Ok(secret_token::verify(secret, &connection.settings.webhook_secret_hash))
+}
+
+/// Our OAuth2 client id for the shop's CommerceOS (it names the shop: `cos.{base64url(shop)}`).
+pub fn client_id_for(shop: &ShopDomain) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    format!("cos.{}", URL_SAFE_NO_PAD.encode(shop.as_str()))
+}
+
+fn shop_of_client_id(client_id: &str) -> Option<ShopDomain> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let raw = URL_SAFE_NO_PAD.decode(client_id.strip_prefix("cos.")?).ok()?;
+    ShopDomain::parse(std::str::from_utf8(&raw).ok()?).ok()
+}
+
+/// How long a token from our `POST /oauth/token` lives.
+pub const ACCESS_TOKEN_SECONDS: i64 = 900;
+
+/// The client-credentials grant of our `POST /oauth/token`: a short-lived access token for the
+/// shop's CommerceOS client, if the client id names an active connection whose secret matches
+/// (constant time). `None`: refused.
+pub async fn issue_token(
+    store: &dyn ConnectionStore,
+    client_id: &str,
+    client_secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, i64)>, StoreError> {
+    let Some(shop) = shop_of_client_id(client_id) else { return Ok(None) };
+    let Some(connection) = load(store, &shop).await?.filter(|c| c.active) else { return Ok(None) };
+    let settings = &connection.settings;
+    if settings.oauth_client_id != client_id || !secret_token::verify(client_secret, &settings.oauth_client_secret_hash)
+    {
+        return Ok(None);
+    }
+    let expires = now + chrono::Duration::seconds(ACCESS_TOKEN_SECONDS);
+    Ok(Some((secret_token::access::issue(&settings.oauth_client_secret_hash, &shop, expires), ACCESS_TOKEN_SECONDS)))
+}
+
+/// Whether `token` is a live access token we issued to `shop`'s CommerceOS client.
+pub async fn authenticate_access_token(
+    store: &dyn ConnectionStore,
+    shop: &ShopDomain,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if secret_token::access::shop_of(token).as_ref() != Some(shop) {
+        return Ok(false);
+    }
+    let Some(connection) = load(store, shop).await?.filter(|c| c.active) else { return Ok(false) };
+    Ok(secret_token::access::verify(token, &connection.settings.oauth_client_secret_hash, shop, now))
 }

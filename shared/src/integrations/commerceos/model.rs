@@ -273,6 +273,136 @@ fn partial_name(name: &'static str) -> &'static str {
     }
 }
 
+/// One entry of a sync-webhook body: CommerceOS posts a page (`~take(50)`) as an array, or one object.
+pub fn entries(body: &Value) -> Vec<Value> {
+    match body {
+        Value::Array(items) => items.clone(),
+        Value::Object(map) if map.get("items").is_some_and(Value::is_array) && !map.contains_key("identifiers") => {
+            map.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+        }
+        other => vec![other.clone()],
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The first identifier value of a CommerceOS record (`{"identifiers": {...}}`), preferring `wanted`.
+fn identifier(record: &Value, wanted: &[&str]) -> Option<String> {
+    let ids = record.get("identifiers")?.as_object()?;
+    wanted.iter().find_map(|k| ids.get(*k).and_then(text)).or_else(|| ids.values().find_map(text))
+}
+
+fn timestamp(record: &Value, names: &[&str]) -> Option<DateTime<Utc>> {
+    names.iter().find_map(|n| {
+        record.get(*n).and_then(Value::as_str).and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.to_utc())
+    })
+}
+
+/// Our identifier value of a trade order CommerceOS reports, if it carries one.
+pub fn our_identifier(record: &Value, key: &IdentifierKey) -> Option<String> {
+    record.get("identifiers")?.get(key.as_str()).and_then(text)
+}
+
+/// A trade order born in CommerceOS (B2B, EDI, POS) as a canonical order of the `commerceos` channel,
+/// keyed by CommerceOS's own key of the record.
+pub fn born_order(
+    shop: &crate::domain::ShopDomain,
+    record: &Value,
+    defaults: &OrderDefaults,
+    now: DateTime<Utc>,
+) -> Result<Order, String> {
+    use crate::domain::{
+        Channel, ChannelOrderId, Customer, FinancialStatus, FulfillmentStatus, LineItem, Money, OrderName,
+    };
+    let key = identifier(record, &["key"]).ok_or("the trade order has no identifiers")?;
+    let id: String =
+        key.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect::<String>();
+    let channel_order_id = ChannelOrderId::parse(&id).map_err(|e| e.to_string())?;
+    let ns = &defaults.identifier_key;
+    let name = identifier(record, &[ns.sibling("order-id").as_str(), ns.as_str()])
+        .filter(|n| *n != key)
+        .unwrap_or_else(|| format!("COS-{id}"));
+    let currency = record
+        .get("currency")
+        .and_then(|c| c.get("identifiers"))
+        .and_then(|i| i.get("currencyCode"))
+        .and_then(text)
+        .unwrap_or_else(|| defaults.currency.clone());
+    let money = |v: Option<&Value>| -> Money {
+        v.and_then(text)
+            .and_then(|a| Money::new(&a, &currency).ok())
+            .unwrap_or(Money { amount: "0".into(), currency: currency.clone() })
+    };
+    let sku_key = ns.sibling("sku");
+    let items = record.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+    let line_items = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let product = item.get("product").cloned().unwrap_or(Value::Null);
+            let sku = identifier(&product, &[sku_key.as_str(), "sku", "ean"]);
+            let quantity = item.get("quantity").and_then(text).and_then(|q| q.parse::<f64>().ok()).unwrap_or(1.0);
+            LineItem {
+                id: identifier(item, &["key"]).unwrap_or_else(|| format!("{id}-{i}")),
+                title: product.get("name").and_then(text).or_else(|| sku.clone()).unwrap_or_else(|| "Item".into()),
+                sku,
+                variant_id: None,
+                quantity: quantity.max(0.0).round() as u32,
+                price: money(item.get("unitAmount").or_else(|| item.get("unitPrice"))),
+                source: Some("commerceos".into()),
+                source_order_item_id: identifier(item, &["key"]),
+            }
+        })
+        .collect();
+    let statuses = super::client::statuses(record);
+    let created = timestamp(record, &["createdAt", "created", "timestamp"]).unwrap_or(now);
+    let updated = timestamp(record, &["modifiedAt", "updatedAt", "timestamp"]).unwrap_or(created);
+    let customer = record.get("customer").map(|c| Customer {
+        id: identifier(c, &["key"]),
+        name: c.get("name").and_then(text),
+        email: c.get("email").and_then(text),
+    });
+    let shipping_address = record.get("deliveryAddresses").and_then(Value::as_array).and_then(|a| a.first()).map(|a| {
+        crate::domain::Address {
+            name: a.get("attention").and_then(text),
+            company: None,
+            address1: a.get("line1").and_then(text),
+            address2: a.get("line2").and_then(text),
+            city: a.get("cityName").and_then(text),
+            province_code: None,
+            zip: a.get("postalCode").and_then(text),
+            country_code: a.get("countryCode").and_then(text),
+            phone: None,
+        }
+    });
+    Ok(Order {
+        shop: shop.clone(),
+        channel: Channel::CommerceOs,
+        channel_order_id,
+        admin_graphql_api_id: None,
+        name: OrderName::new(name),
+        created_at: created,
+        updated_at: updated,
+        cancelled_at: statuses.iter().any(|s| s == "Cancelled").then_some(updated),
+        financial_status: FinancialStatus::Pending,
+        fulfillment_status: FulfillmentStatus::Unfulfilled,
+        total: money(record.get("totalAmount")),
+        line_items,
+        customer,
+        shipping_address,
+        fulfillments: Vec::new(),
+        delivery: Default::default(),
+        ops: Default::default(),
+        version: 0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
