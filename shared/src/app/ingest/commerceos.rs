@@ -152,8 +152,12 @@ async fn shipment(deps: &Ingest, shop: &ShopDomain, callback: ShipmentCallback) 
                 erp.shipments.push(reported);
             }
         }
+        // A 3PL-routed order's parcel reached Shopify through the 3PL already: no second fulfilment.
         let recorded = format!("commerceos-{id}");
-        if tracking.is_some() && !order.ops.recorded_shipments.iter().any(|r| r.id == recorded) {
+        if tracking.is_some()
+            && order.ops.route.is_none()
+            && !order.ops.recorded_shipments.iter().any(|r| r.id == recorded)
+        {
             order.ops.recorded_shipments.push(RecordedShipment {
                 id: recorded,
                 tracking_number: tracking.clone(),
