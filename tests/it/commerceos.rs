@@ -956,3 +956,31 @@ async fn new_orders_sign_in_at_our_token_endpoint_and_are_linked_or_become_comme
 fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn an_approved_return_refund_reaches_commerceos_as_one_negative_payment() {
+    let cos = connected("cos-refund").await;
+    let key = cos.order("8901", &["WIDGET-001"], true, "wh-8901").await;
+    cos.work().await;
+    let now = chrono::Utc::now();
+    shared::app::orders::change(&cos.env.stack.shops, &cos.env.stack.shops, &cos.shop, &key, now, |o| {
+        o.ops.return_case = Some(shared::domain::ReturnCase {
+            state: shared::domain::ReturnState::Inspection,
+            updated_at: now,
+            note: None,
+        });
+        Ok::<_, std::convert::Infallible>(shared::app::orders::Decision::Write(vec![]))
+    })
+    .await
+    .unwrap();
+    let body = json!({ "shop_domain": cos.shop.as_str(), "orderId": "8901", "action": "approve_refund" });
+    let (status, answer) = cos.call("POST", "/sync/orders/returns", Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    cos.triplicate().await;
+    cos.work().await;
+    let calls = cos.order_calls().await;
+    let payments: Vec<&Value> = calls.iter().filter_map(|(_, b)| b.get("createPayment")).collect();
+    assert_eq!(payments.len(), 2, "the capture and the refund, once each: {calls:?}");
+    let refund = payments.iter().find(|p| p["transactionId"] == "shopify-8901-return-refund").unwrap();
+    assert!(refund["amount"].as_f64().unwrap() < 0.0, "{refund}");
+}

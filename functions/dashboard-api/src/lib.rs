@@ -61,7 +61,11 @@ impl Config {
             shopify: ShopifyAppConfig::read(&mut env),
             queues: schema::read_urls(
                 &mut env,
-                &[Stage::Outbound(Integration::Shopify), Stage::Poll(Integration::Shopify)],
+                &[
+                    Stage::Outbound(Integration::Shopify),
+                    Stage::Outbound(Integration::CommerceOs),
+                    Stage::Poll(Integration::Shopify),
+                ],
             ),
             install: InstallConfig::read(&mut env),
         };

@@ -229,6 +229,23 @@ pub fn plan(
     if approvable(next) && before.is_none_or(|p| !approvable(p)) {
         effects.push(effect(ErpAction::Approve, String::new()));
     }
+    // The returns flow's approved refund reaches the ERP as a negative payment of the order's total
+    // (the return case names no lines or amount), keyed once per order.
+    let refund_approved =
+        |o: &Order| o.ops.return_case.as_ref().is_some_and(|r| r.state == super::ReturnState::AwaitingRefund);
+    if refund_approved(next) && before.is_some_and(|p| !refund_approved(p)) {
+        let transaction_id = format!("{}-{}-return-refund", next.channel, next.channel_order_id);
+        let amount = next.total.amount.trim();
+        let negative = amount.strip_prefix('-').map_or_else(|| format!("-{amount}"), str::to_owned);
+        effects.push(effect(
+            ErpAction::Payment {
+                transaction_id: transaction_id.clone(),
+                amount: negative,
+                currency: next.total.currency.clone(),
+            },
+            format!(":{transaction_id}"),
+        ));
+    }
     let known = before.map(shipment_ids).unwrap_or_default();
     for shipment_id in shipment_ids(next).into_iter().filter(|s| !known.contains(s)) {
         effects.push(effect(ErpAction::Shipment { shipment_id: shipment_id.clone() }, format!(":{shipment_id}")));
@@ -304,6 +321,16 @@ mod tests {
             updated_at: None,
         });
         assert_eq!(actions(&plan(Some(&before), &mut next, None, now()).1), ["shipment"]);
+
+        let before = next.clone();
+        next.ops.return_case = Some(crate::domain::ReturnCase {
+            state: crate::domain::ReturnState::AwaitingRefund,
+            updated_at: now(),
+            note: None,
+        });
+        let refund = plan(Some(&before), &mut next, None, now()).1;
+        assert_eq!(actions(&refund), ["payment"]);
+        assert!(matches!(&refund[0].action, ErpAction::Payment { amount, .. } if amount.starts_with('-')));
 
         let before = next.clone();
         next.cancelled_at = Some(now());

@@ -193,7 +193,9 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
             (DeliveryOutcome::Deferred, "no support destination is configured; the escalation waits for one".to_owned())
         }
         (_, OutboundChange::ReturnUpdate { .. }) => {
-            (DeliveryOutcome::Deferred, "no ERP or Shopify returns integration is configured".to_owned())
+            // The ERP hears of an approved refund as a negative payment (planned with the order change
+            // when CommerceOS mirrors the order); Shopify's returns are not pushed yet.
+            (DeliveryOutcome::Deferred, "no Shopify returns integration is configured; a mirrored order's refund goes to CommerceOS as a payment".to_owned())
         }
         (other, change) => {
             let detail = format!("{other} has no handler for {} changes", change.kind());
