@@ -91,6 +91,15 @@ async fn the_sample_events_work_with_their_handlers() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(env.drain_ingest().await, 0);
 
+    // The sample's sync-webhook secret is not configured: refused, nothing queued.
+    let status_push =
+        lambda_http::request::from_str(&read(root().join("events/commerceos-webhook/order-status.apigw-v2.json")))
+            .unwrap();
+    let response =
+        commerceos_webhook::handle(&integration_tests::deps!(stack, commerceos_webhook), status_push).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(env.drain_ingest().await, 0);
+
     let schedule: serde_json::Value =
         serde_json::from_str(&read(root().join("events/outbound-sweeper/schedule.json"))).unwrap();
     let report = outbound_sweeper::handle(
