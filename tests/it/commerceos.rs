@@ -984,3 +984,40 @@ async fn an_approved_return_refund_reaches_commerceos_as_one_negative_payment() 
     let refund = payments.iter().find(|p| p["transactionId"] == "shopify-8901-return-refund").unwrap();
     assert!(refund["amount"].as_f64().unwrap() < 0.0, "{refund}");
 }
+
+#[tokio::test]
+async fn a_shopify_refund_reaches_commerceos_as_negative_payments_keyed_by_transaction_id() {
+    let cos = connected("cos-shopify-refund").await;
+    cos.order("8951", &["WIDGET-001"], true, "wh-8951").await;
+    cos.work().await;
+    // The published refunds/create example when present, else the same shape inline.
+    let mut refund: Value = match fixture("shopify/webhooks/refunds_create.json") {
+        Some(path) => serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap(),
+        None => json!({ "id": 509562969, "order_id": 1, "created_at": "2030-01-01T00:00:00Z", "transactions": [
+            { "id": 245135271310201194u64, "kind": "refund", "status": "success", "amount": "75.00", "currency": null }] }),
+    };
+    refund["order_id"] = json!(8951);
+    let transaction = refund["transactions"][0]["id"].to_string();
+    for round in 0..2 {
+        let response = cos
+            .env
+            .deliver(&cos.shop, "refunds/create", &format!("refund-8951-{round}"), refund.to_string().as_bytes())
+            .await;
+        assert_eq!(response.status(), 200);
+        cos.env.drain_ingest().await;
+    }
+    cos.work().await;
+    let calls = cos.order_calls().await;
+    let refunds: Vec<&Value> = calls
+        .iter()
+        .filter_map(|(_, b)| b.get("createPayment"))
+        .filter(|p| p["transactionId"].as_str().unwrap().starts_with("shopify-refund-"))
+        .collect();
+    let first = refunds.iter().find(|p| p["transactionId"] == format!("shopify-refund-{transaction}")).unwrap();
+    assert!(first["amount"].as_f64().unwrap() < 0.0, "{first}");
+    let mut ids: Vec<&str> = refunds.iter().map(|p| p["transactionId"].as_str().unwrap()).collect();
+    let sent = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), sent, "each refund transaction once, under redelivery: {ids:?}");
+}

@@ -99,7 +99,56 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
                 .collect();
             let details = format!("Refund issued ({})", refunded.join(", "));
             let event = TimelineEvent::new(refund.created_at.with_timezone(&Utc), "refund", details);
-            timeline_only(deps, &webhook.shop, &refund.order_id, event).await
+            // A mirrored order's refund transactions reach CommerceOS as negative payments, keyed by
+            // Shopify's transaction id (a redelivery names the same payments).
+            let payments: Vec<(String, String, Option<String>)> = refund
+                .transactions
+                .iter()
+                .filter(|t| t.kind.as_deref() == Some("refund") && t.status.as_deref() != Some("failure"))
+                .enumerate()
+                .map(|(i, t)| {
+                    let id = t.id.clone().unwrap_or_else(|| format!("{}-{i}", refund.id));
+                    let amount = t.amount.trim();
+                    let negative = amount.strip_prefix('-').map_or_else(|| format!("-{amount}"), str::to_owned);
+                    (format!("shopify-refund-{id}"), negative, t.currency.clone())
+                })
+                .collect();
+            let key = order_key(&refund.order_id)?;
+            let effects = |_: &crate::domain::Order, after: &crate::domain::Order| -> Vec<crate::queue::Outbound> {
+                let Some(erp) = after.ops.erp.as_ref() else { return Vec::new() };
+                payments
+                    .iter()
+                    .map(|(transaction_id, amount, currency)| {
+                        let action = crate::domain::ErpAction::Payment {
+                            transaction_id: transaction_id.clone(),
+                            amount: amount.clone(),
+                            currency: currency.clone().unwrap_or_else(|| after.total.currency.clone()),
+                        };
+                        let id = format!("erp:payment:{}:{transaction_id}", erp.identifier);
+                        orders::erp_message(after, &crate::domain::ErpEffect { id, action })
+                    })
+                    .collect()
+            };
+            let now = deps.clock.now();
+            let change =
+                |_: &mut crate::domain::Order| Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]));
+            let result = orders::change_with_effects(
+                deps.orders.as_ref(),
+                deps.alerts.as_ref(),
+                &webhook.shop,
+                &key,
+                now,
+                change,
+                effects,
+            )
+            .await;
+            match result {
+                Ok((_, pending)) => {
+                    crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &pending).await;
+                    Ok(())
+                }
+                Err(e) => not_found_is_fine(Err(e), "refund"),
+            }
         }
         "orders/edited" => {
             let edited = ShopifyOrderEdited::deserialize(&webhook.payload).map_err(permanent)?.order_edit;
