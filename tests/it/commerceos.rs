@@ -877,6 +877,9 @@ async fn status_and_shipment_callbacks_map_onto_the_order_and_push_shopify_once_
         detail["timeline"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert!(events.iter().any(|e| e.starts_with("erp_status")), "{events:?}");
     assert!(events.iter().any(|e| e.starts_with("erp_shipment:so-1:delivered")), "{events:?}");
+    assert_eq!(detail["erp"]["status"], "confirmed");
+    assert_eq!(detail["erp"]["shipments"][0]["status"], "delivered");
+    assert_eq!(detail["erp"]["shipments"][0]["trackingNumber"], "1Z999AA10000009999");
 }
 
 #[tokio::test]

@@ -80,6 +80,60 @@ pub struct OrderDetail {
     pub deliveries: Vec<Delivery>,
     /// The fulfilment route and the partner's side of the order; `null` while the order is not routed.
     pub fulfilment: Option<FulfilmentView>,
+    /// The ERP's side of the order (CommerceOS); `null` while the order is not mirrored.
+    pub erp: Option<ErpView>,
+}
+
+/// How far CommerceOS got with the order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErpView {
+    pub system: &'static str,
+    pub identifier: String,
+    pub upserted: bool,
+    pub approved: bool,
+    pub cancelled: bool,
+    /// The webshop status of seed 004's table (`pending`, `confirmed`, `cancelled`).
+    pub status: Option<String>,
+    /// CommerceOS's own status list, verbatim.
+    pub raw_status: Vec<String>,
+    pub shipments: Vec<ErpShipmentView>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErpShipmentView {
+    pub id: String,
+    pub status: String,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
+}
+
+impl ErpView {
+    fn of(order: &Order) -> Option<Self> {
+        let erp = order.ops.erp.clone()?;
+        Some(Self {
+            system: "commerceos",
+            identifier: erp.identifier,
+            upserted: erp.upserted,
+            approved: erp.approved,
+            cancelled: erp.cancelled,
+            status: erp.status,
+            raw_status: erp.raw_status,
+            shipments: erp
+                .shipments
+                .into_iter()
+                .map(|s| ErpShipmentView {
+                    id: s.id,
+                    status: s.status,
+                    carrier: s.carrier,
+                    tracking_number: s.tracking_number,
+                    tracking_url: s.tracking_url,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Where the order ships from and how far the partner got.
@@ -150,6 +204,7 @@ impl OrderDetail {
             timeline,
             deliveries,
             fulfilment: FulfilmentView::of(order),
+            erp: ErpView::of(order),
         }
     }
 }
