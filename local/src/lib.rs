@@ -100,6 +100,7 @@ impl Settings {
             (Integration::Shopify, "SHOPIFY_ADMIN_URL"),
             (Integration::Amazon, "SPAPI_URL"),
             (Integration::MasonHub, "MASONHUB_URL"),
+            (Integration::CommerceOs, "COMMERCEOS_URL"),
         ]
         .into_iter()
         .filter_map(|(integration, name)| env.optional(name).map(|url| (integration, url)))
@@ -129,6 +130,17 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// CommerceOS tenants' root (`{tenant}` stands for the tenant): the configured upstream, else the
+    /// built-in simulator.
+    pub fn commerceos_url(&self) -> String {
+        self.upstreams
+            .get(&Integration::CommerceOs)
+            .cloned()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}{}/{{tenant}}", self.port, sim::commerceos::ROUTE_PREFIX))
+    }
+}
+
 /// Every function, wired to the local table and queues.
 pub struct Stack {
     pub settings: Settings,
@@ -144,6 +156,8 @@ pub struct Stack {
     pub spapi_sim_url: String,
     /// The MasonHub simulator (served under `/local/masonhub`).
     pub masonhub_sim: sim::masonhub::Simulator,
+    /// The CommerceOS simulator (served under `/local/commerceos`).
+    pub commerceos_sim: sim::commerceos::Simulator,
     /// Local-only shop installs (`POST /local/shops`): the store and the KMS key they use.
     pub shops: shared::store::dynamo::DynamoStore,
     pub sealer: shared::secrets::KmsSealer,
@@ -224,6 +238,8 @@ impl Stack {
                 "MASONHUB_CALLBACK_URL".to_owned(),
                 format!("http://127.0.0.1:{}{}", settings.port, masonhub_webhook::ROUTE),
             ),
+            ("COMMERCEOS_TENANT_URL".to_owned(), settings.commerceos_url()),
+            ("COMMERCEOS_CALLBACK_BASE_URL".to_owned(), format!("http://127.0.0.1:{}", settings.port)),
         ]);
         let mut handlers = Vec::new();
         for function in FUNCTIONS {
@@ -241,6 +257,7 @@ impl Stack {
                 .with_granted_scopes(settings.required_scopes.clone()),
             spapi_sim_url,
             masonhub_sim: sim::masonhub::Simulator::new(Duration::from_secs(3)),
+            commerceos_sim: sim::commerceos::Simulator::new(Duration::from_secs(2)),
             settings,
             queues,
             sqs,
@@ -506,6 +523,9 @@ async fn serve_connection(
     if let Some(rest) = target.strip_prefix(sim::masonhub::ROUTE_PREFIX) {
         return Ok(buffered(stack.masonhub_sim.handle(&method, rest, &body)));
     }
+    if let Some(rest) = target.strip_prefix(sim::commerceos::ROUTE_PREFIX) {
+        return Ok(buffered(stack.commerceos_sim.handle(&method, rest, &body)));
+    }
     if let Some(rest) = lambda_request.uri().path().strip_prefix(sim::shopify::ROUTE_PREFIX) {
         return Ok(buffered(stack.simulator.handle(&method, rest, &headers, &body)));
     }
@@ -678,6 +698,48 @@ pub async fn seed_masonhub_demo(stack: &Stack, base_url: &str) -> anyhow::Result
     seed_webhooks(base_url, settings, "masonhub-demo").await
 }
 
+/// The ERP demo: connects the demo shop to the CommerceOS simulator through the real connection code
+/// (scopes checked, mapped types and sync-webhooks configured, pointing at this stack) and mirrors every
+/// order into it. #1005 then reaches CommerceOS, is approved, ships (MasonHub's shipment is created and
+/// released there) and comes back delivered by the shipment sync-webhook; #1006's out-of-stock SKU is a
+/// 409 that cancels it there with an alert; the simulator also reports one B2B order born in
+/// CommerceOS, which becomes an order of the `commerceos` channel.
+pub async fn seed_commerceos_demo(stack: &Stack, base_url: &str) -> anyhow::Result<()> {
+    use shared::{
+        app::connections::commerceos as connection,
+        domain::{ErpSettings, fulfilment::RouteRule},
+        integrations::commerceos::{CommerceOsConfig, client::CommerceOsClient},
+    };
+    let settings = &stack.settings;
+    let config = CommerceOsConfig { tenant_url: settings.commerceos_url() };
+    let client = CommerceOsClient::new();
+    let deps = connection::ConnectDeps {
+        connections: &stack.shops,
+        credentials: &stack.shops,
+        alerts: &stack.shops,
+        sealer: &stack.sealer,
+        client: &client,
+        config: &config,
+        callback_base_url: base_url,
+    };
+    let input = connection::ConnectionInput {
+        tenant: "demo".into(),
+        identifier_key: "com.demo.order-id".into(),
+        seller: "WAREHOUSE-MAIN".into(),
+        supplier: Some("DEMO-RETAIL".into()),
+        currency: "USD".into(),
+        api_key: None,
+        client_id: Some("local-commerceos-client".into()),
+        client_secret: Some("local-commerceos-secret".into()),
+        active: Some(true),
+    };
+    let now = SystemClock.now();
+    connection::connect(&deps, &settings.demo_shop, Some("1"), input, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let erp = ErpSettings { enabled: true, rule: RouteRule::All };
+    connection::put_erp(&stack.shops, &settings.demo_shop, erp, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
 async fn seed_webhooks(base_url: &str, settings: &Settings, folder: &str) -> anyhow::Result<usize> {
     let dir = settings.events_dir.join(folder);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -776,7 +838,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let pollers = tokio::spawn(poll_forever(stack.clone()));
     if stack.settings.seed {
         install_demo_shop(&stack).await?;
-        let seeded = seed_demo(&base_url, &stack.settings).await? + seed_masonhub_demo(&stack, &base_url).await?;
+        let seeded = seed_demo(&base_url, &stack.settings).await?;
+        stack.wait_until_empty(Stage::Ingest, Duration::from_secs(30)).await?;
+        seed_commerceos_demo(&stack, &base_url).await?;
+        let seeded = seeded + seed_masonhub_demo(&stack, &base_url).await?;
         // The first poll runs once the webhooks are in, so it reports only what they missed.
         stack.wait_until_empty(Stage::Ingest, Duration::from_secs(30)).await?;
         tracing::info!(seeded, "demo webhooks delivered");
@@ -785,7 +850,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let token = demo_token(&stack.settings, 12);
     let shop = &stack.settings.demo_shop;
     let banner = format!(
-        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nWatch order #1005 travel Shopify -> MasonHub -> shipped -> Shopify (its fulfilment and timeline):\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/sync/orders/1005?shop_domain={shop}'\n\nThe dead letter of #1006 (a SKU MasonHub does not know), and its replay:\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/api/dead-letters?shop_domain={shop}'\n  curl -s -X POST -H 'Authorization: Bearer {token}' -d '{{\"destination\":\"masonhub\"}}' '{base_url}/api/dead-letters/replay'\n\nInstall another shop by token exchange, as its first session-token request does in AWS (then its products, once polled):\n\n  {}\n\nCtrl-C stops everything.\n",
+        "\norder-sync local stack on {base_url}\n  routes: {}\n  demo shop: {}\n\nList the demo orders (token valid 12 h):\n\n  {}\n\nFollow its alerts live (Server-Sent Events):\n\n  {}\n\nWatch order #1005 travel Shopify -> MasonHub -> shipped -> Shopify (its fulfilment and timeline):\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/sync/orders/1005?shop_domain={shop}'\n\nThe dead letter of #1006 (a SKU MasonHub does not know), and its replay:\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/api/dead-letters?shop_domain={shop}'\n  curl -s -X POST -H 'Authorization: Bearer {token}' -d '{{\"destination\":\"masonhub\"}}' '{base_url}/api/dead-letters/replay'\n\n#1005 also travels to CommerceOS (the ERP): upserted, approved, shipped and delivered (its timeline above shows the erp_* events); the CommerceOS connection and its scopes check:\n\n  curl -s -H 'Authorization: Bearer {token}' '{base_url}/api/commerceos/connection?shop_domain={shop}'\n\nA B2B order born in CommerceOS (channel commerceos) is in the orders list a few seconds after start.\n\nInstall another shop by token exchange, as its first session-token request does in AWS (then its products, once polled):\n\n  {}\n\nCtrl-C stops everything.\n",
         registry::http_routes().iter().map(|(m, p, _)| format!("{m} {p}")).collect::<Vec<_>>().join(", "),
         stack.settings.demo_shop,
         demo_curl(&stack.settings, &base_url, 12),

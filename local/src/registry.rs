@@ -107,6 +107,7 @@ pub const FUNCTIONS: &[Function] = &[
         triggers: &[
             Trigger::Queue(Stage::Outbound(Integration::Shopify)),
             Trigger::Queue(Stage::Outbound(Integration::MasonHub)),
+            Trigger::Queue(Stage::Outbound(Integration::CommerceOs)),
         ],
         build: wire!(outbound_worker, Queue),
     },
@@ -114,6 +115,16 @@ pub const FUNCTIONS: &[Function] = &[
         name: "masonhub-webhook",
         triggers: &[Trigger::Http("POST", masonhub_webhook::ROUTE)],
         build: wire!(masonhub_webhook, Http),
+    },
+    Function {
+        name: "commerceos-webhook",
+        triggers: &[
+            Trigger::Http("POST", commerceos_webhook::ORDER_STATUS_ROUTE),
+            Trigger::Http("POST", commerceos_webhook::SHIPMENT_ROUTE),
+            Trigger::Http("POST", commerceos_webhook::NEW_ORDERS_ROUTE),
+            Trigger::Http("POST", commerceos_webhook::TOKEN_ROUTE),
+        ],
+        build: wire!(commerceos_webhook, Http),
     },
     Function {
         name: "fulfilment-api",
@@ -127,6 +138,9 @@ pub const FUNCTIONS: &[Function] = &[
             Trigger::Http("GET", fulfilment_api::PARTNER_ORDER_ROUTE),
             Trigger::Http("GET", fulfilment_api::RECONCILIATION_ROUTE),
             Trigger::Http("POST", fulfilment_api::RECONCILIATION_ROUTE),
+            Trigger::Http("GET", fulfilment_api::COMMERCEOS_CONNECTION_ROUTE),
+            Trigger::Http("PUT", fulfilment_api::COMMERCEOS_CONNECTION_ROUTE),
+            Trigger::Http("POST", fulfilment_api::COMMERCEOS_PING_ROUTE),
         ],
         build: wire!(fulfilment_api, Http),
     },

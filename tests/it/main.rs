@@ -3,6 +3,7 @@
 
 mod amazon;
 mod assistant;
+mod commerceos;
 mod compliance;
 mod contracts;
 mod dashboard;

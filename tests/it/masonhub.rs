@@ -771,17 +771,12 @@ async fn a_crash_after_the_commit_is_healed_by_the_sweep_exactly_once() {
     let message: Message = serde_json::from_str(received.messages.unwrap()[0].body.as_deref().unwrap()).unwrap();
     let Message::Inbound(webhook) = message else { panic!("an inbound event") };
     let order = shared::integrations::shopify::model::ShopifyOrder::parse(&webhook.payload, trip.shop.clone()).unwrap();
-    let settings = shared::app::connections::masonhub::fulfilment(&trip.env.stack.shops, &trip.shop).await.unwrap();
+    let routing = shared::app::connections::routing(&trip.env.stack.shops, &trip.shop).await.unwrap();
     let now = chrono::Utc::now() - chrono::Duration::minutes(5);
-    let (_, effects) = shared::app::orders::apply_routed_revision(
-        &trip.env.stack.shops,
-        &trip.env.stack.shops,
-        settings.as_ref(),
-        order,
-        now,
-    )
-    .await
-    .unwrap();
+    let (_, effects) =
+        shared::app::orders::apply_routed_revision(&trip.env.stack.shops, &trip.env.stack.shops, &routing, order, now)
+            .await
+            .unwrap();
     assert_eq!(effects.len(), 1, "the create committed with the order");
 
     let first = trip.sweep(30).await;

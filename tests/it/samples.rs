@@ -91,6 +91,15 @@ async fn the_sample_events_work_with_their_handlers() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(env.drain_ingest().await, 0);
 
+    // The sample's sync-webhook secret is not configured: refused, nothing queued.
+    let status_push =
+        lambda_http::request::from_str(&read(root().join("events/commerceos-webhook/order-status.apigw-v2.json")))
+            .unwrap();
+    let response =
+        commerceos_webhook::handle(&integration_tests::deps!(stack, commerceos_webhook), status_push).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(env.drain_ingest().await, 0);
+
     let schedule: serde_json::Value =
         serde_json::from_str(&read(root().join("events/outbound-sweeper/schedule.json"))).unwrap();
     let report = outbound_sweeper::handle(
@@ -277,9 +286,80 @@ async fn the_local_stack_demo_order_travels_to_the_masonhub_simulator_and_back()
     assert_eq!(partner.status.as_deref(), Some("fulfilled"));
     assert!(partner.shipments[0].tracking_number.as_deref().unwrap().starts_with("1ZSIM"));
     assert_eq!(stack.masonhub_sim.orders("demo").len(), 1, "only #1005 was accepted");
-    let letters = store.dead_letters(&demo_shop(), Some(Integration::MasonHub)).await.unwrap();
+    // #1006 is worked beside #1005 (or a batch later): wait for its dead letter.
+    let mut letters = Vec::new();
+    for _ in 0..100 {
+        letters = store.dead_letters(&demo_shop(), Some(Integration::MasonHub)).await.unwrap();
+        if !letters.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     assert_eq!(letters.len(), 1);
     assert!(letters[0].error.contains(local_stack::sim::masonhub::FAILING_SKU), "{}", letters[0].error);
+    server.abort();
+    workers.abort();
+}
+
+/// `make dev`'s ERP demo over real HTTP: #1005 reaches the CommerceOS simulator, is approved, ships
+/// (MasonHub's shipment created and released there) and comes back delivered by the shipment
+/// sync-webhook; #1006's out-of-stock SKU is cancelled there with an alert; the simulator's B2B order
+/// becomes an order of the commerceos channel.
+#[tokio::test]
+async fn the_local_stack_demo_order_reaches_the_commerceos_simulator_and_comes_back_delivered() {
+    use shared::domain::{AlertKind, Integration, OrderKey};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let env = TestEnv::with_upstreams(&[
+        (Integration::Shopify, &format!("{base_url}{}/{{shop}}", local_stack::sim::shopify::ROUTE_PREFIX)),
+        (Integration::MasonHub, &format!("{base_url}{}/{{slug}}/api/v1", local_stack::sim::masonhub::ROUTE_PREFIX)),
+        (Integration::CommerceOs, &format!("{base_url}{}/{{tenant}}", local_stack::sim::commerceos::ROUTE_PREFIX)),
+    ])
+    .await;
+    let stack = env.stack.clone();
+    let server = tokio::spawn(local_stack::serve(stack.clone(), listener));
+    let workers = tokio::spawn(local_stack::poll_forever(stack.clone()));
+    local_stack::install_demo_shop(&stack).await.unwrap();
+    local_stack::seed_commerceos_demo(&stack, &base_url).await.unwrap();
+    assert_eq!(local_stack::seed_masonhub_demo(&stack, &base_url).await.unwrap(), 2);
+
+    let store = &stack.shops;
+    let key = OrderKey::parse("shopify:5601234560005").unwrap();
+    let mut delivered = None;
+    for _ in 0..300 {
+        let order = store.get_order(&demo_shop(), &key).await.unwrap();
+        if let Some(erp) = order.as_ref().and_then(|o| o.ops.erp.as_ref())
+            && erp.shipments.iter().any(|s| s.status == "delivered")
+        {
+            delivered = order;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let order = delivered.expect("#1005 came back from CommerceOS delivered");
+    let erp = order.ops.erp.unwrap();
+    assert!(erp.upserted && erp.approved, "{erp:?}");
+    assert_eq!(erp.status.as_deref(), Some("confirmed"));
+    let address = format!("com.demo.order-id={}", erp.identifier);
+    assert_eq!(stack.commerceos_sim.order_status("demo", &address).as_deref(), Some("Committed"));
+    assert!(order.ops.recorded_shipments.iter().all(|r| !r.id.starts_with("commerceos-")), "MasonHub's parcel only");
+
+    let short = OrderKey::parse("shopify:5601234560006").unwrap();
+    let mut cancelled = false;
+    let mut born = false;
+    for _ in 0..100 {
+        let order = store.get_order(&demo_shop(), &short).await.unwrap();
+        cancelled = order.and_then(|o| o.ops.erp).is_some_and(|e| e.cancelled);
+        born = store.get_order(&demo_shop(), &OrderKey::parse("commerceos:TO-B2B-1").unwrap()).await.unwrap().is_some();
+        if cancelled && born {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(cancelled, "#1006 was cancelled in CommerceOS after its 409");
+    assert!(born, "the B2B order born in CommerceOS is an order of its own channel");
+    let alerts = env.alerts(&demo_shop()).await;
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::PartnerShort && a.message.contains("CommerceOS")), "{alerts:?}");
     server.abort();
     workers.abort();
 }

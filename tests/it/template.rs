@@ -261,8 +261,9 @@ fn each_function_opens_only_its_own_integrations_credentials() {
     let expected = |binary: &str| -> &[Integration] {
         match binary {
             "ingest-worker" | "dashboard-api" | "assistant-api" | "shopify-poller" => &[Integration::Shopify],
-            "outbound-worker" => &[Integration::Shopify, Integration::MasonHub],
-            "fulfilment-api" | "reconciler" => &[Integration::MasonHub],
+            "outbound-worker" => &[Integration::Shopify, Integration::MasonHub, Integration::CommerceOs],
+            "fulfilment-api" => &[Integration::MasonHub, Integration::CommerceOs],
+            "reconciler" => &[Integration::MasonHub],
             "amazon-api" | "amazon-poller" => &[Integration::Amazon],
             _ => &[],
         }
@@ -414,7 +415,7 @@ fn seed_004s_monitoring_targets_are_alarms_on_every_queue_and_partner() {
         assert!(depth.is_some(), "a depth alarm on {queue}");
     }
     // Latency > 500 ms and error rate > 1 % for every partner the clients report (`shared::metrics`).
-    let partners: &[&str] = &[shared::integrations::masonhub::MASONHUB];
+    let partners: &[&str] = &[shared::integrations::masonhub::MASONHUB, shared::integrations::commerceos::COMMERCEOS];
     for &partner in partners {
         let latency = alarms
             .iter()

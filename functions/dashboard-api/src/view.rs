@@ -82,6 +82,60 @@ pub struct OrderDetail {
     pub fulfilment: Option<FulfilmentView>,
     /// Who assigned whom and when (the seed's `OrderAssignment`), newest first.
     pub assignments: Vec<AssignmentView>,
+    /// The ERP's side of the order (CommerceOS); `null` while the order is not mirrored.
+    pub erp: Option<ErpView>,
+}
+
+/// How far CommerceOS got with the order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErpView {
+    pub system: &'static str,
+    pub identifier: String,
+    pub upserted: bool,
+    pub approved: bool,
+    pub cancelled: bool,
+    /// The webshop status of seed 004's table (`pending`, `confirmed`, `cancelled`).
+    pub status: Option<String>,
+    /// CommerceOS's own status list, verbatim.
+    pub raw_status: Vec<String>,
+    pub shipments: Vec<ErpShipmentView>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErpShipmentView {
+    pub id: String,
+    pub status: String,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
+}
+
+impl ErpView {
+    fn of(order: &Order) -> Option<Self> {
+        let erp = order.ops.erp.clone()?;
+        Some(Self {
+            system: "commerceos",
+            identifier: erp.identifier,
+            upserted: erp.upserted,
+            approved: erp.approved,
+            cancelled: erp.cancelled,
+            status: erp.status,
+            raw_status: erp.raw_status,
+            shipments: erp
+                .shipments
+                .into_iter()
+                .map(|s| ErpShipmentView {
+                    id: s.id,
+                    status: s.status,
+                    carrier: s.carrier,
+                    tracking_number: s.tracking_number,
+                    tracking_url: s.tracking_url,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// One assignment change: `assignee` `null` is an unassignment.
@@ -174,6 +228,7 @@ impl OrderDetail {
                     assigned_at: a.assigned_at,
                 })
                 .collect(),
+            erp: ErpView::of(order),
         }
     }
 }

@@ -9,6 +9,11 @@
 //!   MasonHub id) beside what we hold, for when a callback seems missing.
 //! - `GET /sync/reconciliation?window=`: the last reconciliation report per partner;
 //!   `POST /sync/reconciliation` (`{window?}`: `24h` by default, at most `7d`) reconciles now.
+//!   how they ship (validated against MasonHub's vocabularies); with `partner: commerceos`, which
+//!   orders are mirrored into CommerceOS (`{enabled, partner, rule}`), independent of the 3PL's.
+//! - `GET /api/commerceos/connection`, `PUT /api/commerceos/connection`: connect (or reconnect)
+//!   CommerceOS: the credential is sealed, its scopes checked (`GET /v1/scopes`), and the mapped types
+//!   and sync-webhooks that call us back configured; `POST /api/commerceos/ping` re-checks the scopes.
 //! - `GET /api/dead-letters?destination=`: the shop's dead letters.
 //! - `POST /api/dead-letters/replay`: replays one id, a list (`ids`), or all of a `destination`,
 //!   through the same queue and idempotent worker.
@@ -24,17 +29,21 @@ use serde_json::json;
 use shared::{
     app::{
         auth::{self, Caller, ShopParam},
-        connections::masonhub::{self as connection, ConnectDeps, ConnectionInput, MasonHubConnection},
+        connections::{
+            commerceos::{self as cos, CommerceOsConnection},
+            masonhub::{self as connection, ConnectDeps, ConnectionInput, MasonHubConnection},
+        },
         dead_letters::{self, Selection},
         order_ref,
         reconcile::{self, ReconcileError},
     },
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, SecretsConfig, ShopifyAppConfig, TableConfig},
-    domain::{FulfilmentSettings, Integration},
+    domain::{ErpSettings, FulfilmentSettings, Integration},
     error::ApiError,
     http as h,
     integrations::{
+        commerceos::{CommerceOsConfig, client::CommerceOsClient},
         http::UpstreamError,
         masonhub::{
             MasonHubConfig,
@@ -57,6 +66,8 @@ pub const REPLAY_ROUTE: &str = "/api/dead-letters/replay";
 pub const PARTNER_ORDER_ROUTE: &str = "/api/masonhub/orders/{id}";
 pub const RECONCILIATION_ROUTE: &str = "/sync/reconciliation";
 const PARTNER_ORDER_PREFIX: &str = "/api/masonhub/orders/";
+pub const COMMERCEOS_CONNECTION_ROUTE: &str = "/api/commerceos/connection";
+pub const COMMERCEOS_PING_ROUTE: &str = "/api/commerceos/ping";
 
 /// Most ids one replay names.
 const MAX_REPLAY_IDS: usize = 100;
@@ -69,6 +80,10 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Our `POST /webhooks/masonhub` URL as MasonHub reaches it, registered with the callbacks.
     pub callback_url: String,
+    pub commerceos: CommerceOsConfig,
+    /// Our public base URL as CommerceOS reaches it: its sync-webhooks call
+    /// `{base}/webhooks/commerceos/{shop}/…` and get tokens at `{base}/oauth/token`.
+    pub commerceos_callback_base_url: String,
     pub queues: HashMap<Stage, String>,
 }
 
@@ -85,6 +100,8 @@ impl Config {
             masonhub: MasonHubConfig::read(&mut env),
             secrets: SecretsConfig::read(&mut env),
             callback_url: env.required("MASONHUB_CALLBACK_URL"),
+            commerceos: CommerceOsConfig::read(&mut env),
+            commerceos_callback_base_url: env.required("COMMERCEOS_CALLBACK_BASE_URL"),
             queues: schema::read_urls(&mut env, &schema::outbound_stages()),
         };
         env.finish().map(|()| config)
@@ -96,6 +113,9 @@ pub struct Deps {
     pub masonhub: MasonHubConfig,
     pub callback_url: String,
     pub client: MasonHubClient,
+    pub commerceos: CommerceOsConfig,
+    pub commerceos_callback_base_url: String,
+    pub commerceos_client: CommerceOsClient,
     pub connections: Arc<dyn ConnectionStore>,
     pub credentials: Arc<dyn CredentialStore>,
     pub dead_letters: Arc<dyn DeadLetterStore>,
@@ -115,6 +135,9 @@ pub async fn connect(config: Config) -> Deps {
         client: MasonHubClient::new(config.masonhub.request_timeout),
         masonhub: config.masonhub,
         callback_url: config.callback_url,
+        commerceos: config.commerceos,
+        commerceos_callback_base_url: config.commerceos_callback_base_url,
+        commerceos_client: CommerceOsClient::new(),
         connections: store.clone(),
         credentials: store.clone(),
         dead_letters: store.clone(),
@@ -143,9 +166,19 @@ async fn route(deps: &Deps, req: Request) -> Result<Response<Body>, ApiError> {
         (&Method::POST, REPLAY_ROUTE) => replay(deps, &req).await,
         (&Method::GET, RECONCILIATION_ROUTE) => last_reconciliation(deps, &req).await,
         (&Method::POST, RECONCILIATION_ROUTE) => reconcile_now(deps, &req).await,
-        (_, SETTINGS_ROUTE | CONNECTION_ROUTE | DEAD_LETTERS_ROUTE | REPLAY_ROUTE | RECONCILIATION_ROUTE) => {
-            Err(ApiError::method_not_allowed())
-        }
+        (&Method::GET, COMMERCEOS_CONNECTION_ROUTE) => get_commerceos(deps, &req).await,
+        (&Method::PUT, COMMERCEOS_CONNECTION_ROUTE) => put_commerceos(deps, &req).await,
+        (&Method::POST, COMMERCEOS_PING_ROUTE) => ping_commerceos(deps, &req).await,
+        (
+            _,
+            SETTINGS_ROUTE
+            | CONNECTION_ROUTE
+            | DEAD_LETTERS_ROUTE
+            | REPLAY_ROUTE
+            | RECONCILIATION_ROUTE
+            | COMMERCEOS_CONNECTION_ROUTE
+            | COMMERCEOS_PING_ROUTE,
+        ) => Err(ApiError::method_not_allowed()),
         (&Method::GET, other) if other.starts_with(PARTNER_ORDER_PREFIX) => {
             partner_order(deps, &req, &other[PARTNER_ORDER_PREFIX.len()..]).await
         }
@@ -170,12 +203,33 @@ async fn get_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiE
     let caller = authorize(deps, req)?;
     let connection = connection::load(deps.connections.as_ref(), &caller.shop).await?;
     let settings = connection.and_then(|c| c.settings.fulfilment);
-    Ok(h::json(StatusCode::OK, &json!({ "settings": settings })))
+    let erp = cos::load(deps.connections.as_ref(), &caller.shop).await?.and_then(|c| c.settings.erp);
+    Ok(h::json(StatusCode::OK, &json!({ "settings": settings, "erp": erp })))
+}
+
+/// `PUT /api/fulfilment/settings` with `partner: commerceos`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErpBody {
+    enabled: bool,
+    #[allow(dead_code)]
+    partner: Integration,
+    rule: shared::domain::fulfilment::RouteRule,
 }
 
 async fn put_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
-    let settings: FulfilmentSettings = body(req)?;
+    let raw: serde_json::Value = body(req)?;
+    if raw.get("partner").and_then(|p| p.as_str()) == Some(Integration::CommerceOs.as_str()) {
+        let input: ErpBody =
+            serde_json::from_value(raw).map_err(|e| ApiError::bad_request("INVALID_BODY", e.to_string()))?;
+        let settings = ErpSettings { enabled: input.enabled, rule: input.rule };
+        let stored = cos::put_erp(deps.connections.as_ref(), &caller.shop, settings, deps.clock.now()).await?;
+        tracing::info!(shop = %caller.shop, enabled = stored.enabled, "ERP routing stored");
+        return Ok(h::json(StatusCode::OK, &json!({ "erp": stored })));
+    }
+    let settings: FulfilmentSettings =
+        serde_json::from_value(raw).map_err(|e| ApiError::bad_request("INVALID_BODY", e.to_string()))?;
     let stored =
         connection::put_fulfilment(deps.connections.as_ref(), &caller.shop, settings, deps.clock.now()).await?;
     tracing::info!(shop = %caller.shop, enabled = stored.enabled, "fulfilment settings stored");
@@ -366,6 +420,85 @@ async fn reconcile_now(deps: &Deps, req: &Request) -> Result<Response<Body>, Api
         })?;
     tracing::info!(shop = %caller.shop, gaps = report.gaps(), checked = report.checked, "reconciled with MasonHub");
     Ok(h::json(StatusCode::OK, &json!({ "reports": [report] })))
+}
+
+/// A CommerceOS connection as the dashboard sees it: never a credential, secret or hash.
+#[derive(Debug, Serialize)]
+struct CommerceOsView {
+    tenant: String,
+    identifier_key: String,
+    seller: String,
+    supplier: String,
+    currency: String,
+    auth: cos::AuthKind,
+    client_id_set: bool,
+    active: bool,
+    scopes: Vec<String>,
+    missing_scopes: Vec<String>,
+    writes_allowed: bool,
+    webhooks_configured_at: Option<chrono::DateTime<chrono::Utc>>,
+    routing_configured: bool,
+    last_check_at: Option<chrono::DateTime<chrono::Utc>>,
+    last_check_ok: Option<bool>,
+    last_check_error: Option<String>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&CommerceOsConnection> for CommerceOsView {
+    fn from(c: &CommerceOsConnection) -> Self {
+        let s = &c.settings;
+        Self {
+            tenant: s.tenant.clone(),
+            identifier_key: s.defaults.identifier_key.to_string(),
+            seller: s.defaults.seller.clone(),
+            supplier: s.defaults.supplier.clone(),
+            currency: s.defaults.currency.clone(),
+            auth: s.auth,
+            client_id_set: s.auth == cos::AuthKind::Oauth2,
+            active: c.active,
+            scopes: s.scopes.clone(),
+            missing_scopes: s.missing_scopes.clone(),
+            writes_allowed: s.writes_allowed(),
+            webhooks_configured_at: s.webhooks_configured_at,
+            routing_configured: s.erp.is_some(),
+            last_check_at: c.status.last_check_at,
+            last_check_ok: c.status.last_check_ok,
+            last_check_error: c.status.last_check_error.clone(),
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+fn commerceos_deps(deps: &Deps) -> cos::ConnectDeps<'_> {
+    cos::ConnectDeps {
+        connections: deps.connections.as_ref(),
+        credentials: deps.credentials.as_ref(),
+        alerts: deps.alerts.as_ref(),
+        sealer: deps.sealer.as_ref(),
+        client: &deps.commerceos_client,
+        config: &deps.commerceos,
+        callback_base_url: &deps.commerceos_callback_base_url,
+    }
+}
+
+async fn get_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let connection = cos::load(deps.connections.as_ref(), &caller.shop).await?;
+    Ok(h::json(StatusCode::OK, &json!({ "connection": connection.as_ref().map(CommerceOsView::from) })))
+}
+
+async fn put_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let input: cos::ConnectionInput = body(req)?;
+    let now = deps.clock.now();
+    let connection = cos::connect(&commerceos_deps(deps), &caller.shop, caller.user.as_deref(), input, now).await?;
+    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::from(&connection) })))
+}
+
+async fn ping_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = authorize(deps, req)?;
+    let connection = cos::check(&commerceos_deps(deps), &caller.shop, deps.clock.now()).await?;
+    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::from(&connection) })))
 }
 
 /// A dead letter as the dashboard sees it.

@@ -10,13 +10,16 @@ use lambda_runtime::LambdaEvent;
 use shared::{
     app::{
         install::TokenConfig,
-        outbound::{self, MasonHubAccess, Outbound, RateConfig, RateLimits},
+        outbound::{self, CommerceOsAccess, MasonHubAccess, Outbound, RateConfig, RateLimits},
         shops::ShopifyAccessConfig,
     },
     clock::SystemClock,
     config::{ConfigError, Env, SecretsConfig, TableConfig},
     domain::Integration,
-    integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    integrations::{
+        commerceos::{CommerceOsConfig, client::CommerceOsClient},
+        masonhub::{MasonHubConfig, client::MasonHubClient},
+    },
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::KmsSealer,
     sqs_batch,
@@ -24,7 +27,7 @@ use shared::{
 };
 
 /// The destinations this worker consumes (one queue each).
-pub const DESTINATIONS: [Integration; 2] = [Integration::Shopify, Integration::MasonHub];
+pub const DESTINATIONS: [Integration; 3] = [Integration::Shopify, Integration::MasonHub, Integration::CommerceOs];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -34,6 +37,10 @@ pub struct Config {
     pub tokens: TokenConfig,
     pub masonhub: MasonHubConfig,
     pub masonhub_rate: RateConfig,
+    pub commerceos: CommerceOsConfig,
+    /// CommerceOS's pace per tenant (`COMMERCEOS_RATE_PER_SECOND`, default 100, the cookbook's
+    /// standard tier; `COMMERCEOS_RATE_BURST`, default 100).
+    pub commerceos_rate: RateConfig,
     pub secrets: SecretsConfig,
     /// The destinations' queues: the ladder sends a retry back to its own queue.
     pub queues: std::collections::HashMap<Stage, String>,
@@ -54,6 +61,8 @@ impl Config {
             tokens: TokenConfig::read(&mut env),
             masonhub: MasonHubConfig::read(&mut env),
             masonhub_rate: RateConfig::read(&mut env, "MASONHUB"),
+            commerceos: CommerceOsConfig::read(&mut env),
+            commerceos_rate: RateConfig::read_or(&mut env, "COMMERCEOS", RateConfig { burst: 100, per_second: 100.0 }),
             secrets: SecretsConfig::read(&mut env),
             queues: schema::read_urls(&mut env, &stages),
         };
@@ -67,6 +76,8 @@ pub async fn connect(config: Config) -> Deps {
     let sdk = shared::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
     let queue: Arc<dyn MessageQueue> = Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues));
+    let sealer: Arc<dyn shared::secrets::Sealer> =
+        Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id));
     Outbound {
         deliveries: store.clone(),
         alerts: store.clone(),
@@ -81,10 +92,20 @@ pub async fn connect(config: Config) -> Deps {
             client: MasonHubClient::new(config.masonhub.request_timeout),
             config: config.masonhub,
             connections: store.clone(),
-            credentials: store,
-            sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
+            credentials: store.clone(),
+            sealer: sealer.clone(),
         },
-        rates: RateLimits::new([(Integration::MasonHub, config.masonhub_rate)]),
+        commerceos: CommerceOsAccess {
+            client: CommerceOsClient::new(),
+            config: config.commerceos,
+            connections: store.clone(),
+            credentials: store,
+            sealer,
+        },
+        rates: RateLimits::new([
+            (Integration::MasonHub, config.masonhub_rate),
+            (Integration::CommerceOs, config.commerceos_rate),
+        ]),
         clock: Arc::new(SystemClock),
     }
 }

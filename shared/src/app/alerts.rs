@@ -216,3 +216,26 @@ pub fn reconciliation_gap(shop: &ShopDomain, partner: Integration, message: Stri
 pub fn reconciliation_gap_id(partner: Integration, now: DateTime<Utc>) -> String {
     format!("reconciliation:{partner}:{}", now.format("%Y-%m-%d"))
 }
+
+/// The id of the CommerceOS scopes alert (one per shop; cleared by a check that finds them all).
+pub const COMMERCEOS_SCOPES_ID: &str = "setup:commerceos-scopes";
+
+/// The CommerceOS credential lacks write scopes: CommerceOS would answer our writes with a silent 200
+/// that persists nothing, so none is sent until they are granted.
+pub fn commerceos_scopes_missing(shop: &ShopDomain, missing: &[String], now: DateTime<Utc>) -> Alert {
+    let message = format!(
+        "The CommerceOS credential lacks the scopes {}: orders are not sent to CommerceOS until a credential with them is connected (PUT /api/commerceos/connection)",
+        missing.join(", ")
+    );
+    alert(shop, AlertKind::Setup, COMMERCEOS_SCOPES_ID.to_owned(), message, now)
+}
+
+/// CommerceOS answered 409 (out of stock) for the order: it was cancelled there; `items` names the
+/// SKUs concerned.
+pub fn erp_out_of_stock(shop: &ShopDomain, order: &OrderKey, items: &[String], now: DateTime<Utc>) -> Alert {
+    let message = format!(
+        "CommerceOS is out of stock for order {order} ({}); the order was cancelled in CommerceOS",
+        items.join(", ")
+    );
+    about(alert(shop, AlertKind::PartnerShort, format!("partner_short:commerceos:{order}"), message, now), order)
+}

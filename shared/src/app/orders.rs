@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use super::outbox;
 use crate::{
     domain::{
-        AlertKind, FulfilmentSettings, Order, OrderKey, PartnerAction, PartnerEffect, ShopDomain, TimelineEvent,
-        UpsertPlan, fulfilment, ops::ShipmentFlags,
+        AlertKind, ErpEffect, ErpSettings, FulfilmentSettings, Order, OrderKey, PartnerAction, PartnerEffect,
+        ShopDomain, TimelineEvent, UpsertPlan, erp, fulfilment, ops::ShipmentFlags,
     },
     error::StoreError,
     queue::{Outbound, OutboundChange},
@@ -80,8 +80,11 @@ pub async fn change_with_effects<E>(
             return Ok((previous, Vec::new()));
         }
         next.version = previous.version + 1;
-        let pending =
-            effects(&previous, &next).into_iter().map(|o| outbox::effect(o, now)).collect::<Result<Vec<_>, _>>()?;
+        // A mirrored order's change tells the ERP what changed (a shipment, a cancel…).
+        let (erp_events, erp_effects) = erp::plan(Some(&previous), &mut next, None, now);
+        let events = [events, erp_events].concat();
+        let messages = effects(&previous, &next).into_iter().chain(erp_effects.iter().map(|e| erp_message(&next, e)));
+        let pending = messages.map(|o| outbox::effect(o, now)).collect::<Result<Vec<_>, _>>()?;
         let alerts = shipment_alerts(&next, &flags_before, now);
         if store.write_order_with_alerts(&next, Some(&previous), &events, &pending, &alerts).await?
             == WriteOutcome::Written
@@ -100,7 +103,7 @@ pub async fn change_routed<E>(
     store: &dyn OrderStore,
     alerts: &dyn AlertStore,
     key: (&ShopDomain, &OrderKey),
-    fulfilment: Option<&FulfilmentSettings>,
+    routing: &Routing,
     now: DateTime<Utc>,
     change: impl Fn(&mut Order) -> Result<Decision, E>,
 ) -> Result<(Order, Vec<PendingEffect>), ChangeError<E>> {
@@ -109,7 +112,7 @@ pub async fn change_routed<E>(
     let routed = |order: &mut Order| {
         let before = order.clone();
         let mut decision = change(order)?;
-        let (events, effects) = fulfilment::plan(Some(&before), order, fulfilment, now);
+        let (events, effects) = fulfilment::plan(Some(&before), order, routing.fulfilment.as_ref(), now);
         if let Decision::Write(written) = &mut decision {
             written.extend(events);
         } else if !events.is_empty() {
@@ -136,6 +139,24 @@ pub fn partner_message(order: &Order, effect: &PartnerEffect) -> Outbound {
     Outbound::new(effect.partner, order.shop.clone(), order.key().to_string(), effect.id.clone(), change)
 }
 
+/// The outbound message of an ERP effect of `order`.
+pub fn erp_message(order: &Order, effect: &ErpEffect) -> Outbound {
+    Outbound::new(
+        erp::ERP,
+        order.shop.clone(),
+        order.key().to_string(),
+        effect.id.clone(),
+        OutboundChange::Erp(effect.action.clone()),
+    )
+}
+
+/// A shop's routing: its 3PL (fulfilment) settings and its ERP settings, independent of each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routing {
+    pub fulfilment: Option<FulfilmentSettings>,
+    pub erp: Option<ErpSettings>,
+}
+
 /// What [`apply_revision`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -155,21 +176,22 @@ pub async fn apply_revision(
     incoming: Order,
     now: DateTime<Utc>,
 ) -> Result<Applied, ChangeError<std::convert::Infallible>> {
-    Ok(apply_routed_revision(store, alerts, None, incoming, now).await?.0)
+    Ok(apply_routed_revision(store, alerts, &Routing::default(), incoming, now).await?.0)
 }
 
-/// As [`apply_revision`], and, under the shop's fulfilment settings, decides the order's route once it
-/// is ready and plans what a routed order's change asks of its partner (`domain::fulfilment::plan`).
-/// The partner effects commit with the order, in the outbox; they are returned for the caller to relay.
+/// As [`apply_revision`], and, under the shop's routing, decides the order's fulfilment route once it
+/// is ready and plans what a routed order's change asks of its partner (`domain::fulfilment::plan`),
+/// and mirrors it into the ERP with what each change asks of it (`domain::erp::plan`). The effects
+/// commit with the order, in the outbox; they are returned for the caller to relay.
 #[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
 pub async fn apply_routed_revision(
     store: &dyn OrderStore,
     _alerts: &dyn AlertStore,
-    fulfilment: Option<&FulfilmentSettings>,
+    routing: &Routing,
     incoming: Order,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Vec<PendingEffect>), ChangeError<std::convert::Infallible>> {
-    apply(store, fulfilment, incoming, now, UpsertPlan::decide).await
+    apply(store, routing, incoming, now, UpsertPlan::decide).await
 }
 
 /// As [`apply_routed_revision`] for a copy just read from the channel to settle an [`Applied::Tie`]: it
@@ -178,16 +200,16 @@ pub async fn apply_routed_revision(
 pub async fn apply_fresh_revision(
     store: &dyn OrderStore,
     _alerts: &dyn AlertStore,
-    fulfilment: Option<&FulfilmentSettings>,
+    routing: &Routing,
     incoming: Order,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Vec<PendingEffect>), ChangeError<std::convert::Infallible>> {
-    apply(store, fulfilment, incoming, now, UpsertPlan::decide_fresh).await
+    apply(store, routing, incoming, now, UpsertPlan::decide_fresh).await
 }
 
 async fn apply(
     store: &dyn OrderStore,
-    fulfilment: Option<&FulfilmentSettings>,
+    routing: &Routing,
     incoming: Order,
     now: DateTime<Utc>,
     decide: fn(Option<&Order>, Order) -> UpsertPlan,
@@ -208,11 +230,16 @@ async fn apply(
             UpsertPlan::Write { mut order, mut events } => {
                 let flags_before = previous.as_ref().map(|p| p.ops.flags.clone()).unwrap_or_default();
                 order.refresh_flags(now);
-                let (routed, partner) = fulfilment::plan(previous.as_ref(), &mut order, fulfilment, now);
+                let (routed, partner) =
+                    fulfilment::plan(previous.as_ref(), &mut order, routing.fulfilment.as_ref(), now);
                 events.extend(routed);
+                let (mirrored, erp_effects) = erp::plan(previous.as_ref(), &mut order, routing.erp.as_ref(), now);
+                events.extend(mirrored);
                 let pending = partner
                     .iter()
-                    .map(|e| outbox::effect(partner_message(&order, e), now))
+                    .map(|e| partner_message(&order, e))
+                    .chain(erp_effects.iter().map(|e| erp_message(&order, e)))
+                    .map(|m| outbox::effect(m, now))
                     .collect::<Result<Vec<_>, _>>()?;
                 let alerts = shipment_alerts(&order, &flags_before, now);
                 if store.write_order_with_alerts(&order, previous.as_ref(), &events, &pending, &alerts).await?

@@ -143,7 +143,14 @@ impl FulfilmentSettings {
     }
 
     fn matches(&self, order: &Order) -> bool {
-        match &self.rule {
+        self.rule.matches(order)
+    }
+}
+
+impl RouteRule {
+    /// Whether `order` falls under the rule.
+    pub fn matches(&self, order: &Order) -> bool {
+        match self {
             RouteRule::All => true,
             RouteRule::Channel { channels } => channels.contains(&order.channel),
             RouteRule::Tag { tags } => order

@@ -66,6 +66,9 @@ impl fmt::Display for ShopDomain {
 pub enum Channel {
     Shopify,
     Amazon,
+    /// Orders born in CommerceOS (B2B, EDI, POS), reported by its new-order sync-webhook.
+    #[serde(rename = "commerceos")]
+    CommerceOs,
 }
 
 impl Channel {
@@ -73,6 +76,7 @@ impl Channel {
         match self {
             Channel::Shopify => "shopify",
             Channel::Amazon => "amazon",
+            Channel::CommerceOs => "commerceos",
         }
     }
 
@@ -80,6 +84,7 @@ impl Channel {
         match raw {
             "shopify" => Ok(Channel::Shopify),
             "amazon" => Ok(Channel::Amazon),
+            "commerceos" => Ok(Channel::CommerceOs),
             other => Err(IdError::Channel(other.to_owned())),
         }
     }

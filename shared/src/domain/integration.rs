@@ -54,6 +54,7 @@ impl From<Channel> for Integration {
         match channel {
             Channel::Shopify => Integration::Shopify,
             Channel::Amazon => Integration::Amazon,
+            Channel::CommerceOs => Integration::CommerceOs,
         }
     }
 }

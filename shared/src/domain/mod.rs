@@ -3,6 +3,7 @@
 //! upstream JSON.
 
 pub mod alert;
+pub mod erp;
 pub mod fulfilment;
 pub mod ids;
 pub mod integration;
@@ -15,6 +16,7 @@ pub mod tabs;
 pub mod timeline;
 
 pub use alert::{Alert, AlertKind};
+pub use erp::{ErpAction, ErpEffect, ErpSettings};
 pub use fulfilment::{DeliveryFacts, FulfilmentSettings, PartnerAction, PartnerEffect, Route};
 pub use ids::{Channel, ChannelOrderId, OrderKey, OrderName, ShopDomain};
 pub use integration::Integration;

@@ -29,6 +29,9 @@ pub struct OrderOps {
     /// The fulfilment partner's side of the order (status, shipments), once routed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner: Option<super::fulfilment::PartnerState>,
+    /// The ERP's side of the order (CommerceOS), once mirrored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erp: Option<super::erp::ErpState>,
 }
 
 /// Assignment changes an order keeps (older ones drop off): the order item, and its list copies, stay

@@ -3,6 +3,8 @@
 //! (and the foundation modules `config`, `error`, `clock`) only: never `store`, `queue` or `app`.
 
 pub mod amazon;
+pub mod commerceos;
 pub mod http;
 pub mod masonhub;
+pub mod secret_token;
 pub mod shopify;

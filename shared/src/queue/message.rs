@@ -106,6 +106,9 @@ pub enum OutboundChange {
     PartnerUpdate { partner_order_id: String },
     /// Cancel the order at the partner (MasonHub `POST /order_cancel_requests`).
     PartnerCancel { partner_order_id: String },
+    /// An ERP effect (CommerceOS): an upsert or an action on the trade order, built from the order as
+    /// stored when the message is worked.
+    Erp(crate::domain::ErpAction),
 }
 
 impl OutboundChange {
@@ -118,6 +121,14 @@ impl OutboundChange {
             OutboundChange::PartnerCreate { .. } => "partner_create",
             OutboundChange::PartnerUpdate { .. } => "partner_update",
             OutboundChange::PartnerCancel { .. } => "partner_cancel",
+            OutboundChange::Erp(action) => match action {
+                crate::domain::ErpAction::Upsert => "erp_upsert",
+                crate::domain::ErpAction::Addresses => "erp_addresses",
+                crate::domain::ErpAction::Payment { .. } => "erp_payment",
+                crate::domain::ErpAction::Approve => "erp_approve",
+                crate::domain::ErpAction::Shipment { .. } => "erp_shipment",
+                crate::domain::ErpAction::Cancel => "erp_cancel",
+            },
         }
     }
 }

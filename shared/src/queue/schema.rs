@@ -37,7 +37,8 @@ pub fn fits(bytes: usize) -> bool {
 }
 
 /// Every queue of the bundle. Adding an integration's poll or an outbound destination adds a row.
-pub const QUEUES: &[QueueDef] = &[INGEST, OUTBOUND_SHOPIFY, OUTBOUND_MASONHUB, SHOPIFY_POLL, AMAZON_POLL];
+pub const QUEUES: &[QueueDef] =
+    &[INGEST, OUTBOUND_SHOPIFY, OUTBOUND_MASONHUB, OUTBOUND_COMMERCEOS, SHOPIFY_POLL, AMAZON_POLL];
 
 const INGEST: QueueDef = QueueDef {
     stage: Stage::Ingest,
@@ -70,6 +71,17 @@ const OUTBOUND_MASONHUB: QueueDef = QueueDef {
     name: "outbound-masonhub",
     url_env: "OUTBOUND_MASONHUB_QUEUE_URL",
     dlq_url_env: "OUTBOUND_MASONHUB_DLQ_URL",
+    max_receive_count: 5,
+    visibility_timeout_seconds: 180,
+    worker_timeout_seconds: 30,
+};
+
+/// CommerceOS's effects (upsert and actions), with MasonHub's ladder and dead letters.
+const OUTBOUND_COMMERCEOS: QueueDef = QueueDef {
+    stage: Stage::Outbound(Integration::CommerceOs),
+    name: "outbound-commerceos",
+    url_env: "OUTBOUND_COMMERCEOS_QUEUE_URL",
+    dlq_url_env: "OUTBOUND_COMMERCEOS_DLQ_URL",
     max_receive_count: 5,
     visibility_timeout_seconds: 180,
     worker_timeout_seconds: 30,

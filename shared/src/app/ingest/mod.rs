@@ -1,6 +1,7 @@
 //! Inbound events: accepting a verified delivery (receipt, then queue), and processing it behind the
 //! queue with the integration's own rules.
 
+pub mod commerceos;
 mod masonhub;
 mod shopify;
 mod shopify_events;
@@ -171,6 +172,7 @@ pub async fn process(deps: &Ingest, message: Message) -> Result<(), WorkerError>
     match event.source {
         crate::domain::Integration::Shopify => shopify::handle(deps, event).await,
         crate::domain::Integration::MasonHub => masonhub::handle(deps, event).await,
+        crate::domain::Integration::CommerceOs => commerceos::handle(deps, event).await,
         other => Err(WorkerError::Permanent(anyhow::anyhow!("no inbound events are handled for {other}"))),
     }
 }

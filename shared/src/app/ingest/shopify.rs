@@ -77,18 +77,17 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
     if ORDER_TOPICS.contains(&topic) {
         let order =
             ShopifyOrder::parse(&webhook.payload, webhook.shop).map_err(|e| WorkerError::Permanent(e.into()))?;
-        let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), &order.shop).await?;
+        let routing = crate::app::connections::routing(deps.connections.as_ref(), &order.shop).await?;
         let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
         let now = deps.clock.now();
         let (shop, key, gid) = (order.shop.clone(), order.key(), order.admin_graphql_api_id.clone());
-        let (applied, effects) = orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order, now)
-            .await
-            .map_err(change_error)?;
+        let (applied, effects) =
+            orders::apply_routed_revision(orders_store, alerts, &routing, order, now).await.map_err(change_error)?;
         crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
         if applied == Applied::Tie
             && let Some(gid) = gid
         {
-            settle_tie(deps, &shop, &gid, fulfilment.as_ref()).await?;
+            settle_tie(deps, &shop, &gid, &routing).await?;
         }
         // Whatever the revision did, the order exists now: events that arrived before it go back on the
         // queue (again, after a crash between the write and this release).
@@ -154,12 +153,7 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
 /// which came last cannot be told from them, so the order is read again from the Admin API, completed
 /// as the poll completes it, and that copy is stored. Without a usable token the first stays until the
 /// next revision or poll.
-async fn settle_tie(
-    deps: &Ingest,
-    shop: &ShopDomain,
-    gid: &str,
-    fulfilment: Option<&crate::domain::FulfilmentSettings>,
-) -> Result<(), WorkerError> {
+async fn settle_tie(deps: &Ingest, shop: &ShopDomain, gid: &str, routing: &orders::Routing) -> Result<(), WorkerError> {
     let Some(token) = deps.shopify.token(deps.shops.as_ref(), shop).await? else {
         tracing::warn!(order = gid, "a tie of two revisions stays unsettled: the shop has no usable token");
         return Ok(());
@@ -181,7 +175,7 @@ async fn settle_tie(
     let order = node.into_order(shop.clone()).map_err(|e| WorkerError::Permanent(e.into()))?;
     let (orders_store, alerts, now) = (deps.orders.as_ref(), deps.alerts.as_ref(), deps.clock.now());
     let (applied, effects) =
-        orders::apply_fresh_revision(orders_store, alerts, fulfilment, order, now).await.map_err(change_error)?;
+        orders::apply_fresh_revision(orders_store, alerts, routing, order, now).await.map_err(change_error)?;
     crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
     tracing::info!(order = gid, ?applied, "tie of two revisions settled by a fresh read");
     Ok(())
@@ -235,7 +229,7 @@ async fn order_event(deps: &Ingest, webhook: &Inbound) -> Result<Option<Landed>,
             let details = format!("Refund issued ({})", refunded.join(", "));
             let event = TimelineEvent::new(refund.created_at.with_timezone(&Utc), "refund", details)
                 .from_source(format!("refund/{}", refund.id));
-            timeline_only(deps, &webhook.shop, &refund.order_id, event).await?
+            refund_with_payments(deps, &webhook.shop, &refund, event).await?
         }
         "orders/edited" => {
             let edited = ShopifyOrderEdited::deserialize(&webhook.payload).map_err(permanent)?.order_edit;
@@ -403,6 +397,51 @@ pub(crate) async fn timeline_only(
     })
     .await;
     landed(result, &key)
+}
+
+/// A refund on the timeline; a mirrored order's refund transactions also reach CommerceOS as negative
+/// payments, keyed by Shopify's transaction id (a redelivery names the same payments).
+async fn refund_with_payments(
+    deps: &Ingest,
+    shop: &ShopDomain,
+    refund: &ShopifyRefund,
+    event: TimelineEvent,
+) -> Result<Landed, WorkerError> {
+    let payments: Vec<(String, String, Option<String>)> = refund
+        .transactions
+        .iter()
+        .filter(|t| t.kind.as_deref() == Some("refund") && t.status.as_deref() != Some("failure"))
+        .enumerate()
+        .map(|(i, t)| {
+            let id = t.id.clone().unwrap_or_else(|| format!("{}-{i}", refund.id));
+            let amount = t.amount.trim();
+            let negative = amount.strip_prefix('-').map_or_else(|| format!("-{amount}"), str::to_owned);
+            (format!("shopify-refund-{id}"), negative, t.currency.clone())
+        })
+        .collect();
+    let key = order_key(&refund.order_id)?;
+    let effects = |_: &crate::domain::Order, after: &crate::domain::Order| -> Vec<crate::queue::Outbound> {
+        let Some(erp) = after.ops.erp.as_ref() else { return Vec::new() };
+        payments
+            .iter()
+            .map(|(transaction_id, amount, currency)| {
+                let action = crate::domain::ErpAction::Payment {
+                    transaction_id: transaction_id.clone(),
+                    amount: amount.clone(),
+                    currency: currency.clone().unwrap_or_else(|| after.total.currency.clone()),
+                };
+                let id = format!("erp:payment:{}:{transaction_id}", erp.identifier);
+                orders::erp_message(after, &crate::domain::ErpEffect { id, action })
+            })
+            .collect()
+    };
+    let change = |_: &mut crate::domain::Order| Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]));
+    let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
+    let result = orders::change_with_effects(orders_store, alerts, shop, &key, deps.clock.now(), change, effects).await;
+    if let Ok((_, pending)) = &result {
+        crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), pending).await;
+    }
+    landed(result.map(|(order, _)| order), &key)
 }
 
 /// What a change of the order `key` came to: an order not stored yet is [`Landed::NoOrder`].

@@ -119,20 +119,14 @@ pub(crate) async fn hold(deps: &Ingest, webhook: &Inbound) -> Result<Landed, Wor
     // The hold is the order's own state too: a held order is not ready, so it is not routed; its
     // release routes it (the partner effects commit with it).
     let key = order_key(&order_id)?;
-    let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), &webhook.shop).await?;
+    let routing = crate::app::connections::routing(deps.connections.as_ref(), &webhook.shop).await?;
     let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
-    let result = orders::change_routed(
-        orders_store,
-        alerts,
-        (&webhook.shop, &key),
-        fulfilment.as_ref(),
-        deps.clock.now(),
-        |order| {
+    let result =
+        orders::change_routed(orders_store, alerts, (&webhook.shop, &key), &routing, deps.clock.now(), |order| {
             order.delivery.on_hold = placed;
             Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]))
-        },
-    )
-    .await;
+        })
+        .await;
     if let Ok((_, effects)) = &result {
         crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), effects).await;
     }

@@ -9,6 +9,7 @@
 //! their own, longer ladder (`RetryLadder::SHOPIFY`: past Shopify's 4-hour window), so an outage of
 //! Shopify never exhausts the queue's redrive.
 
+mod commerceos;
 mod masonhub;
 mod shopify;
 
@@ -32,7 +33,10 @@ use crate::{
         fulfilment::{RetryLadder, TokenBucket},
     },
     error::WorkerError,
-    integrations::masonhub::{MasonHubConfig, client::MasonHubClient},
+    integrations::{
+        commerceos::{CommerceOsConfig, client::CommerceOsClient},
+        masonhub::{MasonHubConfig, client::MasonHubClient},
+    },
     queue::{Message, MessageQueue, OutboundChange, Stage},
     secrets::Sealer,
     store::{
@@ -54,9 +58,16 @@ impl RateConfig {
     /// the pace divided by `{PREFIX}_WORKERS`, the most instances the queue's event source runs at once
     /// (its `MaximumConcurrency`; a template test keeps the two equal).
     pub fn read(env: &mut Env, prefix: &str) -> Self {
-        let burst: u32 = env.parsed(&format!("{prefix}_RATE_BURST"), 10, |v| v.parse().ok().filter(|b| *b > 0));
-        let per_second =
-            env.parsed(&format!("{prefix}_RATE_PER_SECOND"), 5.0, |v| v.parse().ok().filter(|r: &f64| *r > 0.0));
+        Self::read_or(env, prefix, Self { burst: 10, per_second: 5.0 })
+    }
+
+    /// As [`RateConfig::read`], with the partner's own defaults (CommerceOS: 100 requests per second).
+    pub fn read_or(env: &mut Env, prefix: &str, default: Self) -> Self {
+        let burst: u32 =
+            env.parsed(&format!("{prefix}_RATE_BURST"), default.burst, |v| v.parse().ok().filter(|b| *b > 0));
+        let per_second = env.parsed(&format!("{prefix}_RATE_PER_SECOND"), default.per_second, |v| {
+            v.parse().ok().filter(|r: &f64| *r > 0.0)
+        });
         let workers: u32 = env.parsed(&format!("{prefix}_WORKERS"), 1, |v| v.parse().ok().filter(|w| *w > 0));
         Self { burst: burst.div_ceil(workers), per_second: per_second / f64::from(workers) }
     }
@@ -94,6 +105,16 @@ pub struct MasonHubAccess {
     pub sealer: Arc<dyn Sealer>,
 }
 
+/// What the CommerceOS dispatcher calls CommerceOS with.
+pub struct CommerceOsAccess {
+    /// Caches OAuth2 tokens per tenant for the worker instance's life.
+    pub client: CommerceOsClient,
+    pub config: CommerceOsConfig,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub sealer: Arc<dyn Sealer>,
+}
+
 /// What the outbound stage works with.
 pub struct Outbound {
     pub deliveries: Arc<dyn DeliveryStore>,
@@ -107,6 +128,7 @@ pub struct Outbound {
     /// Refreshes expiring tokens; marks refused ones invalid and parks their messages.
     pub tokens: Tokens,
     pub masonhub: MasonHubAccess,
+    pub commerceos: CommerceOsAccess,
     pub rates: RateLimits,
     pub clock: Arc<dyn Clock>,
 }
@@ -160,6 +182,9 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
     if outbound.destination == Integration::MasonHub {
         return masonhub::dispatch(deps, vec![outbound]).await.into_iter().next().unwrap_or(Ok(()));
     }
+    if let OutboundChange::Erp(action) = &outbound.change {
+        return commerceos::single(deps, &outbound, action).await;
+    }
     let key = OrderKey::parse(&outbound.order).map_err(|e| WorkerError::Permanent(e.into()))?;
     if already_handed_on(deps, &outbound, &key).await? {
         return Ok(());
@@ -188,9 +213,11 @@ async fn deliver(deps: &Outbound, message: Message) -> Result<(), WorkerError> {
             // escalation waits, visible on the order's deliveries, and a redelivery or replay retries it.
             (DeliveryOutcome::Deferred, "no support destination is configured; the escalation waits for one".to_owned())
         }
-        (None, _, OutboundChange::ReturnUpdate { .. }) => {
-            (DeliveryOutcome::Deferred, "no ERP or Shopify returns integration is configured".to_owned())
-        }
+        (None, _, OutboundChange::ReturnUpdate { .. }) => (
+            DeliveryOutcome::Deferred,
+            "no Shopify returns integration is configured; a mirrored order's refund goes to CommerceOS as a payment"
+                .to_owned(),
+        ),
         (None, other, change) => {
             let detail = format!("{other} has no handler for {} changes", change.kind());
             return Err(WorkerError::Permanent(anyhow::anyhow!(detail)));

@@ -355,18 +355,17 @@ async fn store(
     }
     let canonical = order.to_canonical(shop, items).map_err(|e| SyncError::Order(e.to_string()))?;
     let (key, lines) = (canonical.key(), canonical.line_items.clone());
-    // Routing: the partner effects commit with the order and are relayed at once (`outbound-sweeper`
-    // relays whatever a failed send or a crash left behind).
-    let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections, shop).await?;
-    let applied =
-        match orders::apply_routed_revision(deps.orders, deps.alerts, fulfilment.as_ref(), canonical, now).await {
-            Ok((applied, effects)) => {
-                outbox::relay_after_commit(deps.outbox, deps.queue, &effects).await;
-                applied
-            }
-            Err(ChangeError::Store(e)) => return Err(e.into()),
-            Err(e) => return Err(SyncError::Order(e.to_string())),
-        };
+    // Routing: the partner and ERP effects commit with the order and are relayed at once
+    // (`outbound-sweeper` relays whatever a failed send or a crash left behind).
+    let routing = crate::app::connections::routing(deps.connections, shop).await?;
+    let applied = match orders::apply_routed_revision(deps.orders, deps.alerts, &routing, canonical, now).await {
+        Ok((applied, effects)) => {
+            outbox::relay_after_commit(deps.outbox, deps.queue, &effects).await;
+            applied
+        }
+        Err(ChangeError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(SyncError::Order(e.to_string())),
+    };
     if matches!(applied, Applied::Unchanged | Applied::Tie) && !lines.is_empty() {
         // The same revision, now with its items (an earlier run did not fetch them): add them.
         let refreshed = orders::change(deps.orders, deps.alerts, shop, &key, now, |stored| {

@@ -298,7 +298,7 @@ async fn orders_page(
     };
     let page = reply.data.orders;
     let now = deps.clock.now();
-    let fulfilment = crate::app::connections::masonhub::fulfilment(deps.connections.as_ref(), shop).await?;
+    let routing = crate::app::connections::routing(deps.connections.as_ref(), shop).await?;
     let cursors: Vec<(OrderKey, String)> = page
         .edges
         .iter()
@@ -327,10 +327,9 @@ async fn orders_page(
             }
         };
         let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
-        let (applied, effects) =
-            orders::apply_routed_revision(orders_store, alerts, fulfilment.as_ref(), order.clone(), now)
-                .await
-                .map_err(|e| WorkerError::Retryable(e.into()))?;
+        let (applied, effects) = orders::apply_routed_revision(orders_store, alerts, &routing, order.clone(), now)
+            .await
+            .map_err(|e| WorkerError::Retryable(e.into()))?;
         outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
         if applied != Applied::Written {
             continue;

@@ -128,9 +128,13 @@ pub struct ShopifyRefund {
 
 #[derive(Debug, Deserialize)]
 pub struct ShopifyTransaction {
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub id: Option<String>,
     pub amount: String,
     pub kind: Option<String>,
     pub status: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// An `orders/edited` webhook body.
