@@ -45,8 +45,25 @@ impl Simulator {
     }
 
     /// The orders the simulator accepted for `slug`'s account.
+    /// The account's orders as `GET /orders` lists them: MasonHub's id, and `open` until the simulated
+    /// shipment goes out, then `fulfilled` with its tracking number.
     pub fn orders(&self, slug: &str) -> Vec<Value> {
-        self.state().orders.iter().filter(|((s, _), _)| s == slug).map(|(_, o)| o.clone()).collect()
+        let now = chrono::Utc::now().timestamp_millis();
+        let state = self.state();
+        let listed = state.orders.iter().filter(|((s, _), _)| s == slug).map(|((_, id), record)| {
+            let mut order = record.clone();
+            let shipped = record.get("sim_ships_at").and_then(Value::as_i64).is_some_and(|at| at <= now);
+            order["id"] = json!(format!("mh-{id}"));
+            order["status"] = json!(if shipped { "fulfilled" } else { "open" });
+            if !shipped && let Some(map) = order.as_object_mut() {
+                map.remove("tracking_numbers");
+            }
+            if let Some(map) = order.as_object_mut() {
+                map.remove("sim_ships_at");
+            }
+            order
+        });
+        listed.collect()
     }
 
     /// Answers one request under [`ROUTE_PREFIX`] (`rest` is the path after it: `/{slug}/api/v1/...`).
@@ -110,7 +127,12 @@ impl Simulator {
                            "messages": [{ "field_name": "line_items", "errors": unknown }] });
         }
         let key = (slug.to_owned(), id.clone());
-        if self.state().orders.insert(key, record.clone()).is_some() {
+        let tracking = format!("1ZSIM{:08}", id.len() * 7919 % 100_000_000);
+        let mut listed = record.clone();
+        let ships_at = chrono::Utc::now() + self.ship_after;
+        listed["sim_ships_at"] = json!(ships_at.timestamp_millis());
+        listed["tracking_numbers"] = json!([{ "shipping_provider": "UPS", "tracking_number": tracking }]);
+        if self.state().orders.insert(key, listed).is_some() {
             return json!({ "customer_identifier": id, "status": "Failure", "messages": [{ "field_name": "customer_identifier",
                 "errors": [format!("301: '{id}' is already taken and 'customer_identifier' must be unique")] }] });
         }
@@ -123,7 +145,7 @@ impl Simulator {
                 "customer_order_id": id,
                 "shipping_provider": "UPS",
                 "shipper_service_level": record.get("shipper_service_level").cloned().unwrap_or(json!("ground")),
-                "tracking_number": format!("1ZSIM{:08}", id.len() * 7919 % 100_000_000),
+                "tracking_number": tracking,
                 "tracking_url": "https://www.ups.com/track",
                 "shipment_date_time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "shipment_line_items": lines.iter().map(|l| json!({ "sku_customer_id": l["sku_customer_id"], "quantity": l["quantity"] })).collect::<Vec<_>>(),
