@@ -966,7 +966,7 @@ async fn an_approved_return_refund_reaches_commerceos_as_one_negative_payment() 
     let key = cos.order("8901", &["WIDGET-001"], true, "wh-8901").await;
     cos.work().await;
     let now = chrono::Utc::now();
-    shared::app::orders::change(&cos.env.stack.shops, &cos.env.stack.shops, &cos.shop, &key, now, |o| {
+    shared::app::orders::change(&cos.env.stack.shops, &cos.shop, &key, now, |o| {
         o.ops.return_case = Some(shared::domain::ReturnCase {
             state: shared::domain::ReturnState::Inspection,
             updated_at: now,

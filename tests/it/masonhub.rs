@@ -774,9 +774,7 @@ async fn a_crash_after_the_commit_is_healed_by_the_sweep_exactly_once() {
     let routing = shared::app::connections::routing(&trip.env.stack.shops, &trip.shop).await.unwrap();
     let now = chrono::Utc::now() - chrono::Duration::minutes(5);
     let (_, effects) =
-        shared::app::orders::apply_routed_revision(&trip.env.stack.shops, &trip.env.stack.shops, &routing, order, now)
-            .await
-            .unwrap();
+        shared::app::orders::apply_routed_revision(&trip.env.stack.shops, &routing, order, now).await.unwrap();
     assert_eq!(effects.len(), 1, "the create committed with the order");
 
     let first = trip.sweep(30).await;

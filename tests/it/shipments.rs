@@ -158,7 +158,7 @@ async fn shipment_alerts_commit_with_the_order_so_a_crash_after_the_commit_loses
         o.ops.recorded_shipments.push(shipment.clone());
         Ok::<_, std::convert::Infallible>(Decision::Write(vec![]))
     };
-    orders::change(store.as_ref(), &AlertsDown, &shop, &waiting.key(), now, record).await.unwrap();
+    orders::change(store.as_ref(), &shop, &waiting.key(), now, record).await.unwrap();
     let after = store.alerts_since(&shop, None, 10).await.unwrap();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].1.cleared_at, Some(now), "the clear committed with the tracking");

@@ -182,22 +182,15 @@ async fn apply(
             .collect()
     };
     let now = deps.clock.now();
-    let (changed, pending) = orders::change_with_effects(
-        deps.orders.as_ref(),
-        deps.alerts.as_ref(),
-        &order.shop,
-        &order.key(),
-        now,
-        change,
-        effects,
-    )
-    .await
-    .map_err(|e| match e {
-        ChangeError::Refused(api) => api,
-        ChangeError::NotFound => ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"),
-        ChangeError::Store(e) => e.into(),
-        ChangeError::Contended => ApiError::Internal(anyhow::anyhow!("order kept changing")),
-    })?;
+    let (changed, pending) =
+        orders::change_with_effects(deps.orders.as_ref(), &order.shop, &order.key(), now, change, effects)
+            .await
+            .map_err(|e| match e {
+                ChangeError::Refused(api) => api,
+                ChangeError::NotFound => ApiError::not_found("ORDER_NOT_FOUND", "order disappeared"),
+                ChangeError::Store(e) => e.into(),
+                ChangeError::Contended => ApiError::Internal(anyhow::anyhow!("order kept changing")),
+            })?;
     outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &pending).await;
     Ok(changed)
 }

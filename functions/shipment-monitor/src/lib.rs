@@ -66,7 +66,7 @@ pub async fn run(deps: &Deps) -> Result<Report, ChangeError<std::convert::Infall
     let now = deps.clock.now();
     let reviewed = AtomicUsize::new(0);
     let (shops, failed) = fan_out::each_shop(deps.orders.shops().await?, now, async |shop| {
-        let count = orders::review_due(deps.orders.as_ref(), deps.alerts.as_ref(), &shop, now).await?;
+        let count = orders::review_due(deps.orders.as_ref(), &shop, now).await?;
         reviewed.fetch_add(count, Ordering::Relaxed);
         Ok::<_, ChangeError<std::convert::Infallible>>(())
     })

@@ -1,9 +1,6 @@
 //! Order writes shared by every stage: read, change, refresh the shipment flags, and write under the
 //! version read, with the shipment alerts the change raised or cleared in the same transaction. A lost
 //! race re-reads and retries.
-//!
-//! The functions still take the alert store their callers pass (`_alerts`): shipment alerts no longer
-//! go through it, since they commit with the order.
 
 use chrono::{DateTime, Utc};
 
@@ -15,7 +12,7 @@ use crate::{
     },
     error::StoreError,
     queue::{Outbound, OutboundChange},
-    store::{AlertChange, AlertStore, OrderStore, PendingEffect, WriteOutcome, keys::Watch},
+    store::{AlertChange, OrderStore, PendingEffect, WriteOutcome, keys::Watch},
 };
 
 /// Attempts at a read-decide-write cycle before giving up with [`ChangeError::Contended`].
@@ -46,13 +43,12 @@ pub enum Decision {
 /// lost race), always on the freshly read order.
 pub async fn change<E>(
     store: &dyn OrderStore,
-    alerts: &dyn AlertStore,
     shop: &ShopDomain,
     key: &OrderKey,
     now: DateTime<Utc>,
     change: impl Fn(&mut Order) -> Result<Decision, E>,
 ) -> Result<Order, ChangeError<E>> {
-    Ok(change_with_effects(store, alerts, shop, key, now, change, |_, _| Vec::new()).await?.0)
+    Ok(change_with_effects(store, shop, key, now, change, |_, _| Vec::new()).await?.0)
 }
 
 /// As [`change`], and commits the outbound messages `effects` returns (given the order before and the
@@ -60,7 +56,6 @@ pub async fn change<E>(
 /// the order and the effects committed, for the caller to relay (`app::outbox::relay_after_commit`).
 pub async fn change_with_effects<E>(
     store: &dyn OrderStore,
-    _alerts: &dyn AlertStore,
     shop: &ShopDomain,
     key: &OrderKey,
     now: DateTime<Utc>,
@@ -101,7 +96,6 @@ pub async fn change_with_effects<E>(
 /// to relay.
 pub async fn change_routed<E>(
     store: &dyn OrderStore,
-    alerts: &dyn AlertStore,
     key: (&ShopDomain, &OrderKey),
     routing: &Routing,
     now: DateTime<Utc>,
@@ -125,7 +119,7 @@ pub async fn change_routed<E>(
         let effects = planned.lock().unwrap_or_else(|e| e.into_inner());
         effects.iter().map(|e| partner_message(next, e)).collect()
     };
-    change_with_effects(store, alerts, key.0, key.1, now, routed, messages).await
+    change_with_effects(store, key.0, key.1, now, routed, messages).await
 }
 
 /// The outbound message of a partner effect of `order`.
@@ -172,11 +166,10 @@ pub enum Applied {
 /// (an equal one with other contents answers [`Applied::Tie`]).
 pub async fn apply_revision(
     store: &dyn OrderStore,
-    alerts: &dyn AlertStore,
     incoming: Order,
     now: DateTime<Utc>,
 ) -> Result<Applied, ChangeError<std::convert::Infallible>> {
-    Ok(apply_routed_revision(store, alerts, &Routing::default(), incoming, now).await?.0)
+    Ok(apply_routed_revision(store, &Routing::default(), incoming, now).await?.0)
 }
 
 /// As [`apply_revision`], and, under the shop's routing, decides the order's fulfilment route once it
@@ -186,7 +179,6 @@ pub async fn apply_revision(
 #[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
 pub async fn apply_routed_revision(
     store: &dyn OrderStore,
-    _alerts: &dyn AlertStore,
     routing: &Routing,
     incoming: Order,
     now: DateTime<Utc>,
@@ -199,7 +191,6 @@ pub async fn apply_routed_revision(
 #[tracing::instrument(skip_all, fields(shop = %incoming.shop, order = %incoming.key()))]
 pub async fn apply_fresh_revision(
     store: &dyn OrderStore,
-    _alerts: &dyn AlertStore,
     routing: &Routing,
     incoming: Order,
     now: DateTime<Utc>,
@@ -290,7 +281,6 @@ const REVIEW_ROUNDS: usize = 20;
 /// Returns how many orders were reviewed.
 pub async fn review_due(
     store: &dyn OrderStore,
-    alerts: &dyn AlertStore,
     shop: &ShopDomain,
     now: DateTime<Utc>,
 ) -> Result<usize, ChangeError<std::convert::Infallible>> {
@@ -299,7 +289,7 @@ pub async fn review_due(
         for _ in 0..REVIEW_ROUNDS {
             let due = store.due_for_review(shop, watch, now, REVIEW_BATCH).await?;
             for key in &due {
-                match change(store, alerts, shop, key, now, |_| Ok(Decision::Keep)).await {
+                match change(store, shop, key, now, |_| Ok(Decision::Keep)).await {
                     Ok(_) | Err(ChangeError::NotFound) => reviewed += 1,
                     Err(e) => return Err(e),
                 }

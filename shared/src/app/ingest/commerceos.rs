@@ -78,8 +78,7 @@ async fn apply(
             })
             .collect()
     };
-    match orders::change_with_effects(deps.orders.as_ref(), deps.alerts.as_ref(), shop, key, now, change, effects).await
-    {
+    match orders::change_with_effects(deps.orders.as_ref(), shop, key, now, change, effects).await {
         Ok((_, pending)) => {
             outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &pending).await;
             Ok(())
@@ -210,7 +209,7 @@ async fn new_order(deps: &Ingest, shop: &ShopDomain, record: &Value) -> Result<(
     let order = model::born_order(shop, record, defaults, now)
         .map_err(|e| WorkerError::Permanent(anyhow::anyhow!("a CommerceOS order could not be read: {e}")))?;
     let key = order.key();
-    match orders::apply_revision(deps.orders.as_ref(), deps.alerts.as_ref(), order, now).await {
+    match orders::apply_revision(deps.orders.as_ref(), order, now).await {
         Ok(applied) => {
             tracing::info!(shop = %shop, order = %key, ?applied, "CommerceOS order stored");
             Ok(())

@@ -145,8 +145,8 @@ async fn order_event(deps: &Ingest, shop: &ShopDomain, message_id: &str, event: 
             })
             .collect()
     };
-    let (orders_store, alerts_store) = (deps.orders.as_ref(), deps.alerts.as_ref());
-    match orders::change_with_effects(orders_store, alerts_store, shop, &key, now, apply, effects).await {
+    let orders_store = deps.orders.as_ref();
+    match orders::change_with_effects(orders_store, shop, &key, now, apply, effects).await {
         Ok((_, pending)) => outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &pending).await,
         Err(e) => {
             if let Some(e) = change_error(e) {
@@ -197,7 +197,7 @@ async fn resolution(
         }
         Ok::<_, std::convert::Infallible>(Decision::Write(vec![TimelineEvent::new(now, &event_kind, details.clone())]))
     };
-    match orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, now, apply).await {
+    match orders::change(deps.orders.as_ref(), shop, &key, now, apply).await {
         Ok(_) => {}
         Err(e) => {
             if let Some(e) = change_error(e) {

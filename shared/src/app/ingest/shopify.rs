@@ -78,11 +78,11 @@ async fn topic(deps: &Ingest, webhook: Inbound) -> Result<(), WorkerError> {
         let order =
             ShopifyOrder::parse(&webhook.payload, webhook.shop).map_err(|e| WorkerError::Permanent(e.into()))?;
         let routing = crate::app::connections::routing(deps.connections.as_ref(), &order.shop).await?;
-        let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
+        let orders_store = deps.orders.as_ref();
         let now = deps.clock.now();
         let (shop, key, gid) = (order.shop.clone(), order.key(), order.admin_graphql_api_id.clone());
         let (applied, effects) =
-            orders::apply_routed_revision(orders_store, alerts, &routing, order, now).await.map_err(change_error)?;
+            orders::apply_routed_revision(orders_store, &routing, order, now).await.map_err(change_error)?;
         crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
         if applied == Applied::Tie
             && let Some(gid) = gid
@@ -173,9 +173,9 @@ async fn settle_tie(deps: &Ingest, shop: &ShopDomain, gid: &str, routing: &order
         }
     }
     let order = node.into_order(shop.clone()).map_err(|e| WorkerError::Permanent(e.into()))?;
-    let (orders_store, alerts, now) = (deps.orders.as_ref(), deps.alerts.as_ref(), deps.clock.now());
+    let (orders_store, now) = (deps.orders.as_ref(), deps.clock.now());
     let (applied, effects) =
-        orders::apply_fresh_revision(orders_store, alerts, routing, order, now).await.map_err(change_error)?;
+        orders::apply_fresh_revision(orders_store, routing, order, now).await.map_err(change_error)?;
     crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
     tracing::info!(order = gid, ?applied, "tie of two revisions settled by a fresh read");
     Ok(())
@@ -288,7 +288,7 @@ fn ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
 async fn redact_customer(deps: &Ingest, shop: &ShopDomain, order_id: &str) -> Result<(), WorkerError> {
     let key = order_key(order_id)?;
     let now = deps.clock.now();
-    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, now, |order| {
+    let result = orders::change(deps.orders.as_ref(), shop, &key, now, |order| {
         if order.customer.is_none() && order.shipping_address.is_none() {
             return Ok::<_, std::convert::Infallible>(Decision::Keep);
         }
@@ -359,7 +359,7 @@ async fn fulfillment(deps: &Ingest, shop: &ShopDomain, event: ShopifyFulfillment
     let key = order_key(&event.order_id)?;
     let incoming = Fulfillment::from(event.fulfillment);
     let label = event.name.unwrap_or_else(|| incoming.id.clone());
-    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, deps.clock.now(), |order| {
+    let result = orders::change(deps.orders.as_ref(), shop, &key, deps.clock.now(), |order| {
         let current = order.fulfillments.iter().position(|f| f.id == incoming.id);
         if let Some(i) = current
             && order.fulfillments[i].updated_at >= incoming.updated_at
@@ -392,7 +392,7 @@ pub(crate) async fn timeline_only(
     event: TimelineEvent,
 ) -> Result<Landed, WorkerError> {
     let key = order_key(order_id)?;
-    let result = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &key, deps.clock.now(), |_| {
+    let result = orders::change(deps.orders.as_ref(), shop, &key, deps.clock.now(), |_| {
         Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]))
     })
     .await;
@@ -436,8 +436,8 @@ async fn refund_with_payments(
             .collect()
     };
     let change = |_: &mut crate::domain::Order| Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]));
-    let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
-    let result = orders::change_with_effects(orders_store, alerts, shop, &key, deps.clock.now(), change, effects).await;
+    let orders_store = deps.orders.as_ref();
+    let result = orders::change_with_effects(orders_store, shop, &key, deps.clock.now(), change, effects).await;
     if let Ok((_, pending)) = &result {
         crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), pending).await;
     }

@@ -120,13 +120,12 @@ pub(crate) async fn hold(deps: &Ingest, webhook: &Inbound) -> Result<Landed, Wor
     // release routes it (the partner effects commit with it).
     let key = order_key(&order_id)?;
     let routing = crate::app::connections::routing(deps.connections.as_ref(), &webhook.shop).await?;
-    let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
-    let result =
-        orders::change_routed(orders_store, alerts, (&webhook.shop, &key), &routing, deps.clock.now(), |order| {
-            order.delivery.on_hold = placed;
-            Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]))
-        })
-        .await;
+    let orders_store = deps.orders.as_ref();
+    let result = orders::change_routed(orders_store, (&webhook.shop, &key), &routing, deps.clock.now(), |order| {
+        order.delivery.on_hold = placed;
+        Ok::<_, std::convert::Infallible>(Decision::Write(vec![event.clone()]))
+    })
+    .await;
     if let Ok((_, effects)) = &result {
         crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), effects).await;
     }
@@ -179,14 +178,13 @@ pub(crate) async fn shopify_return(
     if let Some(id) = id(payload, &["/id", "/return/id"]) {
         timeline = timeline.from_source(format!("return/{id}"));
     }
-    let result =
-        orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &webhook.shop, &key, deps.clock.now(), |order| {
-            if let Some(case) = event.apply(order.ops.return_case.as_ref(), at) {
-                order.ops.return_case = Some(case);
-            }
-            Ok::<_, std::convert::Infallible>(Decision::Write(vec![timeline.clone()]))
-        })
-        .await;
+    let result = orders::change(deps.orders.as_ref(), &webhook.shop, &key, deps.clock.now(), |order| {
+        if let Some(case) = event.apply(order.ops.return_case.as_ref(), at) {
+            order.ops.return_case = Some(case);
+        }
+        Ok::<_, std::convert::Infallible>(Decision::Write(vec![timeline.clone()]))
+    })
+    .await;
     landed(result, &key)
 }
 
@@ -237,29 +235,28 @@ pub(crate) async fn reverse_delivery(deps: &Ingest, webhook: &Inbound) -> Result
     let carrier =
         text(payload, &["/shipping_deliverable/tracking/carrier_name", "/shipping_deliverable/tracking/company"]);
     let delivery = id(payload, &["/id", "/admin_graphql_api_id"]).unwrap_or_else(|| return_id.clone());
-    let result =
-        orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &webhook.shop, &key, deps.clock.now(), |order| {
-            let state = order.ops.return_case.as_ref().map(|c| c.state);
-            let event = match (label, &tracking) {
-                (true, Some(_)) if state == Some(ReturnState::LabelGenerated) => ChannelReturn::Shipped,
-                (true, _) => ChannelReturn::LabelAttached,
-                (false, Some(_)) => ChannelReturn::Shipped,
-                (false, None) => return Ok::<_, std::convert::Infallible>(Decision::Keep),
-            };
-            if let Some(case) = event.apply(order.ops.return_case.as_ref(), at) {
-                order.ops.return_case = Some(case);
+    let result = orders::change(deps.orders.as_ref(), &webhook.shop, &key, deps.clock.now(), |order| {
+        let state = order.ops.return_case.as_ref().map(|c| c.state);
+        let event = match (label, &tracking) {
+            (true, Some(_)) if state == Some(ReturnState::LabelGenerated) => ChannelReturn::Shipped,
+            (true, _) => ChannelReturn::LabelAttached,
+            (false, Some(_)) => ChannelReturn::Shipped,
+            (false, None) => return Ok::<_, std::convert::Infallible>(Decision::Keep),
+        };
+        if let Some(case) = event.apply(order.ops.return_case.as_ref(), at) {
+            order.ops.return_case = Some(case);
+        }
+        let details = match (event, &tracking) {
+            (ChannelReturn::Shipped, Some(number)) => {
+                format!("Return in transit ({} {number})", carrier.as_deref().unwrap_or("carrier"))
             }
-            let details = match (event, &tracking) {
-                (ChannelReturn::Shipped, Some(number)) => {
-                    format!("Return in transit ({} {number})", carrier.as_deref().unwrap_or("carrier"))
-                }
-                _ => "Return label generated".to_owned(),
-            };
-            let timeline =
-                TimelineEvent::new(at, event.event(), details).from_source(format!("reverse_delivery/{delivery}"));
-            Ok(Decision::Write(vec![timeline]))
-        })
-        .await;
+            _ => "Return label generated".to_owned(),
+        };
+        let timeline =
+            TimelineEvent::new(at, event.event(), details).from_source(format!("reverse_delivery/{delivery}"));
+        Ok(Decision::Write(vec![timeline]))
+    })
+    .await;
     landed(result, &key)
 }
 

@@ -143,23 +143,14 @@ impl Work<'_> {
         apply: impl Fn(&mut erp::ErpState) -> bool,
     ) -> Result<(), WorkerError> {
         let now = self.deps.clock.now();
-        let changed = orders::change(
-            self.deps.orders.as_ref(),
-            self.deps.alerts.as_ref(),
-            &self.message.shop,
-            self.key,
-            now,
-            |o: &mut Order| {
-                let Some(state) = o.ops.erp.as_mut() else { return Ok::<_, std::convert::Infallible>(Decision::Keep) };
-                if !apply(state) {
-                    return Ok(Decision::Keep);
-                }
-                state.updated_at = Some(now);
-                Ok(Decision::Write(
-                    event.iter().map(|(kind, text)| TimelineEvent::new(now, kind, text.clone())).collect(),
-                ))
-            },
-        )
+        let changed = orders::change(self.deps.orders.as_ref(), &self.message.shop, self.key, now, |o: &mut Order| {
+            let Some(state) = o.ops.erp.as_mut() else { return Ok::<_, std::convert::Infallible>(Decision::Keep) };
+            if !apply(state) {
+                return Ok(Decision::Keep);
+            }
+            state.updated_at = Some(now);
+            Ok(Decision::Write(event.iter().map(|(kind, text)| TimelineEvent::new(now, kind, text.clone())).collect()))
+        })
         .await;
         match changed {
             Ok(_) | Err(orders::ChangeError::NotFound) => Ok(()),

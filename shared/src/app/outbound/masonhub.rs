@@ -168,19 +168,18 @@ async fn accepted(
 ) -> Result<(), WorkerError> {
     let now = deps.clock.now();
     let shop = &create.message.shop;
-    let result =
-        orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), shop, &create.key, now, |order: &mut Order| {
-            let partner = order.ops.partner.get_or_insert_with(PartnerState::default);
-            if partner.accepted {
-                return Ok::<_, std::convert::Infallible>(Decision::Keep);
-            }
-            partner.accepted = true;
-            partner.partner_id = partner.partner_id.clone().or_else(|| partner_id.clone());
-            partner.status = partner.status.clone().or_else(|| Some("open".to_owned()));
-            partner.updated_at = Some(now);
-            Ok(Decision::Write(vec![TimelineEvent::new(now, "partner_accepted", "Sent to MasonHub".to_owned())]))
-        })
-        .await;
+    let result = orders::change(deps.orders.as_ref(), shop, &create.key, now, |order: &mut Order| {
+        let partner = order.ops.partner.get_or_insert_with(PartnerState::default);
+        if partner.accepted {
+            return Ok::<_, std::convert::Infallible>(Decision::Keep);
+        }
+        partner.accepted = true;
+        partner.partner_id = partner.partner_id.clone().or_else(|| partner_id.clone());
+        partner.status = partner.status.clone().or_else(|| Some("open".to_owned()));
+        partner.updated_at = Some(now);
+        Ok(Decision::Write(vec![TimelineEvent::new(now, "partner_accepted", "Sent to MasonHub".to_owned())]))
+    })
+    .await;
     match result {
         Ok(_) | Err(orders::ChangeError::NotFound) => {}
         Err(orders::ChangeError::Store(e)) => return Err(e.into()),
@@ -257,7 +256,7 @@ async fn single(deps: &Outbound, message: &queue::Outbound) -> Result<(), Worker
             let pending = format!("{request_kind}:{}", message.id);
             let event =
                 TimelineEvent::new(now, "partner_request", format!("Asked MasonHub to {request_kind} the order"));
-            let changed = orders::change(deps.orders.as_ref(), deps.alerts.as_ref(), &message.shop, &key, now, |o| {
+            let changed = orders::change(deps.orders.as_ref(), &message.shop, &key, now, |o| {
                 let partner = o.ops.partner.get_or_insert_with(PartnerState::default);
                 if partner.pending_request.as_deref() == Some(pending.as_str()) {
                     return Ok::<_, std::convert::Infallible>(Decision::Keep);

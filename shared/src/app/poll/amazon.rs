@@ -358,7 +358,7 @@ async fn store(
     // Routing: the partner and ERP effects commit with the order and are relayed at once
     // (`outbound-sweeper` relays whatever a failed send or a crash left behind).
     let routing = crate::app::connections::routing(deps.connections, shop).await?;
-    let applied = match orders::apply_routed_revision(deps.orders, deps.alerts, &routing, canonical, now).await {
+    let applied = match orders::apply_routed_revision(deps.orders, &routing, canonical, now).await {
         Ok((applied, effects)) => {
             outbox::relay_after_commit(deps.outbox, deps.queue, &effects).await;
             applied
@@ -368,7 +368,7 @@ async fn store(
     };
     if matches!(applied, Applied::Unchanged | Applied::Tie) && !lines.is_empty() {
         // The same revision, now with its items (an earlier run did not fetch them): add them.
-        let refreshed = orders::change(deps.orders, deps.alerts, shop, &key, now, |stored| {
+        let refreshed = orders::change(deps.orders, shop, &key, now, |stored| {
             if stored.line_items == lines {
                 Ok::<_, std::convert::Infallible>(Decision::Keep)
             } else {

@@ -326,8 +326,8 @@ async fn orders_page(
                 continue;
             }
         };
-        let (orders_store, alerts) = (deps.orders.as_ref(), deps.alerts.as_ref());
-        let (applied, effects) = orders::apply_routed_revision(orders_store, alerts, &routing, order.clone(), now)
+        let orders_store = deps.orders.as_ref();
+        let (applied, effects) = orders::apply_routed_revision(orders_store, &routing, order.clone(), now)
             .await
             .map_err(|e| WorkerError::Retryable(e.into()))?;
         outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), &effects).await;
@@ -491,9 +491,7 @@ async fn complete(
         }
         WindowMode::Recovery | WindowMode::Backfill => deps.sync.ping_refresh(shop, now).await?,
     }
-    orders::review_due(deps.orders.as_ref(), deps.alerts.as_ref(), shop, now)
-        .await
-        .map_err(|e| WorkerError::Retryable(e.into()))?;
+    orders::review_due(deps.orders.as_ref(), shop, now).await.map_err(|e| WorkerError::Retryable(e.into()))?;
     tracing::info!(
         shop = %shop, mode = ?window.mode, pages = report.pages, seen = report.seen, written = report.written,
         gaps = report.gaps, "orders window complete"
