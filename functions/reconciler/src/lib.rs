@@ -1,7 +1,8 @@
 //! Trigger: a schedule (daily). Reconciles every shop with an active MasonHub connection over the last
 //! day and a bit (`RECONCILE_WINDOW_HOURS`, 25 by default, so consecutive runs overlap): the orders
-//! routed to MasonHub against MasonHub's own list (`shared::app::reconcile`). One shop failing (MasonHub
-//! down, a credential that no longer opens) is counted and logged and never stops the others.
+//! routed to MasonHub against MasonHub's own list (`shared::app::reconcile`), shop by shop through
+//! `app::fan_out::each_shop`: one failing (MasonHub down, a credential that no longer opens) is counted and
+//! logged and never stops the others.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use chrono::Duration;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use shared::{
-    app::reconcile,
+    app::{fan_out, reconcile},
     clock::{Clock, SystemClock},
     config::{ConfigError, Env, SecretsConfig, TableConfig},
     domain::Integration,
@@ -97,18 +98,20 @@ pub async fn handle(deps: &Deps, _event: LambdaEvent<serde_json::Value>) -> Resu
         client: &deps.client,
         config: &deps.masonhub,
     };
-    let mut report = Report::default();
-    for shop in deps.connections.active_connections(Integration::MasonHub).await? {
-        report.shops += 1;
-        match reconcile::masonhub(&reconcile_deps, &shop, now - deps.window, now, now).await {
-            Ok(found) if found.gaps() > 0 => report.with_gaps += 1,
-            Ok(_) => {}
-            Err(e) => {
-                report.failed += 1;
-                tracing::warn!(shop = %shop, error = %e, "reconciliation with MasonHub failed");
+    let shops = deps.connections.active_connections(Integration::MasonHub).await?;
+    let with_gaps = std::sync::atomic::AtomicUsize::new(0);
+    let (done, failed) = fan_out::each_shop(shops, now, |shop| {
+        let (reconcile_deps, with_gaps) = (&reconcile_deps, &with_gaps);
+        async move {
+            let found = reconcile::masonhub(reconcile_deps, &shop, now - deps.window, now, now).await?;
+            if found.gaps() > 0 {
+                with_gaps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
+            Ok::<_, reconcile::ReconcileError>(())
         }
-    }
+    })
+    .await;
+    let report = Report { shops: done + failed.len(), with_gaps: with_gaps.into_inner(), failed: failed.len() };
     tracing::info!(shops = report.shops, with_gaps = report.with_gaps, failed = report.failed, "reconciled");
     Ok(report)
 }

@@ -25,8 +25,8 @@ use crate::{
     },
     secrets::Sealer,
     store::{
-        AlertStore, CheckResult, Connection, ConnectionStatus, ConnectionStore, CredentialStore, Recorded,
-        SealedCredential, WriteOutcome,
+        AlertStore, CheckResult, ConnectionStatus, ConnectionStore, CredentialStore, Recorded, SealedCredential,
+        WriteOutcome,
     },
 };
 
@@ -78,51 +78,14 @@ impl Settings {
 }
 
 /// A shop's CommerceOS connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommerceOsConnection {
-    pub shop: ShopDomain,
-    pub settings: Settings,
-    pub owner_sub: String,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub status: ConnectionStatus,
-    pub version: u64,
-}
+pub type CommerceOsConnection = super::Typed<Settings>;
 
-impl CommerceOsConnection {
-    fn from_record(record: Connection) -> Result<Self, StoreError> {
-        let settings = serde_json::from_value(record.settings)
-            .map_err(|e| StoreError::Corrupt(format!("CommerceOS connection settings: {e}")))?;
-        Ok(Self {
-            shop: record.shop,
-            settings,
-            owner_sub: record.owner_sub,
-            active: record.active,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-            status: record.status,
-            version: record.version,
-        })
-    }
-
-    fn to_record(&self) -> Result<Connection, StoreError> {
-        Ok(Connection {
-            shop: self.shop.clone(),
-            integration: Integration::CommerceOs,
-            settings: serde_json::to_value(&self.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            owner_sub: self.owner_sub.clone(),
-            active: self.active,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            status: self.status.clone(),
-            version: self.version,
-        })
-    }
+impl super::ConnectionSettings for Settings {
+    const INTEGRATION: Integration = Integration::CommerceOs;
 }
 
 pub async fn load(store: &dyn ConnectionStore, shop: &ShopDomain) -> Result<Option<CommerceOsConnection>, StoreError> {
-    store.connection(shop, Integration::CommerceOs).await?.map(CommerceOsConnection::from_record).transpose()
+    super::load(store, shop).await
 }
 
 /// The shop's ERP settings, when CommerceOS is connected and active.

@@ -22,7 +22,7 @@ use crate::{
         },
     },
     secrets::Sealer,
-    store::{Connection, ConnectionStatus, ConnectionStore, CredentialStore, Recorded, SealedCredential, WriteOutcome},
+    store::{ConnectionStatus, ConnectionStore, CredentialStore, Recorded, SealedCredential, WriteOutcome},
 };
 
 /// The sealed field of the API bearer token.
@@ -56,49 +56,14 @@ pub const PREVIOUS_TOKEN_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(24)
 const CONNECT_LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// A shop's MasonHub connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MasonHubConnection {
-    pub shop: ShopDomain,
-    pub settings: Settings,
-    pub owner_sub: String,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: u64,
-}
+pub type MasonHubConnection = super::Typed<Settings>;
 
-impl MasonHubConnection {
-    fn from_record(record: Connection) -> Result<Self, StoreError> {
-        let settings = serde_json::from_value(record.settings)
-            .map_err(|e| StoreError::Corrupt(format!("MasonHub connection settings: {e}")))?;
-        Ok(Self {
-            shop: record.shop,
-            settings,
-            owner_sub: record.owner_sub,
-            active: record.active,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-            version: record.version,
-        })
-    }
-
-    fn to_record(&self) -> Result<Connection, StoreError> {
-        Ok(Connection {
-            shop: self.shop.clone(),
-            integration: Integration::MasonHub,
-            settings: serde_json::to_value(&self.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            owner_sub: self.owner_sub.clone(),
-            active: self.active,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            status: ConnectionStatus::default(),
-            version: self.version,
-        })
-    }
+impl super::ConnectionSettings for Settings {
+    const INTEGRATION: Integration = Integration::MasonHub;
 }
 
 pub async fn load(store: &dyn ConnectionStore, shop: &ShopDomain) -> Result<Option<MasonHubConnection>, StoreError> {
-    store.connection(shop, Integration::MasonHub).await?.map(MasonHubConnection::from_record).transpose()
+    super::load(store, shop).await
 }
 
 /// The shop's fulfilment settings, when MasonHub is connected, active and routing is configured.
@@ -228,6 +193,7 @@ async fn claim(
             active: false,
             created_at: now,
             updated_at: now,
+            status: ConnectionStatus::default(),
             version: 1,
         };
         return match store.create_connection(&placeholder.to_record()?).await? {
