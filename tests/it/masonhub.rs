@@ -648,35 +648,22 @@ async fn reconciliation_finds_missing_extra_and_mismatched_orders_and_keeps_the_
         .await;
 
     // On demand over the last 24 hours: these demo orders were created a week ago, so none is checked.
-    let (status, body) = trip.call("POST", "/sync/reconciliation", Some(json!({ "window": "24h" }))).await;
+    let asked = json!({ "window": "24h", "integration": "masonhub" });
+    let (status, body) = trip.call("POST", "/sync/reconciliation", Some(asked)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        (body["reports"][0]["partner"].as_str(), body["reports"][0]["checked"].as_u64()),
+        (body["reports"][0]["integration"].as_str(), body["reports"][0]["checked"].as_u64()),
         (Some("masonhub"), Some(0))
     );
 
     // Later: every kind of gap, one alert, and the report kept for GET.
     let stack = &trip.env.stack;
-    let config = shared::integrations::masonhub::MasonHubConfig {
-        production_url: format!("{}/{{slug}}/api/v1", trip.masonhub.uri()),
-        sandbox_url: format!("{}/{{slug}}/api/v1", trip.masonhub.uri()),
-        request_timeout: std::time::Duration::from_secs(5),
-    };
-    let client = shared::integrations::masonhub::client::MasonHubClient::new(config.request_timeout);
-    let deps = shared::app::reconcile::Deps {
-        orders: &stack.shops,
-        mirror: &stack.shops,
-        alerts: &stack.shops,
-        connections: &stack.shops,
-        credentials: &stack.shops,
-        sealer: &stack.sealer,
-        client: &client,
-        config: &config,
-    };
+    let reconciler = integration_tests::deps!(trip.env.stack, reconciler);
+    let deps = reconciler.reconcile();
     // Over the day the orders were created, once their routes are past the grace.
     let created = stack.shops.get_order(&trip.shop, &keys[0]).await.unwrap().unwrap().created_at;
     let (from, to) = (created - chrono::Duration::hours(12), created + chrono::Duration::hours(12));
-    let reconcile = |now| shared::app::reconcile::masonhub(&deps, &trip.shop, from, to, now);
+    let reconcile = |now| shared::app::reconcile::run(&deps, &trip.shop, Integration::MasonHub, from, to, now);
     assert_eq!(reconcile(Utc::now()).await.unwrap().checked, 0, "routes within the grace are not gaps yet");
     let report = reconcile(Utc::now() + chrono::Duration::minutes(20)).await.unwrap();
     assert_eq!(report.checked, 3);
@@ -693,19 +680,52 @@ async fn reconciliation_finds_missing_extra_and_mismatched_orders_and_keeps_the_
         "{}",
         gaps[0].message
     );
+    // The missing order can be re-pushed: its gap letter replays as MasonHub's create, once.
+    assert_eq!(report.repush.len(), 1);
+    let creates = |requests: Vec<wiremock::Request>| {
+        requests
+            .iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/orders"))
+            .filter(|r| String::from_utf8_lossy(&r.body).contains(&id(&keys[2])))
+            .count()
+    };
+    let before = creates(trip.masonhub.received_requests().await.unwrap());
+    let (status, body) = trip.call("GET", "/api/dead-letters?destination=masonhub", None).await;
+    assert_eq!(status, 200);
+    let letter = &body["deadLetters"].as_array().unwrap().iter().find(|d| d["cause"] == "gap").unwrap().clone();
+    assert_eq!(
+        (letter["id"].as_str(), letter["order"].as_str()),
+        (Some(report.repush[0].as_str()), Some(&*keys[2].to_string()))
+    );
+    let (status, body) = trip.call("POST", "/api/dead-letters/replay", Some(json!({ "ids": report.repush }))).await;
+    assert_eq!((status, body["replayed"].as_array().map(Vec::len)), (200, Some(1)), "{body}");
+    trip.env.drain(MASONHUB, 0).await;
+    assert_eq!(creates(trip.masonhub.received_requests().await.unwrap()), before + 1);
+    let (_, body) = trip.call("GET", "/api/dead-letters?destination=masonhub", None).await;
+    assert!(
+        body["deadLetters"].as_array().unwrap().iter().all(|d| d["cause"] != "gap"),
+        "the delivery resolved it: {body}"
+    );
+
     let (status, body) = trip.call("GET", "/sync/reconciliation?window=20h", None).await;
     assert_eq!(status, 200);
     assert_eq!(body["reports"][0]["missing"], json!([keys[2].to_string()]));
-    assert_eq!(body["reports"][0]["partner"], "masonhub");
+    assert_eq!(body["reports"][0]["integration"], "masonhub");
     let (status, body) = trip.call("GET", "/sync/reconciliation?window=8d", None).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_WINDOW")));
     let asked = trip.masonhub.received_requests().await.unwrap();
     assert!(asked.iter().filter(|r| r.method.as_str() == "GET").all(|r| r.url.query_pairs().any(|(k, _)| k == "sdt")));
 
-    // The daily run reconciles every connected shop the same way, over the last 25 hours.
-    let reconciler = integration_tests::deps!(trip.env.stack, reconciler);
+    // The daily run reconciles every connected shop the same way, over the last 25 hours (Shopify
+    // too: here it lists nothing).
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::body_string_contains("query OrderIds"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "orders": {
+            "pageInfo": { "hasNextPage": false, "endCursor": null }, "nodes": [] } } })))
+        .mount(&trip.shopify)
+        .await;
     let run = reconciler::handle(&reconciler, LambdaEvent::new(json!({}), Context::default())).await.unwrap();
-    assert_eq!((run.shops, run.failed), (1, 0));
+    assert_eq!((run.shops, run.failed), (2, 0), "Shopify and MasonHub");
     let asked = trip.masonhub.received_requests().await.unwrap();
     let sdt = asked.last().unwrap().url.query_pairs().find(|(k, _)| k == "sdt").unwrap().1.into_owned();
     let since = Utc::now() - chrono::DateTime::parse_from_rfc3339(&sdt).unwrap().with_timezone(&Utc);

@@ -416,3 +416,76 @@ async fn a_customer_redaction_also_erases_the_events_waiting_for_the_customers_o
     env.drain_ingest().await;
     assert_eq!(env.stack.shops.waiting_events(&shop, &key("5601234560004")).await.unwrap(), []);
 }
+
+#[tokio::test]
+async fn reconciliation_finds_what_shopify_has_and_we_lack_and_a_replay_reads_it_again() {
+    let (env, server, shop) = setup("poll-recon", &["read_orders", "read_all_orders"]).await;
+    // We stored #1002, #1003 and #1004 (a backfill of 20–22 November).
+    Mock::given(body_string_contains("query OrdersPage"))
+        .and(body_string_contains("created_at:>='2026-11-20T00:00:00Z'"))
+        .respond_with(page(vec![demo_node("#1002"), demo_node("#1003"), demo_node("#1004")], None, 900.0))
+        .mount(&server)
+        .await;
+    let window = window(WindowMode::Backfill);
+    env.enqueue(SHOPIFY_POLL, &job(&shop, "backfill-r", PollTask::Orders { window, after: None }), 0).await;
+    env.drain(SHOPIFY_POLL, 0).await;
+    // Shopify has #1001 too, #1003 changed since, and no #1004 (deleted there).
+    let stamp = |name: &str, updated: &str| {
+        let node = demo_node(name);
+        json!({ "id": node["id"], "createdAt": node["createdAt"], "updatedAt": updated })
+    };
+    let listed = vec![
+        stamp("#1001", "2026-11-21T16:40:00Z"),
+        stamp("#1002", "2026-11-20T15:05:41Z"),
+        stamp("#1003", "2026-11-22T09:00:00Z"),
+    ];
+    let ids = |nodes: Vec<Value>| {
+        ResponseTemplate::new(200).set_body_json(json!({ "data": { "orders": {
+            "pageInfo": { "hasNextPage": false, "endCursor": null }, "nodes": nodes } } }))
+    };
+    Mock::given(body_string_contains("query OrderIds")).respond_with(ids(listed)).mount(&server).await;
+
+    let reconciler = integration_tests::deps!(env.stack, reconciler);
+    let deps = reconciler.reconcile();
+    let run = |now| shared::app::reconcile::run(&deps, &shop, Integration::Shopify, window.from, window.until, now);
+    let report = run(Utc::now()).await.unwrap();
+    let request = &graphql_requests(&server, "query OrderIds").await[0];
+    assert_eq!(
+        graphql_variables(request)["query"],
+        "created_at:>='2026-11-20T00:00:00Z' AND created_at:<'2026-11-22T00:00:00Z'"
+    );
+    assert_eq!((report.checked, report.missing.clone()), (3, vec![key("5601234560001").to_string()]));
+    assert_eq!(report.extra, [key("5601234560004").to_string()]);
+    assert_eq!(report.mismatched.len(), 1);
+    assert_eq!(
+        (report.mismatched[0].order.as_str(), report.mismatched[0].theirs.as_deref()),
+        (&*key("5601234560003").to_string(), Some("2026-11-22T09:00:00Z"))
+    );
+    assert_eq!(report.repush.len(), 2, "the missing and the stale order can be read again");
+    let gap = env.alerts(&shop).await.into_iter().find(|a| a.id.starts_with("reconciliation:shopify:")).unwrap();
+    assert!(gap.message.contains("5601234560001") && gap.message.contains("can be re-pushed"), "{}", gap.message);
+
+    // A replay of #1001's letter queues a re-read of its creation second, which stores it.
+    Mock::given(body_string_contains("query OrdersPage"))
+        .and(body_string_contains("created_at:>='2026-11-20T14:15:00Z' AND created_at:<'2026-11-20T14:15:01Z'"))
+        .respond_with(page(vec![demo_node("#1001")], None, 900.0))
+        .mount(&server)
+        .await;
+    let letter = report.repush.iter().find(|id| id.contains("5601234560001")).unwrap();
+    let auth = format!("Bearer {}", integration_tests::token_for(&shop));
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let body = json!({ "ids": [letter] }).to_string();
+    let response = env.request("POST", "/api/dead-letters/replay", &headers, body.as_bytes()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(env.drain(SHOPIFY_POLL, 0).await, 1);
+    assert!(env.stack.shops.get_order(&shop, &key("5601234560001")).await.unwrap().is_some());
+
+    // The next run finds it settled: its letter is gone, the others stay.
+    let report = run(Utc::now()).await.unwrap();
+    assert!(report.missing.is_empty());
+    let letters = shared::store::DeadLetterStore::dead_letters(&env.stack.shops, &shop, Some(Integration::Shopify))
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].order.ends_with("5601234560003"));
+}

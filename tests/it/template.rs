@@ -262,8 +262,12 @@ fn each_function_opens_only_its_own_integrations_credentials() {
         match binary {
             "ingest-worker" | "dashboard-api" | "assistant-api" | "shopify-poller" => &[Integration::Shopify],
             "outbound-worker" => &[Integration::Shopify, Integration::MasonHub, Integration::CommerceOs],
-            "fulfilment-api" => &[Integration::MasonHub, Integration::CommerceOs],
-            "reconciler" => &[Integration::MasonHub],
+            "fulfilment-api" => {
+                &[Integration::Shopify, Integration::Amazon, Integration::MasonHub, Integration::CommerceOs]
+            }
+            "reconciler" => {
+                &[Integration::Shopify, Integration::Amazon, Integration::MasonHub, Integration::CommerceOs]
+            }
             "amazon-api" | "amazon-poller" => &[Integration::Amazon],
             _ => &[],
         }

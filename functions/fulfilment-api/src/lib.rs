@@ -43,17 +43,19 @@ use shared::{
     error::ApiError,
     http as h,
     integrations::{
+        amazon::{SpApiConfig, client::SpApiClient},
         commerceos::{CommerceOsConfig, client::CommerceOsClient},
         http::UpstreamError,
         masonhub::{
             MasonHubConfig,
             client::{MasonHubClient, OrdersQuery},
         },
+        shopify::admin::{AdminClient, AdminConfig},
     },
     queue::{MessageQueue, Stage, schema, sqs::SqsQueue},
     secrets::{KmsSealer, Sealer},
     store::{
-        AlertStore, ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, MirrorStore, OrderStore,
+        AlertStore, ConnectionStore, CredentialStore, DeadLetter, DeadLetterStore, MirrorStore, OrderStore, ShopStore,
         dynamo::DynamoStore,
     },
 };
@@ -84,6 +86,9 @@ pub struct Config {
     /// Our public base URL as CommerceOS reaches it: its sync-webhooks call
     /// `{base}/webhooks/commerceos/{shop}/…` and get tokens at `{base}/oauth/token`.
     pub commerceos_callback_base_url: String,
+    /// The sources reconciliation compares with (Shopify's Admin API, SP-API).
+    pub admin: AdminConfig,
+    pub spapi: SpApiConfig,
     pub queues: HashMap<Stage, String>,
 }
 
@@ -102,14 +107,24 @@ impl Config {
             callback_url: env.required("MASONHUB_CALLBACK_URL"),
             commerceos: CommerceOsConfig::read(&mut env),
             commerceos_callback_base_url: env.required("COMMERCEOS_CALLBACK_BASE_URL"),
-            queues: schema::read_urls(&mut env, &schema::outbound_stages()),
+            admin: AdminConfig::read(&mut env),
+            spapi: SpApiConfig::read(&mut env),
+            // A replay sends an outbound dead letter to its destination's queue, and a source's
+            // reconciliation gap to that source's poll queue.
+            queues: schema::read_urls(&mut env, &[schema::outbound_stages(), RESYNC_STAGES.to_vec()].concat()),
         };
         env.finish().map(|()| config)
     }
 }
 
+/// The poll queues a replayed reconciliation gap of a source goes to.
+pub const RESYNC_STAGES: [Stage; 2] = [Stage::Poll(Integration::Shopify), Stage::Poll(Integration::Amazon)];
+
 pub struct Deps {
     pub shopify: ShopifyAppConfig,
+    pub admin: AdminClient,
+    pub spapi: SpApiClient,
+    pub shops: Arc<dyn ShopStore>,
     pub masonhub: MasonHubConfig,
     pub callback_url: String,
     pub client: MasonHubClient,
@@ -130,8 +145,12 @@ pub struct Deps {
 pub async fn connect(config: Config) -> Deps {
     let sdk = shared::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::new(shared::aws::dynamodb(&sdk), config.table.table_name));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Deps {
         shopify: config.shopify,
+        admin: AdminClient::new(config.admin),
+        spapi: SpApiClient::new(config.spapi, clock.clone()),
+        shops: store.clone(),
         client: MasonHubClient::new(config.masonhub.request_timeout),
         masonhub: config.masonhub,
         callback_url: config.callback_url,
@@ -146,7 +165,7 @@ pub async fn connect(config: Config) -> Deps {
         alerts: store,
         sealer: Arc::new(KmsSealer::new(shared::aws::kms(&sdk), config.secrets.key_id)),
         queue: Arc::new(SqsQueue::new(shared::aws::sqs(&sdk), config.queues)),
-        clock: Arc::new(SystemClock),
+        clock,
     }
 }
 
@@ -371,12 +390,20 @@ fn window(raw: &str) -> Result<chrono::Duration, ApiError> {
     span.filter(|s| *s <= reconcile::MAX_WINDOW).ok_or_else(invalid)
 }
 
+/// The `integration` parameter: one of [`reconcile::INTEGRATIONS`].
+fn integration_param(raw: &str) -> Result<Integration, ApiError> {
+    reconcile::INTEGRATIONS.into_iter().find(|i| i.as_str() == raw).ok_or_else(|| {
+        ApiError::bad_request("INVALID_INTEGRATION", "integration is one of shopify, amazon, masonhub, commerceos")
+    })
+}
+
 async fn last_reconciliation(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
     let wanted = h::query_param(req, "window").map(|w| window(&w)).transpose()?;
+    let only = h::query_param(req, "integration").map(|i| integration_param(&i)).transpose()?;
     let mut reports = Vec::new();
-    for partner in [Integration::MasonHub] {
-        let report = reconcile::last(deps.mirror.as_ref(), &caller.shop, partner).await?;
+    for integration in reconcile::INTEGRATIONS.into_iter().filter(|i| only.is_none_or(|o| o == *i)) {
+        let report = reconcile::last(deps.mirror.as_ref(), &caller.shop, integration).await?;
         reports.extend(report.filter(|r| wanted.is_none_or(|w| r.to - r.from >= w)));
     }
     Ok(h::json(StatusCode::OK, &json!({ "reports": reports })))
@@ -387,39 +414,65 @@ async fn last_reconciliation(deps: &Deps, req: &Request) -> Result<Response<Body
 struct ReconcileBody {
     #[serde(default)]
     window: Option<String>,
+    #[serde(default)]
+    integration: Option<String>,
 }
 
+impl Deps {
+    fn reconcile(&self) -> reconcile::Deps<'_> {
+        reconcile::Deps {
+            orders: self.orders.as_ref(),
+            mirror: self.mirror.as_ref(),
+            alerts: self.alerts.as_ref(),
+            dead_letters: self.dead_letters.as_ref(),
+            connections: self.connections.as_ref(),
+            credentials: self.credentials.as_ref(),
+            shops: self.shops.as_ref(),
+            sealer: self.sealer.as_ref(),
+            shopify: &self.admin,
+            amazon: &self.spapi,
+            masonhub: &self.client,
+            masonhub_config: &self.masonhub,
+            commerceos: &self.commerceos_client,
+            commerceos_config: &self.commerceos,
+        }
+    }
+}
+
+/// Reconciles now: the one `integration` asked for (409 when the shop does not use it), else every
+/// integration the shop uses.
 async fn reconcile_now(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
     let input: ReconcileBody = if h::body_bytes(req).is_empty() { ReconcileBody::default() } else { body(req)? };
     let span = input.window.as_deref().map(window).transpose()?.unwrap_or_else(|| chrono::Duration::hours(24));
+    let only = input.integration.as_deref().map(integration_param).transpose()?;
     let now = deps.clock.now();
-    let reconcile_deps = reconcile::Deps {
-        orders: deps.orders.as_ref(),
-        mirror: deps.mirror.as_ref(),
-        alerts: deps.alerts.as_ref(),
-        connections: deps.connections.as_ref(),
-        credentials: deps.credentials.as_ref(),
-        sealer: deps.sealer.as_ref(),
-        client: &deps.client,
-        config: &deps.masonhub,
-    };
-    let report =
-        reconcile::masonhub(&reconcile_deps, &caller.shop, now - span, now, now).await.map_err(|e| match e {
-            ReconcileError::Store(e) => e.into(),
-            ReconcileError::NotConnected => conflict("NOT_CONNECTED", "MasonHub is not connected"),
-            ReconcileError::Upstream(e) => {
-                tracing::warn!(shop = %caller.shop, error = %e, "reconciliation could not ask MasonHub");
-                ApiError::Client {
-                    status: StatusCode::BAD_GATEWAY,
-                    code: "MASONHUB_UNAVAILABLE",
-                    message: format!("MasonHub: {e}"),
-                }
+    let reconcile_deps = deps.reconcile();
+    let mut reports = Vec::new();
+    for integration in reconcile::INTEGRATIONS.into_iter().filter(|i| only.is_none_or(|o| o == *i)) {
+        match reconcile::run(&reconcile_deps, &caller.shop, integration, now - span, now, now).await {
+            Ok(report) => {
+                tracing::info!(shop = %caller.shop, %integration, gaps = report.gaps(), checked = report.checked, "reconciled");
+                reports.push(report);
             }
-            other => ApiError::Internal(anyhow::Error::new(other)),
-        })?;
-    tracing::info!(shop = %caller.shop, gaps = report.gaps(), checked = report.checked, "reconciled with MasonHub");
-    Ok(h::json(StatusCode::OK, &json!({ "reports": [report] })))
+            Err(ReconcileError::NotConnected(_) | ReconcileError::NotApplicable(_)) if only.is_none() => {}
+            Err(ReconcileError::NotConnected(_)) => {
+                return Err(conflict("NOT_CONNECTED", &format!("{integration} is not connected")));
+            }
+            Err(ReconcileError::NotApplicable(why)) => return Err(conflict("NOT_RECONCILABLE", why)),
+            Err(ReconcileError::Store(e)) => return Err(e.into()),
+            Err(ReconcileError::Upstream(e)) => {
+                tracing::warn!(shop = %caller.shop, %integration, error = %e, "reconciliation could not ask the integration");
+                return Err(ApiError::Client {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "UPSTREAM_UNAVAILABLE",
+                    message: format!("{integration}: {e}"),
+                });
+            }
+            Err(other) => return Err(ApiError::Internal(anyhow::Error::new(other))),
+        }
+    }
+    Ok(h::json(StatusCode::OK, &json!({ "reports": reports })))
 }
 
 /// A CommerceOS connection as the dashboard sees it: never a credential, secret or hash.

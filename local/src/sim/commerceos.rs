@@ -6,7 +6,8 @@
 //! line with [`OUT_OF_STOCK_SKU`] makes `tryApprove` answer 409), shipment orders with `release`. Like
 //! CommerceOS's scheduled sync-webhooks, it calls back a moment after a change: the order status after
 //! an approval or a cancel, and a released shipment's progress (Released, then Transiting with tracking,
-//! then Acquired). Once the new-order sync-webhook is configured it reports one order born in
+//! then Acquired). The batch status check (`trade-orders~where(identifiers/…)~skip~take`) lists them
+//! for reconciliation. Once the new-order sync-webhook is configured it reports one order born in
 //! CommerceOS, signing in at the configured token URL. It is not CommerceOS: credentials are accepted
 //! without checking, and nothing is persisted.
 
@@ -30,6 +31,8 @@ struct TradeOrder {
     status: String,
     body: Value,
     payments: Vec<String>,
+    /// When it was created (its `timestamp`).
+    created_at: String,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +115,7 @@ impl Simulator {
                 let order = state.orders.entry(key).or_insert_with(|| TradeOrder {
                     identifier,
                     status: "New".into(),
+                    created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     ..Default::default()
                 });
                 order.body = json_body();
@@ -152,8 +156,46 @@ impl Simulator {
                 self.ship(tenant, key, &identifier);
                 reply(StatusCode::OK, json!({ "status": ["Released"] }))
             }
+            // The batch status check: `trade-orders~where(identifiers/{key}={value})~…~skip(n)~take(m)`
+            // (its `/` splits the path).
+            ("GET", [tenant, "api", "v1", head, query]) if *head == "trade-orders~where(identifiers" => {
+                self.list(tenant, query)
+            }
             _ => reply(StatusCode::NOT_FOUND, json!({ "message": "Not Found" })),
         }
+    }
+
+    /// The tenant's trade orders whose identifier `key` is `value`, newest first, paged.
+    fn list(&self, tenant: &str, query: &str) -> Response<Body> {
+        let Some((condition, operators)) = query.split_once(')') else {
+            return reply(StatusCode::BAD_REQUEST, json!({ "message": "unbalanced ~where" }));
+        };
+        let (key, value) = condition.split_once('=').unwrap_or_default();
+        let operator = |name: &str| {
+            operators
+                .split(&format!("~{name}("))
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .and_then(|n| n.parse().ok())
+        };
+        let (skip, take): (usize, usize) = (operator("skip").unwrap_or(0), operator("take").unwrap_or(100));
+        let state = self.state();
+        let mut matching: Vec<&TradeOrder> = state
+            .orders
+            .iter()
+            .filter(|((t, _), o)| {
+                t == tenant && o.body.pointer(&format!("/identifiers/{key}")).and_then(Value::as_str) == Some(value)
+            })
+            .map(|(_, o)| o)
+            .collect();
+        matching.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        let list: Vec<Value> = matching
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|o| json!({ "identifiers": o.body["identifiers"], "status": [o.status], "timestamp": o.created_at }))
+            .collect();
+        reply(StatusCode::OK, Value::Array(list))
     }
 
     fn action(&self, tenant: &str, address: &str, body: &Value) -> Response<Body> {

@@ -16,6 +16,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use lambda_http::{Body, Response, http::StatusCode};
 use serde_json::{Value, json};
 
@@ -88,6 +89,7 @@ impl Simulator {
         let operation = query.split(['(', '{']).next().unwrap_or_default().trim();
         let data = match operation {
             "query OrdersPage" => page("orders", &self.orders, &variables, true),
+            "query OrderIds" => page("orders", &created_in(&self.orders, &variables), &variables, false),
             "query ProductsPage" => page("products", &self.products, &variables, false),
             "query ProductVariants" => json!({ "product": null }),
             "query FulfillmentOrderOrder" => self.fulfillment_order(&variables),
@@ -227,6 +229,28 @@ impl Simulator {
 }
 
 /// A page of `items` as the connection `field`, with offset cursors, as `edges` or as `nodes`.
+/// The orders created in the window of the search query (`created_at:>='A' AND created_at:<'B'`), as
+/// ids and times (reconciliation's `OrderIds`).
+fn created_in(orders: &[Value], variables: &Value) -> Vec<Value> {
+    let query = variables.get("query").and_then(Value::as_str).unwrap_or_default();
+    let bound = |prefix: &str| {
+        query
+            .split(prefix)
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+    };
+    let (from, until) = (bound("created_at:>='"), bound("created_at:<'"));
+    orders
+        .iter()
+        .filter(|o| {
+            let created = o.get("createdAt").and_then(Value::as_str).and_then(|t| t.parse::<DateTime<Utc>>().ok());
+            created.is_some_and(|c| from.is_none_or(|f| c >= f) && until.is_none_or(|u| c < u))
+        })
+        .map(|o| json!({ "id": o["id"], "createdAt": o["createdAt"], "updatedAt": o["updatedAt"] }))
+        .collect()
+}
+
 fn page(field: &str, items: &[Value], variables: &Value, edges: bool) -> Value {
     let first = variables.get("first").and_then(Value::as_u64).unwrap_or(25).max(1) as usize;
     let start = variables.get("after").and_then(Value::as_str).and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);

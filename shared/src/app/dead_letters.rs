@@ -3,6 +3,8 @@
 //! outage never floods the alert channel). A replay sends the stored message again through the same
 //! queue and worker, which dedupe by message id; a replayed success removes the dead letter, and the
 //! last one of its cause clears the alert. Transient dead letters are replayed on a slow schedule.
+//! Gap letters (cause `gap`) are written by a reconciliation (`app::reconcile`) and replayed the same
+//! way; one that holds a source's re-read goes to that source's poll queue.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -136,13 +138,20 @@ async fn send_again(
     letter: &DeadLetter,
     now: DateTime<Utc>,
 ) -> Result<(), ReplayError> {
-    let Ok(Message::Outbound(mut outbound)) = serde_json::from_value::<Message>(letter.message.clone()) else {
-        tracing::error!(shop = %letter.shop, "a dead letter holds no outbound message; left for a person");
-        return Ok(());
-    };
-    outbound.attempt = 0;
-    outbound.replay = true;
-    queue.send(Stage::Outbound(letter.destination), &Message::Outbound(outbound), 0).await?;
+    match serde_json::from_value::<Message>(letter.message.clone()) {
+        Ok(Message::Outbound(mut outbound)) => {
+            outbound.attempt = 0;
+            outbound.replay = true;
+            queue.send(Stage::Outbound(letter.destination), &Message::Outbound(outbound), 0).await?;
+        }
+        // A reconciliation gap at a source: its poll reads the order again (the next reconciliation
+        // settles the letter).
+        Ok(Message::Poll(job)) => queue.send(Stage::Poll(job.integration), &Message::Poll(job), 0).await?,
+        _ => {
+            tracing::error!(shop = %letter.shop, "a dead letter holds no replayable message; left for a person");
+            return Ok(());
+        }
+    }
     let mut updated = letter.clone();
     updated.replays += 1;
     updated.updated_at = now;

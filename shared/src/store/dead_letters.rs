@@ -19,6 +19,9 @@ pub enum DeadLetterCause {
     Transient,
     /// The partner refused it (a 4xx, a failed record, refused credentials): waits for a replay.
     Rejected,
+    /// A gap a reconciliation found (an order one side lacks): holds its re-push, waits for a replay,
+    /// and is replaced by the next reconciliation.
+    Gap,
 }
 
 impl DeadLetterCause {
@@ -26,6 +29,7 @@ impl DeadLetterCause {
         match self {
             DeadLetterCause::Transient => "transient",
             DeadLetterCause::Rejected => "rejected",
+            DeadLetterCause::Gap => "gap",
         }
     }
 }

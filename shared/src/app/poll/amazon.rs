@@ -96,12 +96,22 @@ pub struct SyncDeps<'a> {
 
 /// The connection's LWA credentials, opened from KMS: its own client id and secret, else the app's.
 pub async fn credentials(deps: SyncDeps<'_>, shop: &ShopDomain) -> Result<LwaCredentials, SyncError> {
-    let stored = deps.credentials.credential(shop, Integration::Amazon).await?.ok_or(SyncError::NoCredential)?;
+    open_credentials(deps.client, deps.credentials, deps.sealer, shop).await
+}
+
+/// [`credentials`] from the three things it reads.
+pub async fn open_credentials(
+    client: &SpApiClient,
+    store: &dyn CredentialStore,
+    sealer: &dyn Sealer,
+    shop: &ShopDomain,
+) -> Result<LwaCredentials, SyncError> {
+    let stored = store.credential(shop, Integration::Amazon).await?.ok_or(SyncError::NoCredential)?;
     let open = |field: &'static str| {
         let sealed = stored.sealed.get(field).cloned();
         async move {
             match sealed {
-                Some(sealed) => sealed::open(deps.sealer, shop, Integration::Amazon, field, &sealed).await.map(Some),
+                Some(sealed) => sealed::open(sealer, shop, Integration::Amazon, field, &sealed).await.map(Some),
                 None => Ok(None),
             }
         }
@@ -110,7 +120,7 @@ pub async fn credentials(deps: SyncDeps<'_>, shop: &ShopDomain) -> Result<LwaCre
     let (client_id, client_secret) = match (stored.public.get(CLIENT_ID).cloned(), open(CLIENT_SECRET).await?) {
         (Some(id), Some(secret)) => (id, secret),
         (own_id, _) => {
-            let (app_id, app_secret) = deps.client.app_client().ok_or(SyncError::NoClient)?;
+            let (app_id, app_secret) = client.app_client().ok_or(SyncError::NoClient)?;
             (own_id.unwrap_or_else(|| app_id.to_owned()), app_secret.clone())
         }
     };
@@ -206,6 +216,35 @@ pub fn latest_before(now: DateTime<Utc>) -> DateTime<Utc> {
     (now - BEFORE_MARGIN).trunc_subsecs(0)
 }
 
+/// What a live (not sandbox) window asks v2026 to include: the total and the fulfilment status.
+fn live_included_data(version: ApiVersion) -> Vec<String> {
+    match version {
+        ApiVersion::V2026 => vec!["PROCEEDS".to_owned(), "FULFILLMENT".to_owned()],
+        ApiVersion::V0 => Vec::new(),
+    }
+}
+
+/// A re-read of the orders created in `from..to` (reconciliation's re-push): the watermark stays where
+/// it is (`window_end: None`).
+pub fn created_window(connection: &AmazonConnection, from: DateTime<Utc>, to: DateTime<Utc>) -> Resume {
+    let included = live_included_data(connection.api_version);
+    Resume {
+        window: OrdersWindow {
+            marketplace_ids: connection.marketplace_ids.clone(),
+            field: WindowField::Created,
+            after: rfc3339(from),
+            before: Some(rfc3339(to)),
+            included_data: included,
+        },
+        window_end: None,
+        next_token: None,
+        token_issued_at: None,
+        page_offset: 0,
+        orders: 0,
+        items: 0,
+    }
+}
+
 /// The window of a new run. The sandbox answers only its static test cases, so a sandbox connection
 /// asks for exactly those (Orders v0 `CreatedAfter=TEST_CASE_200`; v2026 the documented example).
 pub fn window_for(connection: &AmazonConnection, watermark: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Resume {
@@ -241,10 +280,7 @@ pub fn window_for(connection: &AmazonConnection, watermark: Option<DateTime<Utc>
     }
     let end = latest_before(now);
     let start = watermark.map_or(now - INITIAL_LOOKBACK, |w| w - OVERLAP).min(end - Duration::seconds(1));
-    let included = match connection.api_version {
-        ApiVersion::V2026 => vec!["PROCEEDS".to_owned(), "FULFILLMENT".to_owned()],
-        ApiVersion::V0 => Vec::new(),
-    };
+    let included = live_included_data(connection.api_version);
     fresh(window(WindowField::LastUpdated, rfc3339(start), Some(rfc3339(end)), included), Some(end))
 }
 

@@ -167,6 +167,26 @@ impl CommerceOsClient {
         }
     }
 
+    /// One page of the trade orders whose identifier `channel_key` is `channel`, newest first, with
+    /// their status and identifiers (the seed's batch status check:
+    /// `~where(identifiers/{key}={channel})~with(status,identifiers)~orderBy(timestamp:desc)`, paged
+    /// with `~skip` and `~take`).
+    pub async fn trade_orders_of_channel(
+        &self,
+        tenant: &Tenant,
+        channel_key: &str,
+        channel: &str,
+        skip: usize,
+        take: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Value>, UpstreamError> {
+        let path = format!(
+            "trade-orders~where(identifiers/{channel_key}={channel})~with(status,identifiers)~orderBy(timestamp:desc)~skip({skip})~take({take})"
+        );
+        let (_, body) = self.call(tenant, reqwest::Method::GET, &path, None, now).await?;
+        Ok(items(body))
+    }
+
     /// `PATCH /v1/trade-orders/{ns.key=value}/actions` with one action.
     pub async fn order_action(
         &self,
@@ -188,11 +208,7 @@ impl CommerceOsClient {
     ) -> Result<Vec<Value>, UpstreamError> {
         let path = format!("trade-orders/{address}/shipments");
         let (_, body) = self.call(tenant, reqwest::Method::GET, &path, None, now).await?;
-        Ok(match body {
-            Value::Array(items) => items,
-            Value::Object(ref map) => map.get("items").and_then(Value::as_array).cloned().unwrap_or_default(),
-            _ => Vec::new(),
-        })
+        Ok(items(body))
     }
 
     /// `PATCH /v1/shipment-orders/{key}/actions` `{"release": true}`.
@@ -251,6 +267,18 @@ pub fn scope_names(body: &Value) -> Vec<String> {
             other => other.get("name").or_else(|| other.get("scope")).and_then(Value::as_str).map(str::to_owned),
         })
         .collect()
+}
+
+/// A collection answer's entries: a bare array or `{"items": [...]}`.
+fn items(body: Value) -> Vec<Value> {
+    match body {
+        Value::Array(items) => items,
+        Value::Object(mut map) => match map.remove("items") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
 }
 
 /// A trade order's `status` (a read-only list of strings).
