@@ -8,7 +8,7 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, Utc};
-use integration_tests::{API_KEY, API_SECRET, TestEnv, fixture, json_body};
+use integration_tests::{API_KEY, API_SECRET, TestEnv, fixture, json_body, token_for};
 use lambda_http::{Body, Response, http::StatusCode};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -30,7 +30,7 @@ use shared::{
 };
 use wiremock::{
     Mock, MockServer, Request, ResponseTemplate,
-    matchers::{method, path, path_regex, query_param},
+    matchers::{method, path, path_regex, query_param, query_param_is_missing},
 };
 
 const OWNER: &str = "owner-1";
@@ -1154,4 +1154,96 @@ async fn the_scheduled_poll_moves_a_watermark_with_overlap_and_alerts_on_failure
     assert!(status.last_orders_sync_error.unwrap().contains("InvalidInput"));
     let alerts = h.store.alerts_since(&h.shop, None, 10).await.unwrap();
     assert!(alerts.iter().any(|(_, a)| a.kind == AlertKind::SyncFailed && a.cleared_at.is_none()));
+}
+
+/// A v0 `getOrders` answer of orders `(id, purchased, last updated)`.
+fn v0_orders(orders: &[(&str, &str, &str)]) -> ResponseTemplate {
+    let orders: Vec<Value> = orders
+        .iter()
+        .map(|(id, purchased, updated)| {
+            json!({ "AmazonOrderId": id, "PurchaseDate": purchased, "LastUpdateDate": updated,
+                    "OrderStatus": "Unshipped", "MarketplaceId": "ATVPDKIKX0DER", "FulfillmentChannel": "MFN",
+                    "OrderTotal": { "CurrencyCode": "USD", "Amount": "10.00" } })
+        })
+        .collect();
+    json_response(200, json!({ "payload": { "Orders": orders } }).to_string())
+}
+
+#[tokio::test]
+async fn reconciliation_finds_what_amazon_has_and_we_lack_and_a_replay_reads_it_again() {
+    let h = Harness::new(&[]).await;
+    h.connect("v0", "ATVPDKIKX0DER").await;
+    h.mount_token(json!({ "access_token": "Atza|recon", "token_type": "bearer", "expires_in": 3600 }).to_string())
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/orders/v0/orders/[^/]+/orderItems$"))
+        .respond_with(json_response(200, r#"{"payload":{"OrderItems":[]}}"#))
+        .mount(&h.server)
+        .await;
+    // The scheduled sync stored A and B (and D, since deleted at Amazon's side of the window).
+    Mock::given(method("GET"))
+        .and(path("/orders/v0/orders"))
+        .and(query_param_is_missing("CreatedAfter"))
+        .respond_with(v0_orders(&[
+            ("111-0000001-0000001", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z"),
+            ("111-0000002-0000002", "2026-11-20T12:00:00Z", "2026-11-20T12:30:00Z"),
+            ("111-0000004-0000004", "2026-11-20T13:00:00Z", "2026-11-20T13:00:00Z"),
+        ]))
+        .mount(&h.server)
+        .await;
+    h.sync("").await;
+    assert!(h.canonical("111-0000002-0000002").await.is_some());
+    // Amazon lists A as stored, B updated since, and C we never received.
+    Mock::given(method("GET"))
+        .and(path("/orders/v0/orders"))
+        .and(wiremock::matchers::query_param_contains("CreatedAfter", "2026"))
+        .respond_with(v0_orders(&[
+            ("111-0000001-0000001", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z"),
+            ("111-0000002-0000002", "2026-11-20T12:00:00Z", "2026-11-21T08:00:00Z"),
+            ("111-0000003-0000003", "2026-11-20T14:00:00Z", "2026-11-20T14:05:00Z"),
+        ]))
+        .mount(&h.server)
+        .await;
+
+    let sdk = shared::aws::sdk_config().await;
+    let key_id = shared::secrets::ensure_key(&shared::aws::kms(&sdk), local_stack::LOCAL_KEY_ALIAS).await.unwrap();
+    let mut env = shared::aws::resolve_app_secret(h.env.stack.env()).await.unwrap();
+    for (name, value) in local_stack::spapi_vars(&h.server.uri(), &key_id) {
+        env.set(&name, value);
+    }
+    let reconciler = reconciler::connect(reconciler::Config::read(env).unwrap()).await;
+    let deps = reconciler.reconcile();
+    let (from, to) = ("2026-11-20T00:00:00Z".parse().unwrap(), "2026-11-21T00:00:00Z".parse().unwrap());
+    let report = shared::app::reconcile::run(&deps, &h.shop, Integration::Amazon, from, to, Utc::now()).await.unwrap();
+    let listed = h.requests("/orders/v0/orders").await;
+    let asked = listed.iter().find(|r| r.url.query_pairs().any(|(k, _)| k == "CreatedAfter")).unwrap();
+    let param = |name: &str| asked.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    assert_eq!(
+        (param("CreatedAfter").as_deref(), param("CreatedBefore").as_deref()),
+        (Some("2026-11-20T00:00:00Z"), Some("2026-11-21T00:00:00Z"))
+    );
+    assert_eq!((report.checked, report.missing.clone()), (3, vec!["amazon:111-0000003-0000003".to_owned()]));
+    assert_eq!(report.extra, ["amazon:111-0000004-0000004"]);
+    assert_eq!(report.mismatched.len(), 1);
+    assert_eq!(report.mismatched[0].order, "amazon:111-0000002-0000002");
+    assert_eq!(report.repush.len(), 2);
+
+    // A replay of C's letter queues a re-read of its creation second, which stores it.
+    let letter = report.repush.iter().find(|id| id.contains("111-0000003-0000003")).unwrap();
+    let auth = format!("Bearer {}", token_for(&h.shop));
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let body = json!({ "ids": [letter] }).to_string();
+    let response = h.env.request("POST", "/api/dead-letters/replay", &headers, body.as_bytes()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let worker = poll_worker(&h).await;
+    let watermark = h.store.amazon_watermark(&h.shop).await.unwrap();
+    let urls = &h.env.stack.queues[&AMAZON_POLL];
+    let received = h.env.stack.sqs.receive_message().queue_url(&urls.queue).send().await.unwrap();
+    let message: Message = serde_json::from_str(received.messages.unwrap()[0].body.as_deref().unwrap()).unwrap();
+    shared::app::poll::amazon::process(&worker, message).await.unwrap();
+    assert!(h.canonical("111-0000003-0000003").await.is_some());
+    let reread = h.requests("/orders/v0/orders").await;
+    let last = reread.iter().rev().find(|r| r.url.path() == "/orders/v0/orders").unwrap();
+    assert!(last.url.query_pairs().any(|(k, v)| k == "CreatedAfter" && v == "2026-11-20T14:00:00Z"), "{}", last.url);
+    assert_eq!(h.store.amazon_watermark(&h.shop).await.unwrap(), watermark, "a re-read never moves the watermark");
 }

@@ -12,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use chrono::Utc;
 use integration_tests::{TestEnv, demo_event, fixture, json_body, token_for};
 use serde_json::{Value, json};
 use shared::{
@@ -676,6 +677,91 @@ async fn a_shipment_from_the_channel_creates_and_releases_a_commerceos_shipment_
     assert_eq!(release.url.path(), format!("/{TENANT}/api/v1/shipment-orders/so-1/actions"));
     let order = cos.env.stack.shops.get_order(&cos.shop, &key).await.unwrap().unwrap();
     assert!(order.ops.erp.unwrap().released.iter().any(|r| !r.starts_with("created:")));
+}
+
+#[tokio::test]
+async fn reconciliation_lists_our_channels_trade_orders_and_a_replay_upserts_the_missing_one_once() {
+    let cos = connected("cos-recon").await;
+    let keys = [
+        cos.order("8801", &["WIDGET-001"], true, "wh-8801").await,
+        cos.order("8802", &["WIDGET-001"], true, "wh-8802").await,
+        cos.order("8803", &["WIDGET-001"], true, "wh-8803").await,
+    ];
+    cos.work().await;
+    let id = |key: &OrderKey| partner_order_id(&cos.shop, key);
+    // CommerceOS told us #8802 is Committed.
+    let auth = format!("Bearer {}", cos.webhook_secret().await);
+    let status_url = format!("/webhooks/commerceos/{}/order-status", cos.shop);
+    let told = json!([{ "orderId": id(&keys[1]), "status": ["Committed"], "timestamp": "2030-01-01T00:00:00Z" }]);
+    assert_eq!(cos.post(&status_url, Some(&auth), &told).await.0, 200);
+    cos.env.drain_ingest().await;
+    // CommerceOS holds #8801, #8802 (Cancelled since) and an order of this shop we never mirrored, one
+    // of another shop on the tenant, and one stamped before the window; not #8803.
+    let now = Utc::now();
+    let stamp = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let record = |identifier: String, status: &str, at: chrono::DateTime<Utc>| json!({ "identifiers": { KEY: identifier, "com.acme.channel": "shopify" }, "status": [status], "timestamp": stamp(at) });
+    let stranger = partner_order_id(&cos.shop, &OrderKey::parse("shopify:8899").unwrap());
+    let listed = json!([
+        record(id(&keys[0]), "Committed", now),
+        record(id(&keys[1]), "Cancelled", now),
+        record(stranger.clone(), "New", now),
+        record(partner_order_id(&unique_shop("other"), &keys[2]), "New", now),
+        record(
+            partner_order_id(&cos.shop, &OrderKey::parse("shopify:8000").unwrap()),
+            "New",
+            now - chrono::Duration::days(30)
+        ),
+    ]);
+    Mock::given(method("GET"))
+        .and(path_regex(format!(r"^/{TENANT}/api/v1/trade-orders~where\(identifiers/com\.acme\.channel=shopify\)")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(listed))
+        .mount(&cos.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!(r"^/{TENANT}/api/v1/trade-orders~where\(identifiers/com\.acme\.channel=amazon\)")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&cos.server)
+        .await;
+
+    let reconciler = integration_tests::deps!(cos.env.stack, reconciler);
+    let deps = reconciler.reconcile();
+    let (from, to) = (now - chrono::Duration::days(10), now + chrono::Duration::hours(1));
+    // Mirrors decided within the grace are not gaps yet.
+    let early = shared::app::reconcile::run(&deps, &cos.shop, Integration::CommerceOs, from, to, now).await.unwrap();
+    assert_eq!((early.checked, early.extra.len()), (0, 1), "{early:?}");
+    let later = now + chrono::Duration::minutes(20);
+    let report = shared::app::reconcile::run(&deps, &cos.shop, Integration::CommerceOs, from, to, later).await.unwrap();
+    assert_eq!(report.checked, 3);
+    assert_eq!(report.missing, [keys[2].to_string()]);
+    assert_eq!(report.extra, [stranger]);
+    assert_eq!(report.mismatched.len(), 1);
+    assert_eq!(
+        (report.mismatched[0].ours.as_deref(), report.mismatched[0].theirs.as_deref()),
+        (Some("Committed"), Some("Cancelled"))
+    );
+    let asked = cos.requests().await.into_iter().find(|r| r.url.path().contains("channel=shopify)")).unwrap();
+    assert!(
+        asked.url.path().ends_with("~with(status,identifiers)~orderBy(timestamp:desc)~skip(0)~take(100)"),
+        "{}",
+        asked.url
+    );
+
+    // The missing order's letter replays as one upsert of it, however often it is delivered.
+    assert_eq!(report.repush.len(), 1);
+    let upserts = |requests: Vec<Request>| {
+        requests
+            .iter()
+            .filter(|r| r.method.as_str() == "PUT" && r.url.path().ends_with(&format!("={}", id(&keys[2]))))
+            .count()
+    };
+    let before = upserts(cos.requests().await);
+    let (status, body) = cos.call("POST", "/api/dead-letters/replay", Some(json!({ "ids": report.repush }))).await;
+    assert_eq!(status, 200, "{body}");
+    cos.triplicate().await;
+    cos.work().await;
+    assert_eq!(upserts(cos.requests().await), before + 1);
+    let letters = cos.env.stack.shops.dead_letters(&cos.shop, Some(Integration::CommerceOs)).await.unwrap();
+    assert!(letters.is_empty(), "the delivery resolved the gap letter: {letters:?}");
 }
 
 #[tokio::test]

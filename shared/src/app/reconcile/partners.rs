@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{Deps, Found, GRACE, MAX_PAGES, ReconcileError, compare, gap_letter, stored};
 use crate::{
     app::connections::{commerceos, masonhub},
-    domain::{ErpAction, Integration, OrderKey, ShopDomain, fulfilment::order_key_of},
+    domain::{Channel, ErpAction, Integration, OrderKey, ShopDomain, fulfilment::order_key_of},
     integrations::{commerceos::client::statuses, masonhub::client::OrdersQuery},
     queue::{Message, Outbound, OutboundChange},
 };
@@ -125,13 +125,11 @@ pub async fn commerceos(
         commerceos::access(deps.connections, deps.credentials, deps.sealer, deps.commerceos_config, shop).await?;
     let key = &access.settings.defaults.identifier_key;
     let mut ours: BTreeMap<String, (OrderKey, Option<String>)> = BTreeMap::new();
-    let mut channels = std::collections::BTreeSet::new();
     for order in stored(deps.orders, shop, from, to).await? {
         let Some(erp) = order.ops.erp.as_ref() else { continue };
         if erp.decided_at > now - GRACE {
             continue;
         }
-        channels.insert(order.channel);
         let status = (!erp.raw_status.is_empty()).then(|| erp.raw_status.join(","));
         ours.insert(erp.identifier.clone(), (order.key(), status));
     }
@@ -139,7 +137,8 @@ pub async fn commerceos(
     let mut theirs: BTreeMap<String, Option<String>> = BTreeMap::new();
     // Trade orders stamped outside the window (the last page reaches past it) are never extra.
     let mut outside = std::collections::BTreeSet::new();
-    for channel in channels {
+    // Every channel we mirror from (orders born in CommerceOS are never ours to hand over).
+    for channel in [Channel::Shopify, Channel::Amazon] {
         for page in 0..MAX_PAGES {
             let records = deps
                 .commerceos
