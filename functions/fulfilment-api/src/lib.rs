@@ -4,19 +4,19 @@
 //! - `PUT /api/masonhub/connection`: connect (or reconnect) MasonHub: the API token is sealed with KMS
 //!   and the callbacks are registered at MasonHub (`POST /callbacks`) with a fresh callback token.
 //! - `GET /api/fulfilment/settings`, `PUT /api/fulfilment/settings`: which orders go to MasonHub and
-//!   how they ship (validated against MasonHub's vocabularies).
-//! - `GET /api/masonhub/orders/{id}`: an order's state at MasonHub on demand (`GET /orders` by its
-//!   MasonHub id) beside what we hold, for when a callback seems missing.
-//! - `GET /sync/reconciliation?window=`: the last reconciliation report per partner;
-//!   `POST /sync/reconciliation` (`{window?}`: `24h` by default, at most `7d`) reconciles now.
 //!   how they ship (validated against MasonHub's vocabularies); with `partner: commerceos`, which
 //!   orders are mirrored into CommerceOS (`{enabled, partner, rule}`), independent of the 3PL's.
+//! - `GET /api/masonhub/orders/{id}`: an order's state at MasonHub on demand (`GET /orders` by its
+//!   MasonHub id) beside what we hold, for when a callback seems missing.
+//! - `GET /sync/reconciliation?window=&integration=`: the last reconciliation report per integration;
+//!   `POST /sync/reconciliation` (`{window?, integration?}`: `24h` by default, at most `7d`; every
+//!   integration the shop uses unless one is named) reconciles now (`shared::app::reconcile`).
 //! - `GET /api/commerceos/connection`, `PUT /api/commerceos/connection`: connect (or reconnect)
 //!   CommerceOS: the credential is sealed, its scopes checked (`GET /v1/scopes`), and the mapped types
 //!   and sync-webhooks that call us back configured; `POST /api/commerceos/ping` re-checks the scopes.
 //! - `GET /api/dead-letters?destination=`: the shop's dead letters.
 //! - `POST /api/dead-letters/replay`: replays one id, a list (`ids`), or all of a `destination`,
-//!   through the same queue and idempotent worker.
+//!   through the same queue and idempotent worker (a reconciliation gap of a source: its poll queue).
 
 use std::{collections::HashMap, sync::Arc};
 

@@ -1,4 +1,4 @@
-//! Trigger: a daily schedule. Reconciles every shop with its fulfilment partners.
+//! Trigger: a daily schedule. Reconciles every shop with each integration it uses (sources and partners).
 use lambda_runtime::{Error, run, service_fn};
 use reconciler::{Config, connect, handle};
 
