@@ -9,8 +9,9 @@
 //! - `GET /api/masonhub/orders/{id}`: an order's state at MasonHub on demand (`GET /orders` by its
 //!   MasonHub id) beside what we hold, for when a callback seems missing.
 //! - `GET /sync/reconciliation?window=&integration=`: the last reconciliation report per integration;
-//!   `POST /sync/reconciliation` (`{window?, integration?}`: `24h` by default, at most `7d`; every
-//!   integration the shop uses unless one is named) reconciles now (`shared::app::reconcile`).
+//!   `POST /sync/reconciliation` (`{window?, from?, integration?}`: the `24h` before now by default, at
+//!   most `7d` from `from`; every integration the shop uses unless one is named) reconciles now
+//!   (`shared::app::reconcile`).
 //! - `GET /api/commerceos/connection`, `PUT /api/commerceos/connection`: connect (or reconnect)
 //!   CommerceOS: the credential is sealed, its scopes checked (`GET /v1/scopes`), and the mapped types
 //!   and sync-webhooks that call us back configured; `POST /api/commerceos/ping` re-checks the scopes.
@@ -416,6 +417,9 @@ struct ReconcileBody {
     window: Option<String>,
     #[serde(default)]
     integration: Option<String>,
+    /// The window's start (default: `window` before now); the window never reaches past now.
+    #[serde(default)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Deps {
@@ -447,10 +451,15 @@ async fn reconcile_now(deps: &Deps, req: &Request) -> Result<Response<Body>, Api
     let span = input.window.as_deref().map(window).transpose()?.unwrap_or_else(|| chrono::Duration::hours(24));
     let only = input.integration.as_deref().map(integration_param).transpose()?;
     let now = deps.clock.now();
+    let (from, to) = match input.from {
+        None => (now - span, now),
+        Some(from) if from < now => (from, (from + span).min(now)),
+        Some(_) => return Err(ApiError::bad_request("INVALID_WINDOW", "from must be in the past")),
+    };
     let reconcile_deps = deps.reconcile();
     let mut reports = Vec::new();
     for integration in reconcile::INTEGRATIONS.into_iter().filter(|i| only.is_none_or(|o| o == *i)) {
-        match reconcile::run(&reconcile_deps, &caller.shop, integration, now - span, now, now).await {
+        match reconcile::run(&reconcile_deps, &caller.shop, integration, from, to, now).await {
             Ok(report) => {
                 tracing::info!(shop = %caller.shop, %integration, gaps = report.gaps(), checked = report.checked, "reconciled");
                 reports.push(report);
