@@ -765,7 +765,50 @@ async fn reconciliation_lists_our_channels_trade_orders_and_a_replay_upserts_the
 }
 
 #[tokio::test]
-async fn oauth_tokens_are_cached_until_shortly_before_expiry_and_dropped_on_a_401() {
+async fn a_refused_credential_asks_the_shop_to_reconnect_and_a_good_check_clears_it() {
+    let cos = stack("cos-401").await;
+    mount_setup(&cos.server, &FULL_SCOPES).await;
+    Mock::given(method("PUT"))
+        .and(path_regex(format!("^/{TENANT}/api/v1/trade-orders/")))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({ "message": "invalid api key" })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&cos.server)
+        .await;
+    mount_orders(&cos.server).await;
+    let mut body = connect_body();
+    body["api_key"] = json!("cos-api-key-value");
+    body.as_object_mut().unwrap().retain(|k, _| k != "client_id" && k != "client_secret");
+    assert_eq!(cos.call("PUT", "/api/commerceos/connection", Some(body)).await.0, 200);
+    let settings = json!({ "enabled": true, "partner": "commerceos", "rule": { "by": "all" } });
+    assert_eq!(cos.call("PUT", "/api/fulfilment/settings", Some(settings)).await.0, 200);
+
+    cos.order("8901", &["WIDGET-001"], false, "wh-8901").await;
+    cos.work().await;
+    let letters = cos.env.stack.shops.dead_letters(&cos.shop, Some(Integration::CommerceOs)).await.unwrap();
+    assert_eq!(
+        letters.iter().map(|l| (l.kind.as_str(), l.cause)).collect::<Vec<_>>(),
+        [("erp_upsert", DeadLetterCause::Rejected)]
+    );
+    let open = |alerts: Vec<shared::domain::Alert>| {
+        alerts.into_iter().filter(|a| a.id == "setup:commerceos-credential" && a.cleared_at.is_none()).count()
+    };
+    let alerts = cos.env.alerts(&cos.shop).await;
+    let refused = alerts.iter().find(|a| a.id == "setup:commerceos-credential").unwrap();
+    assert_eq!(refused.kind, AlertKind::Setup);
+    assert!(refused.message.contains("reconnect CommerceOS") && !refused.message.contains("cos-api-key-value"));
+
+    // A check with the credential that works again settles it; the replay then goes through.
+    let (status, body) = cos.call("POST", "/api/commerceos/ping", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(open(cos.env.alerts(&cos.shop).await), 0);
+    cos.call("POST", "/api/dead-letters/replay", Some(json!({ "destination": "commerceos" }))).await;
+    cos.work().await;
+    assert!(cos.env.stack.shops.dead_letters(&cos.shop, Some(Integration::CommerceOs)).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn oauth_tokens_are_cached_until_shortly_before_expiry_and_replaced_once_on_a_401() {
     let server = MockServer::start().await;
     let issued = Arc::new(AtomicUsize::new(0));
     let counter = issued.clone();
@@ -803,11 +846,12 @@ async fn oauth_tokens_are_cached_until_shortly_before_expiry_and_dropped_on_a_40
     // 239 s later the token (300 s) is still good; at 241 s it is within the 60 s margin: refreshed.
     client.scopes(&tenant, t0 + chrono::Duration::seconds(239)).await.unwrap();
     assert_eq!(issued.load(Ordering::SeqCst), 1);
-    let refused = client.scopes(&tenant, t0 + chrono::Duration::seconds(241)).await;
-    assert_eq!(issued.load(Ordering::SeqCst), 2, "refreshed before expiry");
-    assert!(refused.is_err(), "tok-1 is refused once");
+    // tok-1 (refreshed before expiry) is refused once: dropped, and the call made again with tok-2.
+    let retried = client.scopes(&tenant, t0 + chrono::Duration::seconds(241)).await;
+    assert_eq!(retried.unwrap(), ["write:api"], "a refused token is retried once with a fresh one");
+    assert_eq!(issued.load(Ordering::SeqCst), 3, "refreshed before expiry, then after the 401");
     client.scopes(&tenant, t0 + chrono::Duration::seconds(242)).await.unwrap();
-    assert_eq!(issued.load(Ordering::SeqCst), 3, "a 401 drops the cached token");
+    assert_eq!(issued.load(Ordering::SeqCst), 3, "tok-2 is cached");
     // An API key goes as X-Api-Key, with no token request.
     let keyed =
         Tenant { root: tenant.root.clone(), credential: Credential::ApiKey(shared::config::Secret::new("k-1")) };

@@ -230,6 +230,19 @@ pub fn commerceos_scopes_missing(shop: &ShopDomain, missing: &[String], now: Dat
     alert(shop, AlertKind::Setup, COMMERCEOS_SCOPES_ID.to_owned(), message, now)
 }
 
+/// The id of the CommerceOS credential alert (one per shop; cleared when a check with the credential
+/// succeeds: a reconnect or a ping).
+pub const COMMERCEOS_CREDENTIAL_ID: &str = "setup:commerceos-credential";
+
+/// CommerceOS refused the stored credential (401/403) on an outbound call: nothing reaches it until the
+/// shop reconnects; the refused changes wait as dead letters for a replay.
+pub fn commerceos_credential_refused(shop: &ShopDomain, detail: &str, now: DateTime<Utc>) -> Alert {
+    let message = format!(
+        "CommerceOS refused our credential ({detail}): reconnect CommerceOS (PUT /api/commerceos/connection), then replay its dead letters"
+    );
+    alert(shop, AlertKind::Setup, COMMERCEOS_CREDENTIAL_ID.to_owned(), message, now)
+}
+
 /// CommerceOS answered 409 (out of stock) for the order: it was cancelled there; `items` names the
 /// SKUs concerned.
 pub fn erp_out_of_stock(shop: &ShopDomain, order: &OrderKey, items: &[String], now: DateTime<Utc>) -> Alert {

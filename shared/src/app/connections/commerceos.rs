@@ -311,6 +311,8 @@ async fn record_scopes(
     missing: &[String],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    // The credential answered: any earlier refusal of it is settled.
+    deps.alerts.clear_alert(shop, alerts::COMMERCEOS_CREDENTIAL_ID, now).await?;
     if missing.is_empty() {
         deps.alerts.clear_alert(shop, alerts::COMMERCEOS_SCOPES_ID, now).await?;
     } else {

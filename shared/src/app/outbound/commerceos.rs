@@ -293,11 +293,20 @@ impl Work<'_> {
         record(deps, self.message, self.key, DeliveryOutcome::Delivered, detail).await
     }
 
-    /// A failed call: a 409 is out of stock (cancel there, alert, no retry); the rest goes up the
+    /// A failed call: a 409 is out of stock (cancel there, alert, no retry); a refused credential
+    /// asks the shop to reconnect (a setup alert) and dead-letters the change; the rest goes up the
     /// ladder (429, 5xx, timeouts) or to the dead letter (other refusals).
     async fn failed(&self, error: UpstreamError, request: Option<serde_json::Value>) -> Result<(), WorkerError> {
         if let UpstreamError::Rejected { status: 409, message, .. } = &error {
             return self.out_of_stock(message).await;
+        }
+        if let UpstreamError::Unauthorized { status, .. } = &error {
+            let alert = alerts::commerceos_credential_refused(
+                &self.message.shop,
+                &format!("HTTP {status}"),
+                self.deps.clock.now(),
+            );
+            self.deps.alerts.raise_alert(&alert).await?;
         }
         retry_or_dead_letter(self.deps, self.message, Failure::of(&error, request)).await
     }

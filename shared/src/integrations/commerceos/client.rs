@@ -108,6 +108,9 @@ impl CommerceOsClient {
         }
     }
 
+    /// One API call. A refused OAuth2 token (it may have been revoked or rotated early) is dropped and
+    /// the call made once more with a fresh one, as CommerceOS's own sync-webhooks do; a second refusal
+    /// is the caller's.
     async fn call(
         &self,
         tenant: &Tenant,
@@ -116,21 +119,28 @@ impl CommerceOsClient {
         body: Option<&Value>,
         now: DateTime<Utc>,
     ) -> Result<(u16, Value), UpstreamError> {
-        let token = self.token(tenant, now).await?;
-        let mut request = self.http.get(COMMERCEOS)?.request(method, tenant.api(path));
-        request = match (&tenant.credential, token) {
-            (_, Some(token)) => request.bearer_auth(token.expose()),
-            (Credential::ApiKey(key), None) => request.header("x-api-key", key.expose()),
-            (Credential::Client { .. }, None) => request,
-        };
-        if let Some(body) = body {
-            request = request.json(body);
+        let mut retried = false;
+        loop {
+            let token = self.token(tenant, now).await?;
+            let mut request = self.http.get(COMMERCEOS)?.request(method.clone(), tenant.api(path));
+            request = match (&tenant.credential, token) {
+                (_, Some(token)) => request.bearer_auth(token.expose()),
+                (Credential::ApiKey(key), None) => request.header("x-api-key", key.expose()),
+                (Credential::Client { .. }, None) => request,
+            };
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let answer = send_status(request).await;
+            if let Err(UpstreamError::Unauthorized { .. }) = &answer {
+                self.forget_token(tenant);
+                if matches!(tenant.credential, Credential::Client { .. }) && !retried {
+                    retried = true;
+                    continue;
+                }
+            }
+            return answer;
         }
-        let answer = send_status(request).await;
-        if let Err(UpstreamError::Unauthorized { .. }) = &answer {
-            self.forget_token(tenant);
-        }
-        answer
     }
 
     /// `GET /v1/scopes`: the scopes our credential holds.
