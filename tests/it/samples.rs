@@ -303,7 +303,7 @@ async fn the_local_stack_demo_order_travels_to_the_masonhub_simulator_and_back()
 
 /// `make dev`'s ERP demo over real HTTP: #1005 reaches the CommerceOS simulator, is approved, ships
 /// (MasonHub's shipment created and released there) and comes back delivered by the shipment
-/// sync-webhook; #1006's out-of-stock SKU is cancelled there with an alert; the simulator's B2B order
+/// sync-webhook; #1006's out-of-stock SKU leaves it unapproved there with an alert; the simulator's B2B order
 /// becomes an order of the commerceos channel.
 #[tokio::test]
 async fn the_local_stack_demo_order_reaches_the_commerceos_simulator_and_comes_back_delivered() {

@@ -317,10 +317,21 @@ impl Work<'_> {
         let named: Vec<String> = skus.iter().filter(|s| message.contains(s.as_str())).cloned().collect();
         let items = if named.is_empty() { skus } else { named };
         let cancel = model::flag("tryCancel");
-        if let Err(e) = deps.commerceos.client.order_action(&self.access.tenant, &self.address(), &cancel, now).await {
-            tracing::warn!(shop = %self.message.shop, order = %self.key, error = %e, "CommerceOS cancel after 409 failed");
-        }
-        let text = format!("CommerceOS is out of stock ({}); cancelled there", items.join(", "));
+        // CommerceOS cancels only Committed orders: one still New (the 409 answered its approval) stays
+        // New there, unapproved, and the timeline says so.
+        let outcome = match deps
+            .commerceos
+            .client
+            .order_action(&self.access.tenant, &self.address(), &cancel, now)
+            .await
+        {
+            Ok(_) => "cancelled there",
+            Err(e) => {
+                tracing::warn!(shop = %self.message.shop, order = %self.key, error = %e, "CommerceOS cancel after 409 refused");
+                "not approved there (CommerceOS cancels only Committed orders)"
+            }
+        };
+        let text = format!("CommerceOS is out of stock ({}); {outcome}", items.join(", "));
         self.note(Some(("erp_out_of_stock", text)), |s| !std::mem::replace(&mut s.cancelled, true)).await?;
         deps.alerts.raise_alert(&alerts::erp_out_of_stock(&self.message.shop, self.key, &items, now)).await?;
         let detail = format!("409 out of stock: {}", message.chars().take(200).collect::<String>());
