@@ -119,6 +119,28 @@ fn partner_side() -> Side {
 }
 
 impl Report {
+    /// A report of `integration` over `from..to` with `checked` orders on our side and no gaps yet.
+    pub fn new(
+        integration: Integration,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+        checked: usize,
+    ) -> Self {
+        Self {
+            integration,
+            side: Side::of(integration),
+            from,
+            to,
+            generated_at: now,
+            checked,
+            missing: Vec::new(),
+            extra: Vec::new(),
+            mismatched: Vec::new(),
+            repush: Vec::new(),
+        }
+    }
+
     pub fn gaps(&self) -> usize {
         self.missing.len() + self.extra.len() + self.mismatched.len()
     }
@@ -239,18 +261,7 @@ pub fn compare(
     ours: &BTreeMap<String, (OrderKey, Option<String>)>,
     theirs: &BTreeMap<String, Option<String>>,
 ) -> Report {
-    let mut report = Report {
-        integration,
-        side: Side::of(integration),
-        from,
-        to,
-        generated_at: now,
-        checked: ours.len(),
-        missing: Vec::new(),
-        extra: Vec::new(),
-        mismatched: Vec::new(),
-        repush: Vec::new(),
-    };
+    let mut report = Report::new(integration, from, to, now, ours.len());
     for (id, (key, status)) in ours {
         match theirs.get(id) {
             None => report.missing.push(key.to_string()),

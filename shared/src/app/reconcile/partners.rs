@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use super::{Deps, Found, GRACE, MAX_PAGES, ReconcileError, compare, gap_letter, stored};
 use crate::{
     app::connections::{commerceos, masonhub},
-    domain::{Channel, ErpAction, Integration, OrderKey, ShopDomain, fulfilment::order_key_of},
+    domain::{Channel, ErpAction, Integration, Order, OrderKey, ShopDomain, fulfilment::order_key_of},
+    error::StoreError,
     integrations::{commerceos::client::statuses, masonhub::client::OrdersQuery},
     queue::{Message, Outbound, OutboundChange},
 };
@@ -49,6 +50,24 @@ fn repush(
     let message = Message::Outbound(Outbound::new(partner, shop.clone(), order.to_owned(), id, change));
     let error = format!("reconciliation on {}: {partner} does not have this order", now.format("%Y-%m-%d"));
     gap_letter(shop, partner, order, kind, &message, error, now)
+}
+
+/// The partner's ids among `listed` that name an order of this shop (not another shop's on the same
+/// account or tenant) that we never `handed` it.
+async fn not_handed(
+    deps: &Deps<'_>,
+    shop: &ShopDomain,
+    listed: Vec<String>,
+    handed: impl Fn(&Order) -> bool,
+) -> Result<Vec<String>, StoreError> {
+    let mut extra = Vec::new();
+    for id in listed {
+        let Some(key) = order_key_of(shop, &id) else { continue };
+        if !deps.orders.get_order(shop, &key).await?.is_some_and(|o| handed(&o)) {
+            extra.push(id);
+        }
+    }
+    Ok(extra)
 }
 
 /// MasonHub's orders created since `from` (`GET /orders?sdt=`) against the orders routed to it.
@@ -92,17 +111,9 @@ pub async fn masonhub(
         }
     }
     let mut report = compare(Integration::MasonHub, from, to, now, &ours, &theirs);
-    // The partner lists everything since `from`, of every shop on the account: only orders of this
-    // shop that we do not know are extra.
-    let mut extra = Vec::new();
-    for id in report.extra.drain(..) {
-        let Some(key) = order_key_of(shop, &id) else { continue };
-        let known = deps.orders.get_order(shop, &key).await?.is_some_and(|o| o.ops.route.is_some());
-        if !known {
-            extra.push(id);
-        }
-    }
-    report.extra = extra;
+    // The partner lists everything since `from`, of every shop on the account.
+    let listed = std::mem::take(&mut report.extra);
+    report.extra = not_handed(deps, shop, listed, |o| o.ops.route.is_some()).await?;
     let mut letters = Vec::new();
     for (partner_order_id, (key, _)) in ours.iter().filter(|(id, _)| !theirs.contains_key(*id)) {
         let change = OutboundChange::PartnerCreate { partner_order_id: partner_order_id.clone() };
@@ -165,16 +176,8 @@ pub async fn commerceos(
         }
     }
     let mut report = compare(Integration::CommerceOs, from, to, now, &ours, &theirs);
-    let mut extra = Vec::new();
-    for id in report.extra.drain(..).filter(|id| !outside.contains(id)) {
-        // Orders of the channel from another shop on the same tenant are none of our business.
-        let Some(key) = order_key_of(shop, &id) else { continue };
-        let mirrored = deps.orders.get_order(shop, &key).await?.is_some_and(|o| o.ops.erp.is_some());
-        if !mirrored {
-            extra.push(id);
-        }
-    }
-    report.extra = extra;
+    let listed = std::mem::take(&mut report.extra).into_iter().filter(|id| !outside.contains(id)).collect();
+    report.extra = not_handed(deps, shop, listed, |o| o.ops.erp.is_some()).await?;
     let mut letters = Vec::new();
     for (_, (key, _)) in ours.iter().filter(|(id, _)| !theirs.contains_key(*id)) {
         letters.push(repush(

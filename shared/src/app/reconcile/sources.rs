@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use super::{Deps, Found, GRACE, MAX_PAGES, Mismatch, ReconcileError, Report, Side, gap_letter, stored};
+use super::{Deps, Found, GRACE, MAX_PAGES, Mismatch, ReconcileError, Report, gap_letter, stored};
 use crate::{
     app::{
         connections::amazon as amazon_connection,
@@ -48,18 +48,7 @@ pub fn compare(
 ) -> Report {
     let key = |id: &str| format!("{}:{id}", channel.as_str());
     let at = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let mut report = Report {
-        integration,
-        side: Side::Source,
-        from,
-        to,
-        generated_at: now,
-        checked: ours.len(),
-        missing: Vec::new(),
-        extra: Vec::new(),
-        mismatched: Vec::new(),
-        repush: Vec::new(),
-    };
+    let mut report = Report::new(integration, from, to, now, ours.len());
     for (id, their) in theirs {
         match ours.get(id) {
             None => report.missing.push(key(id)),
@@ -212,6 +201,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::app::reconcile::Side;
 
     #[test]
     fn a_source_finds_orders_we_lack_orders_it_lacks_and_updates_we_missed() {
