@@ -723,7 +723,8 @@ pub async fn seed_commerceos_demo(stack: &Stack, base_url: &str) -> anyhow::Resu
         callback_base_url: base_url,
     };
     let input = connection::ConnectionInput {
-        tenant: "demo".into(),
+        tenant: Some("demo".into()),
+        base_url: None,
         identifier_key: "com.demo.order-id".into(),
         seller: "WAREHOUSE-MAIN".into(),
         supplier: Some("DEMO-RETAIL".into()),

@@ -369,6 +369,60 @@ async fn bad_connection_input_is_a_400_and_a_malformed_identifier_key_never_reac
 }
 
 #[tokio::test]
+async fn the_tenant_may_be_given_as_its_base_url_and_a_foreign_host_is_refused_before_any_call() {
+    let cos = stack("cos-base-url").await;
+    mount_setup(&cos.server, &FULL_SCOPES).await;
+    let base_url = format!("{}/{TENANT}/api/v1", cos.server.uri());
+
+    // A foreign host, another tenant's path in a foreign host, a different API path, or a URL naming
+    // another tenant than `tenant`: 400 INVALID_BASE_URL, and CommerceOS is never called.
+    let foreign = [
+        json!({ "base_url": "https://evil.example/api/v1" }),
+        json!({ "base_url": format!("https://evil.example/{}/{TENANT}/api/v1", cos.server.uri()) }),
+        json!({ "base_url": format!("{}/{TENANT}/api/v2", cos.server.uri()) }),
+        json!({ "base_url": format!("{}/evil.example/api/v1", cos.server.uri()) }),
+        json!({ "base_url": format!("{}/other/api/v1", cos.server.uri()), "tenant": TENANT }),
+    ];
+    for patch in foreign {
+        let mut body = connect_body();
+        body.as_object_mut().unwrap().remove("tenant");
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, answer) = cos.call("PUT", "/api/commerceos/connection", Some(body.clone())).await;
+        assert_eq!((status, answer["code"].as_str()), (400, Some("INVALID_BASE_URL")), "{body}: {answer}");
+        assert!(answer["error"].is_string());
+    }
+    let mut neither = connect_body();
+    neither.as_object_mut().unwrap().remove("tenant");
+    let (status, answer) = cos.call("PUT", "/api/commerceos/connection", Some(neither)).await;
+    assert_eq!((status, answer["code"].as_str()), (400, Some("INVALID_TENANT")));
+    assert!(cos.requests().await.is_empty(), "no credential went anywhere");
+
+    // The base URL form: stored as the tenant it names, and the tenant's API is called.
+    let mut by_url = connect_body();
+    by_url.as_object_mut().unwrap().remove("tenant");
+    by_url["base_url"] = json!(format!("{base_url}/"));
+    let (status, answer) = cos.call("PUT", "/api/commerceos/connection", Some(by_url)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["connection"]["tenant"], TENANT);
+    assert_eq!(answer["connection"]["base_url"], base_url);
+    assert!(cos.requests().await.iter().any(|r| r.url.path() == format!("/{TENANT}/api/v1/scopes")));
+    let stored = shared::app::connections::commerceos::load(&cos.env.stack.shops, &cos.shop).await.unwrap().unwrap();
+    assert_eq!(stored.settings.tenant, TENANT);
+
+    // The name form still works, and GET answers both.
+    let (status, _) = cos.call("PUT", "/api/commerceos/connection", Some(connect_body())).await;
+    assert_eq!(status, 200);
+    let (status, got) = cos.call("GET", "/api/commerceos/connection", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (got["connection"]["tenant"].as_str(), got["connection"]["base_url"].as_str()),
+        (Some(TENANT), Some(base_url.as_str()))
+    );
+}
+
+#[tokio::test]
 async fn a_read_only_scope_refuses_writes_with_a_setup_alert_naming_the_missing_scope() {
     let cos = stack("cos-ro").await;
     mount_setup(&cos.server, &["read:orders", "write:orders", "write:shipments"]).await;

@@ -426,6 +426,8 @@ async fn reconcile_now(deps: &Deps, req: &Request) -> Result<Response<Body>, Api
 #[derive(Debug, Serialize)]
 struct CommerceOsView {
     tenant: String,
+    /// The tenant's API base URL under `COMMERCEOS_TENANT_URL`.
+    base_url: String,
     identifier_key: String,
     seller: String,
     supplier: String,
@@ -444,11 +446,12 @@ struct CommerceOsView {
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl From<&CommerceOsConnection> for CommerceOsView {
-    fn from(c: &CommerceOsConnection) -> Self {
+impl CommerceOsView {
+    fn new(c: &CommerceOsConnection, config: &CommerceOsConfig) -> Self {
         let s = &c.settings;
         Self {
             tenant: s.tenant.clone(),
+            base_url: config.base_url(&s.tenant),
             identifier_key: s.defaults.identifier_key.to_string(),
             seller: s.defaults.seller.clone(),
             supplier: s.defaults.supplier.clone(),
@@ -484,7 +487,8 @@ fn commerceos_deps(deps: &Deps) -> cos::ConnectDeps<'_> {
 async fn get_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
     let connection = cos::load(deps.connections.as_ref(), &caller.shop).await?;
-    Ok(h::json(StatusCode::OK, &json!({ "connection": connection.as_ref().map(CommerceOsView::from) })))
+    let view = connection.as_ref().map(|c| CommerceOsView::new(c, &deps.commerceos));
+    Ok(h::json(StatusCode::OK, &json!({ "connection": view })))
 }
 
 async fn put_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -492,13 +496,13 @@ async fn put_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, Ap
     let input: cos::ConnectionInput = body(req)?;
     let now = deps.clock.now();
     let connection = cos::connect(&commerceos_deps(deps), &caller.shop, caller.user.as_deref(), input, now).await?;
-    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::from(&connection) })))
+    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::new(&connection, &deps.commerceos) })))
 }
 
 async fn ping_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
     let connection = cos::check(&commerceos_deps(deps), &caller.shop, deps.clock.now()).await?;
-    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::from(&connection) })))
+    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::new(&connection, &deps.commerceos) })))
 }
 
 /// A dead letter as the dashboard sees it.
