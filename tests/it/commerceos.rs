@@ -157,6 +157,19 @@ impl Cos {
         OrderKey::parse(&format!("shopify:{id}")).unwrap()
     }
 
+    /// Delivers Shopify's `order_transactions/create` for order `id`: a successful transaction of
+    /// `kind` with the id `transaction`.
+    async fn transaction(&self, id: &str, kind: &str, transaction: u64, webhook: &str) {
+        let body = json!({ "id": transaction, "order_id": id.parse::<u64>().unwrap(), "kind": kind,
+            "gateway": "shopify_payments", "status": "success", "amount": "414.95", "currency": "USD",
+            "created_at": "2026-11-21T10:00:00-05:00", "processed_at": "2026-11-21T10:00:00-05:00",
+            "admin_graphql_api_id": format!("gid://shopify/OrderTransaction/{transaction}") });
+        let topic = "order_transactions/create";
+        let response = self.env.deliver(&self.shop, topic, webhook, body.to_string().as_bytes()).await;
+        assert_eq!(response.status(), 200);
+        self.env.drain_ingest().await;
+    }
+
     async fn deliver(&self, order: &Value, webhook: &str) {
         let topic = if webhook.starts_with("upd") { "orders/updated" } else { "orders/create" };
         let response = self.env.deliver(&self.shop, topic, webhook, order.to_string().as_bytes()).await;
@@ -346,29 +359,6 @@ async fn connecting_seals_the_credential_checks_scopes_and_configures_the_sync_w
 }
 
 #[tokio::test]
-async fn bad_connection_input_is_a_400_and_a_malformed_identifier_key_never_reaches_commerceos() {
-    let cos = stack("cos-bad").await;
-    mount_setup(&cos.server, &FULL_SCOPES).await;
-    for (patch, code) in [
-        (json!({ "identifier_key": "acme.order-id" }), "INVALID_IDENTIFIER_KEY"),
-        (json!({ "identifier_key": "com.acme.order.id" }), "INVALID_IDENTIFIER_KEY"),
-        (json!({ "tenant": "evil.example.com/x" }), "INVALID_TENANT"),
-        (json!({ "currency": "KRONA" }), "INVALID_CURRENCY"),
-        (json!({ "api_key": "k" }), "INVALID_CREDENTIAL"),
-    ] {
-        let mut body = connect_body();
-        for (k, v) in patch.as_object().unwrap() {
-            body[k] = v.clone();
-        }
-        let (status, answer) = cos.call("PUT", "/api/commerceos/connection", Some(body)).await;
-        assert_eq!((status, answer["code"].as_str().unwrap()), (400, code), "{answer}");
-    }
-    assert!(cos.requests().await.is_empty(), "nothing was sent");
-    let (status, answer) = cos.call("POST", "/api/commerceos/ping", None).await;
-    assert_eq!((status, answer["code"].as_str().unwrap()), (409, "COMMERCEOS_NOT_CONNECTED"));
-}
-
-#[tokio::test]
 async fn the_tenant_may_be_given_as_its_base_url_and_a_foreign_host_is_refused_before_any_call() {
     let cos = stack("cos-base-url").await;
     mount_setup(&cos.server, &FULL_SCOPES).await;
@@ -423,6 +413,29 @@ async fn the_tenant_may_be_given_as_its_base_url_and_a_foreign_host_is_refused_b
 }
 
 #[tokio::test]
+async fn bad_connection_input_is_a_400_and_a_malformed_identifier_key_never_reaches_commerceos() {
+    let cos = stack("cos-bad").await;
+    mount_setup(&cos.server, &FULL_SCOPES).await;
+    for (patch, code) in [
+        (json!({ "identifier_key": "acme.order-id" }), "INVALID_IDENTIFIER_KEY"),
+        (json!({ "identifier_key": "com.acme.order.id" }), "INVALID_IDENTIFIER_KEY"),
+        (json!({ "tenant": "evil.example.com/x" }), "INVALID_TENANT"),
+        (json!({ "currency": "KRONA" }), "INVALID_CURRENCY"),
+        (json!({ "api_key": "k" }), "INVALID_CREDENTIAL"),
+    ] {
+        let mut body = connect_body();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, answer) = cos.call("PUT", "/api/commerceos/connection", Some(body)).await;
+        assert_eq!((status, answer["code"].as_str().unwrap()), (400, code), "{answer}");
+    }
+    assert!(cos.requests().await.is_empty(), "nothing was sent");
+    let (status, answer) = cos.call("POST", "/api/commerceos/ping", None).await;
+    assert_eq!((status, answer["code"].as_str().unwrap()), (409, "COMMERCEOS_NOT_CONNECTED"));
+}
+
+#[tokio::test]
 async fn a_read_only_scope_refuses_writes_with_a_setup_alert_naming_the_missing_scope() {
     let cos = stack("cos-ro").await;
     mount_setup(&cos.server, &["read:orders", "write:orders", "write:shipments"]).await;
@@ -460,8 +473,11 @@ async fn a_read_only_scope_refuses_writes_with_a_setup_alert_naming_the_missing_
 async fn a_paid_order_is_upserted_addressed_paid_and_approved_once_under_redelivery() {
     let cos = connected("cos-trip").await;
     let key = cos.order("8201", &["WIDGET-001", "GADGET-002"], true, "wh-8201").await;
+    // Shopify's transaction arrives after the paid order (and once more, redelivered).
+    cos.transaction("8201", "sale", 7201, "tx-8201").await;
+    cos.transaction("8201", "sale", 7201, "tx-8201-again").await;
     let copies = cos.triplicate().await;
-    assert_eq!(copies, 4, "upsert, addresses, payment, approve");
+    assert_eq!(copies, 4, "upsert, addresses, approve, payment");
     cos.work().await;
 
     let calls = cos.order_calls().await;
@@ -479,7 +495,7 @@ async fn a_paid_order_is_upserted_addressed_paid_and_approved_once_under_redeliv
     let position = |action: &str| calls.iter().position(|(_, b)| b.get(action).is_some()).unwrap();
     assert!(position("changeDeliveryAddress") < position("tryApprove"), "addresses before the approval");
     let payment = &calls[position("createPayment")].1;
-    assert_eq!(payment["createPayment"]["transactionId"], "shopify-8201-capture");
+    assert_eq!(payment["createPayment"]["transactionId"], "shopify-7201", "Shopify's own transaction id");
     assert!(payment["createPayment"]["amount"].is_number());
     let put = cos
         .requests()
@@ -1018,6 +1034,7 @@ fn urlencode(value: &str) -> String {
 async fn an_approved_return_refund_reaches_commerceos_as_one_negative_payment() {
     let cos = connected("cos-refund").await;
     let key = cos.order("8901", &["WIDGET-001"], true, "wh-8901").await;
+    cos.transaction("8901", "sale", 7901, "tx-8901").await;
     cos.work().await;
     let now = chrono::Utc::now();
     shared::app::orders::change(&cos.env.stack.shops, &cos.shop, &key, now, |o| {
@@ -1077,4 +1094,41 @@ async fn a_shopify_refund_reaches_commerceos_as_negative_payments_keyed_by_trans
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), sent, "each refund transaction once, under redelivery: {ids:?}");
+}
+
+#[tokio::test]
+async fn each_captured_shopify_transaction_is_one_payment_keyed_by_its_id_even_when_it_arrives_first() {
+    let cos = connected("cos-captures").await;
+    // The capture arrives before its order: it waits for the order, then lands on it.
+    cos.transaction("8961", "capture", 7961, "tx-8961").await;
+    let key = cos.order("8961", &["WIDGET-001"], true, "wh-8961").await;
+    cos.env.drain_ingest().await;
+    // Redelivered (a new delivery id: the same transaction), an authorization and a void: no payment.
+    cos.transaction("8961", "capture", 7961, "tx-8961-again").await;
+    cos.transaction("8961", "authorization", 7960, "tx-8961-auth").await;
+    cos.transaction("8961", "void", 7962, "tx-8961-void").await;
+    cos.triplicate().await;
+    cos.work().await;
+    let calls = cos.order_calls().await;
+    let payments: Vec<&Value> = calls.iter().filter_map(|(_, b)| b.get("createPayment")).collect();
+    assert_eq!(payments.len(), 1, "one createPayment upstream: {calls:?}");
+    assert_eq!(payments[0]["transactionId"], "shopify-7961");
+    assert_eq!(payments[0]["amount"].as_f64(), Some(414.95));
+    assert!(!payments.iter().any(|p| p["transactionId"].as_str().unwrap().ends_with("-capture")), "no fallback");
+    let order = cos.env.stack.shops.get_order(&cos.shop, &key).await.unwrap().unwrap();
+    let ids: Vec<&str> = order.transactions.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["7961"], "only the capture is carried");
+    let deliveries = cos.env.stack.shops.deliveries(&cos.shop, &key).await.unwrap();
+    assert_eq!(deliveries.iter().filter(|d| d.kind == "erp_payment").count(), 1, "{deliveries:?}");
+
+    // A second capture (a partial one taken later) is a payment of its own.
+    cos.transaction("8961", "capture", 7963, "tx-8961-second").await;
+    cos.work().await;
+    let calls = cos.order_calls().await;
+    let ids: Vec<&str> = calls
+        .iter()
+        .filter_map(|(_, b)| b.get("createPayment"))
+        .map(|p| p["transactionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["shopify-7961", "shopify-7963"]);
 }
