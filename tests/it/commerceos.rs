@@ -1132,3 +1132,152 @@ async fn each_captured_shopify_transaction_is_one_payment_keyed_by_its_id_even_w
         .collect();
     assert_eq!(ids, ["shopify-7961", "shopify-7963"]);
 }
+
+/// A shop with both partners connected on one wiremock (MasonHub under `/mh/{slug}/api/v1`) and
+/// MasonHub routing on: what the "CommerceOS fulfils" setting must get past.
+async fn with_masonhub(label: &str) -> Cos {
+    let server = MockServer::start().await;
+    let env = TestEnv::with_upstreams(&[
+        (Integration::Shopify, "http://127.0.0.1:9/no-shopify/{shop}"),
+        (Integration::CommerceOs, &format!("{}/{{tenant}}", server.uri())),
+        (Integration::MasonHub, &format!("{}/mh/{{slug}}/api/v1", server.uri())),
+    ])
+    .await;
+    let shop = unique_shop(label);
+    env.install(&shop, "shpat_cos", &["read_orders"]).await;
+    Mock::given(method("POST"))
+        .and(path("/mh/acme-mh/api/v1/callbacks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            { "status": "Success" }, { "status": "Success" }, { "status": "Success" }, { "status": "Success" }
+        ])))
+        .mount(&server)
+        .await;
+    let cos = Cos { env, server, shop };
+    let connect = json!({ "environment": "sandbox", "account_slug": "acme-mh", "api_token": "mh-secret-token" });
+    let (status, body) = cos.call("PUT", "/api/masonhub/connection", Some(connect)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = cos.call("PUT", "/api/fulfilment/settings", Some(masonhub_routing(true))).await;
+    assert_eq!(status, 200, "{body}");
+    cos
+}
+
+fn masonhub_routing(enabled: bool) -> Value {
+    json!({ "enabled": enabled, "partner": "masonhub", "rule": { "by": "all" },
+        "default_provider": "masonhub", "default_service_level": "ground" })
+}
+
+fn commerceos_fulfils(enabled: bool, fulfils: bool) -> Value {
+    json!({ "enabled": enabled, "partner": "commerceos", "rule": { "by": "all" }, "fulfils": fulfils })
+}
+
+#[tokio::test]
+async fn commerceos_fulfils_only_when_connected_enabled_and_without_masonhub_routing() {
+    let cos = with_masonhub("cos-fulfils-settings").await;
+    let refused = |status: u16, answer: &Value, code: &str| {
+        assert_eq!((status, answer["code"].as_str()), (status, Some(code)), "{answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    };
+    // No CommerceOS connection yet.
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, true))).await;
+    assert_eq!(status, 409);
+    refused(status, &answer, "COMMERCEOS_NOT_CONNECTED");
+
+    mount_setup(&cos.server, &FULL_SCOPES).await;
+    let (status, body) = cos.call("PUT", "/api/commerceos/connection", Some(connect_body())).await;
+    assert_eq!(status, 200, "{body}");
+    // MasonHub routing is on: one fulfilment partner at a time.
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, true))).await;
+    assert_eq!(status, 409);
+    refused(status, &answer, "FULFILMENT_PARTNER_CONFLICT");
+    // Fulfilling needs the orders mirrored.
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(false, true))).await;
+    assert_eq!(status, 400);
+    refused(status, &answer, "INVALID_FULFILS");
+    // Mirroring alone is independent of the 3PL, as before.
+    let (status, _) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, false))).await;
+    assert_eq!(status, 200);
+
+    // MasonHub routing off: CommerceOS may fulfil, and MasonHub routing cannot come back meanwhile.
+    let (status, _) = cos.call("PUT", "/api/fulfilment/settings", Some(masonhub_routing(false))).await;
+    assert_eq!(status, 200);
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, true))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["erp"]["fulfils"], true);
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(masonhub_routing(true))).await;
+    assert_eq!(status, 409);
+    refused(status, &answer, "FULFILMENT_PARTNER_CONFLICT");
+    let (status, got) = cos.call("GET", "/api/fulfilment/settings", None).await;
+    assert_eq!(status, 200);
+    assert_eq!((got["erp"]["fulfils"].as_bool(), got["settings"]["enabled"].as_bool()), (Some(true), Some(false)));
+}
+
+#[tokio::test]
+async fn when_commerceos_fulfils_an_approved_order_gets_one_create_shipment_and_its_tracking_reaches_shopify_once() {
+    let cos = with_masonhub("cos-fulfils").await;
+    mount_setup(&cos.server, &FULL_SCOPES).await;
+    mount_orders(&cos.server).await;
+    let (status, body) = cos.call("PUT", "/api/commerceos/connection", Some(connect_body())).await;
+    assert_eq!(status, 200, "{body}");
+    cos.call("PUT", "/api/fulfilment/settings", Some(masonhub_routing(false))).await;
+    let (status, body) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, true))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let key = cos.order("8971", &["WIDGET-001"], true, "wh-8971").await;
+    cos.triplicate().await;
+    cos.work().await;
+    // The same effect redelivered after it went through, the order redelivered, Committed reported.
+    let identifier = partner_order_id(&cos.shop, &key);
+    let fulfil = shared::queue::Outbound::new(
+        Integration::CommerceOs,
+        cos.shop.clone(),
+        key.to_string(),
+        format!("erp:fulfil:{identifier}"),
+        shared::queue::OutboundChange::Erp(shared::domain::ErpAction::Fulfil),
+    );
+    for _ in 0..3 {
+        cos.env.enqueue(COS, &Message::Outbound(fulfil.clone()), 0).await;
+    }
+    cos.order("8971", &["WIDGET-001"], true, "wh-8971-again").await;
+    let auth = format!("Bearer {}", cos.webhook_secret().await);
+    let shop = cos.shop.to_string();
+    let committed = json!([{ "orderId": identifier, "status": ["Committed"], "timestamp": "2030-01-01T00:00:00Z" }]);
+    cos.post(&format!("/webhooks/commerceos/{shop}/order-status"), Some(&auth), &committed).await;
+    cos.env.drain_ingest().await;
+    cos.work().await;
+
+    let calls = cos.order_calls().await;
+    assert_eq!(Cos::action_count(&calls, "tryApprove"), 1, "{calls:?}");
+    assert_eq!(Cos::action_count(&calls, "createShipment"), 1, "one createShipment under redelivery: {calls:?}");
+    assert_eq!(Cos::action_count(&calls, "release"), 0, "CommerceOS releases it itself");
+    let position = |action: &str| calls.iter().position(|(_, b)| b.get(action).is_some()).unwrap();
+    assert!(position("tryApprove") < position("createShipment"), "shipped once approved");
+    let masonhub: Vec<String> = cos
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().starts_with("/mh/") && !r.url.path().ends_with("/callbacks"))
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert!(masonhub.is_empty(), "no MasonHub call: {masonhub:?}");
+    let order = cos.env.stack.shops.get_order(&cos.shop, &key).await.unwrap().unwrap();
+    assert!(order.ops.route.is_none(), "not routed to MasonHub");
+    let erp = order.ops.erp.clone().unwrap();
+    assert!(erp.fulfils && erp.released.contains(&"created:fulfil".to_owned()));
+
+    // CommerceOS ships it: the tracking goes to Shopify once, however often the sync-webhook reports it.
+    cos.shopify_pushes().await;
+    let shipped = json!({ "shipmentId": "so-1", "orderId": identifier, "status": "Transiting",
+        "trackingNumber": "1Z999AA10000008971", "carrier": "UPS" });
+    for _ in 0..2 {
+        cos.post(&format!("/webhooks/commerceos/{shop}/shipment-completed"), Some(&auth), &shipped).await;
+        cos.env.drain_ingest().await;
+    }
+    let pushes = cos.shopify_pushes().await;
+    let fulfilments: Vec<&Message> = pushes
+        .iter()
+        .filter(|m| matches!(m, Message::Outbound(o) if matches!(o.change, shared::queue::OutboundChange::FulfillmentCreate { .. })))
+        .collect();
+    assert_eq!(fulfilments.len(), 1, "{pushes:?}");
+    cos.work().await;
+    assert_eq!(Cos::action_count(&cos.order_calls().await, "createShipment"), 1, "still one");
+}

@@ -10,7 +10,13 @@
 //! - `GET /sync/reconciliation?window=`: the last reconciliation report per partner;
 //!   `POST /sync/reconciliation` (`{window?}`: `24h` by default, at most `7d`) reconciles now.
 //!   how they ship (validated against MasonHub's vocabularies); with `partner: commerceos`, which
-//!   orders are mirrored into CommerceOS (`{enabled, partner, rule}`), independent of the 3PL's.
+//!   orders are mirrored into CommerceOS (`{enabled, partner, rule, fulfils?}`), independent of the
+//!   3PL's. `fulfils: true` makes CommerceOS the shop's fulfilment partner: no order is routed to
+//!   MasonHub, each mirrored order that is ours to ship gets one `createShipment` once approved in
+//!   CommerceOS (which releases and ships it; its shipment-completed sync-webhook brings the tracking
+//!   back to Shopify). It needs a CommerceOS connection (409 `COMMERCEOS_NOT_CONNECTED`) and
+//!   `enabled` (400 `INVALID_FULFILS`), and excludes MasonHub routing enabled, either way round (409
+//!   `FULFILMENT_PARTNER_CONFLICT`).
 //! - `GET /api/commerceos/connection`, `PUT /api/commerceos/connection`: connect (or reconnect)
 //!   CommerceOS: the credential is sealed, its scopes checked (`GET /v1/scopes`), and the mapped types
 //!   and sync-webhooks that call us back configured; `POST /api/commerceos/ping` re-checks the scopes.
@@ -215,6 +221,10 @@ struct ErpBody {
     #[allow(dead_code)]
     partner: Integration,
     rule: shared::domain::fulfilment::RouteRule,
+    /// CommerceOS is also the shop's fulfilment partner (no MasonHub routing; `createShipment` once
+    /// approved, CommerceOS releases and ships).
+    #[serde(default)]
+    fulfils: bool,
 }
 
 async fn put_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -223,9 +233,9 @@ async fn put_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiE
     if raw.get("partner").and_then(|p| p.as_str()) == Some(Integration::CommerceOs.as_str()) {
         let input: ErpBody =
             serde_json::from_value(raw).map_err(|e| ApiError::bad_request("INVALID_BODY", e.to_string()))?;
-        let settings = ErpSettings { enabled: input.enabled, rule: input.rule };
+        let settings = ErpSettings { enabled: input.enabled, rule: input.rule, fulfils: input.fulfils };
         let stored = cos::put_erp(deps.connections.as_ref(), &caller.shop, settings, deps.clock.now()).await?;
-        tracing::info!(shop = %caller.shop, enabled = stored.enabled, "ERP routing stored");
+        tracing::info!(shop = %caller.shop, enabled = stored.enabled, fulfils = stored.fulfils, "ERP routing stored");
         return Ok(h::json(StatusCode::OK, &json!({ "erp": stored })));
     }
     let settings: FulfilmentSettings =

@@ -31,11 +31,18 @@ use super::{
     fulfilment::{RouteRule, partner_order_id},
 };
 
-/// A shop's ERP settings: which orders go to CommerceOS (usually all).
+/// A shop's ERP settings: which orders go to CommerceOS (usually all), and whether CommerceOS also
+/// fulfils them (the shop's fulfilment partner instead of a 3PL).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErpSettings {
     pub enabled: bool,
     pub rule: RouteRule,
+    /// CommerceOS fulfils the mirrored orders: none is routed to MasonHub, and each one that is ours to
+    /// ship gets one `createShipment` once approved in CommerceOS, which releases and ships it itself
+    /// (its shipment-completed sync-webhook brings the tracking back to Shopify). Decided per order
+    /// when it is mirrored ([`ErpState::fulfils`]).
+    #[serde(default)]
+    pub fulfils: bool,
 }
 
 /// A shipment the ERP reported (a shipment order).
@@ -84,6 +91,10 @@ pub struct ErpState {
     /// How the order's money goes to the ERP (the module doc's payment rule).
     #[serde(default)]
     pub capture: Capture,
+    /// CommerceOS fulfils this order (the shop's setting when the order was mirrored): one
+    /// `createShipment` once approved, and no shipment of ours is sent to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fulfils: bool,
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -119,6 +130,8 @@ pub enum ErpAction {
     Approve,
     /// `createShipment`, then `release` of the shipment order it created.
     Shipment { shipment_id: String },
+    /// `createShipment` of the whole order for CommerceOS to fulfil (it releases and ships it itself).
+    Fulfil,
     /// `tryCancel`.
     Cancel,
 }
@@ -131,6 +144,7 @@ impl ErpAction {
             ErpAction::Payment { .. } => "payment",
             ErpAction::Approve => "approve",
             ErpAction::Shipment { .. } => "shipment",
+            ErpAction::Fulfil => "fulfil",
             ErpAction::Cancel => "cancel",
         }
     }
@@ -173,7 +187,7 @@ pub fn approvable(order: &Order) -> bool {
 /// shipments when the order is routed to one (their Shopify fulfilments are the same parcels), else
 /// the channel's fulfilments; none when CommerceOS ships the order itself (it reported shipments).
 fn shipment_ids(order: &Order) -> Vec<String> {
-    if order.ops.erp.as_ref().is_some_and(|e| !e.shipments.is_empty()) {
+    if order.ops.erp.as_ref().is_some_and(|e| e.fulfils || !e.shipments.is_empty()) {
         return Vec::new();
     }
     let mut ids: Vec<String> = match (&order.ops.route, &order.ops.partner) {
@@ -223,6 +237,7 @@ pub fn plan(
             return (events, effects);
         }
         let identifier = partner_order_id(&next.shop, &next.key());
+        let fulfils = settings.is_some_and(|s| s.fulfils);
         events.push(TimelineEvent::new(
             next.updated_at,
             "erp_routed",
@@ -240,6 +255,7 @@ pub fn plan(
             shipments: Vec::new(),
             released: Vec::new(),
             capture: Capture::Pending,
+            fulfils,
             updated_at: None,
         });
     }
@@ -321,11 +337,25 @@ pub fn plan(
             format!(":{transaction_id}"),
         ));
     }
+    // CommerceOS fulfils: once the order is approved there (our `tryApprove` went through, or it
+    // reports the order Committed), one `createShipment` for the whole order.
+    if state.fulfils
+        && committed(&state)
+        && before.is_none_or(|p| !p.ops.erp.as_ref().is_some_and(committed))
+        && super::fulfilment::not_ours_to_ship(next).is_none()
+    {
+        effects.push(effect(ErpAction::Fulfil, String::new()));
+    }
     let known = before.map(shipment_ids).unwrap_or_default();
     for shipment_id in shipment_ids(next).into_iter().filter(|s| !known.contains(s)) {
         effects.push(effect(ErpAction::Shipment { shipment_id: shipment_id.clone() }, format!(":{shipment_id}")));
     }
     (events, effects)
+}
+
+/// Approved in CommerceOS: our `tryApprove` went through, or CommerceOS reports the order Committed.
+fn committed(state: &ErpState) -> bool {
+    state.approved || state.raw_status.iter().any(|s| s == "Committed")
 }
 
 /// The integration ERP effects go to.
@@ -383,7 +413,7 @@ mod tests {
     }
 
     fn all() -> ErpSettings {
-        ErpSettings { enabled: true, rule: RouteRule::All }
+        ErpSettings { enabled: true, rule: RouteRule::All, fulfils: false }
     }
 
     fn actions(effects: &[ErpEffect]) -> Vec<&'static str> {
@@ -509,14 +539,67 @@ mod tests {
     }
 
     #[test]
+    fn when_commerceos_fulfils_one_shipment_is_created_once_approved_and_none_of_ours_is_sent() {
+        let fulfils = ErpSettings { fulfils: true, ..all() };
+        let mut next = order("1007");
+        next.financial_status = FinancialStatus::Paid;
+        let effects = plan(None, &mut next, Some(&fulfils), now()).1;
+        assert!(next.ops.erp.as_ref().unwrap().fulfils);
+        assert!(
+            actions(&effects).contains(&"approve") && !actions(&effects).contains(&"fulfil"),
+            "not before approval"
+        );
+
+        // The approval went through (the worker notes it): one createShipment, keyed once per order.
+        let before = next.clone();
+        next.ops.erp.as_mut().unwrap().approved = true;
+        let effects = plan(Some(&before), &mut next, None, now()).1;
+        assert_eq!(actions(&effects), ["fulfil"]);
+        assert_eq!(effects[0].id, format!("erp:fulfil:{}", next.ops.erp.as_ref().unwrap().identifier));
+        // Committed reported afterwards, a redelivery, a Shopify fulfilment: nothing more.
+        let before = next.clone();
+        next.ops.erp.as_mut().unwrap().raw_status = vec!["Committed".into()];
+        assert!(plan(Some(&before), &mut next, None, now()).1.is_empty());
+        let before = next.clone();
+        next.fulfillments.push(Fulfillment {
+            id: "f1".into(),
+            status: "success".into(),
+            shipment_status: None,
+            tracking_company: None,
+            tracking_numbers: vec![],
+            tracking_urls: vec![],
+            created_at: None,
+            updated_at: None,
+        });
+        assert!(plan(Some(&before), &mut next, None, now()).1.is_empty(), "CommerceOS's own parcel");
+
+        // Committed by CommerceOS itself also counts; a local pickup is not ours to ship.
+        let mut committed = order("1008");
+        plan(None, &mut committed, Some(&fulfils), now());
+        let before = committed.clone();
+        committed.ops.erp.as_mut().unwrap().raw_status = vec!["Committed".into()];
+        assert_eq!(actions(&plan(Some(&before), &mut committed, None, now()).1), ["fulfil"]);
+        let mut pickup = order("1009");
+        pickup.delivery.local_pickup = true;
+        plan(None, &mut pickup, Some(&fulfils), now());
+        let before = pickup.clone();
+        pickup.ops.erp.as_mut().unwrap().approved = true;
+        assert!(plan(Some(&before), &mut pickup, None, now()).1.is_empty());
+    }
+
+    #[test]
     fn disabled_unmatched_and_cancelled_orders_are_not_mirrored() {
         let mut off = order("1");
-        assert!(plan(None, &mut off, Some(&ErpSettings { enabled: false, rule: RouteRule::All }), now()).1.is_empty());
+        assert!(
+            plan(None, &mut off, Some(&ErpSettings { enabled: false, rule: RouteRule::All, fulfils: false }), now())
+                .1
+                .is_empty()
+        );
         let mut cancelled = order("2");
         cancelled.cancelled_at = Some(now());
         assert!(plan(None, &mut cancelled, Some(&all()), now()).1.is_empty());
         let mut unmatched = order("3");
-        let by_tag = ErpSettings { enabled: true, rule: RouteRule::Tag { tags: vec!["b2b".into()] } };
+        let by_tag = ErpSettings { enabled: true, rule: RouteRule::Tag { tags: vec!["b2b".into()] }, fulfils: false };
         assert!(plan(None, &mut unmatched, Some(&by_tag), now()).1.is_empty());
         assert!(unmatched.ops.erp.is_none());
     }

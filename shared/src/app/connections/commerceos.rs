@@ -545,12 +545,21 @@ pub async fn put_erp(
     now: DateTime<Utc>,
 ) -> Result<ErpSettings, ApiError> {
     validate_rule(&settings)?;
+    if settings.fulfils && !settings.enabled {
+        return Err(bad("INVALID_FULFILS", "fulfils needs enabled: CommerceOS fulfils the orders mirrored into it"));
+    }
     for _ in 0..3 {
         let stored = load(store, shop).await?.ok_or_else(|| ApiError::Client {
             status: http::StatusCode::CONFLICT,
             code: "COMMERCEOS_NOT_CONNECTED",
             message: "connect CommerceOS (PUT /api/commerceos/connection) before routing orders to it".into(),
         })?;
+        if settings.fulfils && super::masonhub::fulfilment(store, shop).await?.is_some_and(|f| f.enabled) {
+            return Err(partner_conflict(
+                "MasonHub routing is enabled: disable it (PUT /api/fulfilment/settings with enabled false) before \
+                 CommerceOS fulfils",
+            ));
+        }
         let mut updated = stored.clone();
         updated.settings.erp = Some(settings.clone());
         updated.updated_at = now;
@@ -560,6 +569,16 @@ pub async fn put_erp(
         }
     }
     Err(conflict())
+}
+
+/// The shop has one fulfilment partner: MasonHub routing and CommerceOS fulfilling exclude each other
+/// (409 `FULFILMENT_PARTNER_CONFLICT`).
+pub fn partner_conflict(message: &str) -> ApiError {
+    ApiError::Client {
+        status: http::StatusCode::CONFLICT,
+        code: "FULFILMENT_PARTNER_CONFLICT",
+        message: message.into(),
+    }
 }
 
 fn validate_rule(settings: &ErpSettings) -> Result<(), ApiError> {
