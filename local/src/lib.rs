@@ -723,7 +723,8 @@ pub async fn seed_commerceos_demo(stack: &Stack, base_url: &str) -> anyhow::Resu
         callback_base_url: base_url,
     };
     let input = connection::ConnectionInput {
-        tenant: "demo".into(),
+        tenant: Some("demo".into()),
+        base_url: None,
         identifier_key: "com.demo.order-id".into(),
         seller: "WAREHOUSE-MAIN".into(),
         supplier: Some("DEMO-RETAIL".into()),
@@ -735,7 +736,7 @@ pub async fn seed_commerceos_demo(stack: &Stack, base_url: &str) -> anyhow::Resu
     };
     let now = SystemClock.now();
     connection::connect(&deps, &settings.demo_shop, Some("1"), input, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let erp = ErpSettings { enabled: true, rule: RouteRule::All };
+    let erp = ErpSettings { enabled: true, rule: RouteRule::All, fulfils: false };
     connection::put_erp(&stack.shops, &settings.demo_shop, erp, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }

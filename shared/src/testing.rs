@@ -51,6 +51,7 @@ pub fn order(shop: &ShopDomain, id: &str, updated_minute: u32) -> Order {
         customer: None,
         shipping_address: None,
         fulfillments: vec![],
+        transactions: vec![],
         delivery: Default::default(),
         ops: Default::default(),
         version: 0,

@@ -158,6 +158,19 @@ impl Cos {
         OrderKey::parse(&format!("shopify:{id}")).unwrap()
     }
 
+    /// Delivers Shopify's `order_transactions/create` for order `id`: a successful transaction of
+    /// `kind` with the id `transaction`.
+    async fn transaction(&self, id: &str, kind: &str, transaction: u64, webhook: &str) {
+        let body = json!({ "id": transaction, "order_id": id.parse::<u64>().unwrap(), "kind": kind,
+            "gateway": "shopify_payments", "status": "success", "amount": "414.95", "currency": "USD",
+            "created_at": "2026-11-21T10:00:00-05:00", "processed_at": "2026-11-21T10:00:00-05:00",
+            "admin_graphql_api_id": format!("gid://shopify/OrderTransaction/{transaction}") });
+        let topic = "order_transactions/create";
+        let response = self.env.deliver(&self.shop, topic, webhook, body.to_string().as_bytes()).await;
+        assert_eq!(response.status(), 200);
+        self.env.drain_ingest().await;
+    }
+
     async fn deliver(&self, order: &Value, webhook: &str) {
         let topic = if webhook.starts_with("upd") { "orders/updated" } else { "orders/create" };
         let response = self.env.deliver(&self.shop, topic, webhook, order.to_string().as_bytes()).await;
@@ -347,6 +360,60 @@ async fn connecting_seals_the_credential_checks_scopes_and_configures_the_sync_w
 }
 
 #[tokio::test]
+async fn the_tenant_may_be_given_as_its_base_url_and_a_foreign_host_is_refused_before_any_call() {
+    let cos = stack("cos-base-url").await;
+    mount_setup(&cos.server, &FULL_SCOPES).await;
+    let base_url = format!("{}/{TENANT}/api/v1", cos.server.uri());
+
+    // A foreign host, another tenant's path in a foreign host, a different API path, or a URL naming
+    // another tenant than `tenant`: 400 INVALID_BASE_URL, and CommerceOS is never called.
+    let foreign = [
+        json!({ "base_url": "https://evil.example/api/v1" }),
+        json!({ "base_url": format!("https://evil.example/{}/{TENANT}/api/v1", cos.server.uri()) }),
+        json!({ "base_url": format!("{}/{TENANT}/api/v2", cos.server.uri()) }),
+        json!({ "base_url": format!("{}/evil.example/api/v1", cos.server.uri()) }),
+        json!({ "base_url": format!("{}/other/api/v1", cos.server.uri()), "tenant": TENANT }),
+    ];
+    for patch in foreign {
+        let mut body = connect_body();
+        body.as_object_mut().unwrap().remove("tenant");
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, answer) = cos.call("PUT", "/api/commerceos/connection", Some(body.clone())).await;
+        assert_eq!((status, answer["code"].as_str()), (400, Some("INVALID_BASE_URL")), "{body}: {answer}");
+        assert!(answer["error"].is_string());
+    }
+    let mut neither = connect_body();
+    neither.as_object_mut().unwrap().remove("tenant");
+    let (status, answer) = cos.call("PUT", "/api/commerceos/connection", Some(neither)).await;
+    assert_eq!((status, answer["code"].as_str()), (400, Some("INVALID_TENANT")));
+    assert!(cos.requests().await.is_empty(), "no credential went anywhere");
+
+    // The base URL form: stored as the tenant it names, and the tenant's API is called.
+    let mut by_url = connect_body();
+    by_url.as_object_mut().unwrap().remove("tenant");
+    by_url["base_url"] = json!(format!("{base_url}/"));
+    let (status, answer) = cos.call("PUT", "/api/commerceos/connection", Some(by_url)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["connection"]["tenant"], TENANT);
+    assert_eq!(answer["connection"]["base_url"], base_url);
+    assert!(cos.requests().await.iter().any(|r| r.url.path() == format!("/{TENANT}/api/v1/scopes")));
+    let stored = shared::app::connections::commerceos::load(&cos.env.stack.shops, &cos.shop).await.unwrap().unwrap();
+    assert_eq!(stored.settings.tenant, TENANT);
+
+    // The name form still works, and GET answers both.
+    let (status, _) = cos.call("PUT", "/api/commerceos/connection", Some(connect_body())).await;
+    assert_eq!(status, 200);
+    let (status, got) = cos.call("GET", "/api/commerceos/connection", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (got["connection"]["tenant"].as_str(), got["connection"]["base_url"].as_str()),
+        (Some(TENANT), Some(base_url.as_str()))
+    );
+}
+
+#[tokio::test]
 async fn bad_connection_input_is_a_400_and_a_malformed_identifier_key_never_reaches_commerceos() {
     let cos = stack("cos-bad").await;
     mount_setup(&cos.server, &FULL_SCOPES).await;
@@ -407,8 +474,11 @@ async fn a_read_only_scope_refuses_writes_with_a_setup_alert_naming_the_missing_
 async fn a_paid_order_is_upserted_addressed_paid_and_approved_once_under_redelivery() {
     let cos = connected("cos-trip").await;
     let key = cos.order("8201", &["WIDGET-001", "GADGET-002"], true, "wh-8201").await;
+    // Shopify's transaction arrives after the paid order (and once more, redelivered).
+    cos.transaction("8201", "sale", 7201, "tx-8201").await;
+    cos.transaction("8201", "sale", 7201, "tx-8201-again").await;
     let copies = cos.triplicate().await;
-    assert_eq!(copies, 4, "upsert, addresses, payment, approve");
+    assert_eq!(copies, 4, "upsert, addresses, approve, payment");
     cos.work().await;
 
     let calls = cos.order_calls().await;
@@ -426,7 +496,7 @@ async fn a_paid_order_is_upserted_addressed_paid_and_approved_once_under_redeliv
     let position = |action: &str| calls.iter().position(|(_, b)| b.get(action).is_some()).unwrap();
     assert!(position("changeDeliveryAddress") < position("tryApprove"), "addresses before the approval");
     let payment = &calls[position("createPayment")].1;
-    assert_eq!(payment["createPayment"]["transactionId"], "shopify-8201-capture");
+    assert_eq!(payment["createPayment"]["transactionId"], "shopify-7201", "Shopify's own transaction id");
     assert!(payment["createPayment"]["amount"].is_number());
     let put = cos
         .requests()
@@ -1094,6 +1164,7 @@ fn urlencode(value: &str) -> String {
 async fn an_approved_return_refund_reaches_commerceos_as_one_negative_payment() {
     let cos = connected("cos-refund").await;
     let key = cos.order("8901", &["WIDGET-001"], true, "wh-8901").await;
+    cos.transaction("8901", "sale", 7901, "tx-8901").await;
     cos.work().await;
     let now = chrono::Utc::now();
     shared::app::orders::change(&cos.env.stack.shops, &cos.shop, &key, now, |o| {
@@ -1153,4 +1224,190 @@ async fn a_shopify_refund_reaches_commerceos_as_negative_payments_keyed_by_trans
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), sent, "each refund transaction once, under redelivery: {ids:?}");
+}
+
+#[tokio::test]
+async fn each_captured_shopify_transaction_is_one_payment_keyed_by_its_id_even_when_it_arrives_first() {
+    let cos = connected("cos-captures").await;
+    // The capture arrives before its order: it waits for the order, then lands on it.
+    cos.transaction("8961", "capture", 7961, "tx-8961").await;
+    let key = cos.order("8961", &["WIDGET-001"], true, "wh-8961").await;
+    cos.env.drain_ingest().await;
+    // Redelivered (a new delivery id: the same transaction), an authorization and a void: no payment.
+    cos.transaction("8961", "capture", 7961, "tx-8961-again").await;
+    cos.transaction("8961", "authorization", 7960, "tx-8961-auth").await;
+    cos.transaction("8961", "void", 7962, "tx-8961-void").await;
+    cos.triplicate().await;
+    cos.work().await;
+    let calls = cos.order_calls().await;
+    let payments: Vec<&Value> = calls.iter().filter_map(|(_, b)| b.get("createPayment")).collect();
+    assert_eq!(payments.len(), 1, "one createPayment upstream: {calls:?}");
+    assert_eq!(payments[0]["transactionId"], "shopify-7961");
+    assert_eq!(payments[0]["amount"].as_f64(), Some(414.95));
+    assert!(!payments.iter().any(|p| p["transactionId"].as_str().unwrap().ends_with("-capture")), "no fallback");
+    let order = cos.env.stack.shops.get_order(&cos.shop, &key).await.unwrap().unwrap();
+    let ids: Vec<&str> = order.transactions.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["7961"], "only the capture is carried");
+    let deliveries = cos.env.stack.shops.deliveries(&cos.shop, &key).await.unwrap();
+    assert_eq!(deliveries.iter().filter(|d| d.kind == "erp_payment").count(), 1, "{deliveries:?}");
+
+    // A second capture (a partial one taken later) is a payment of its own.
+    cos.transaction("8961", "capture", 7963, "tx-8961-second").await;
+    cos.work().await;
+    let calls = cos.order_calls().await;
+    let ids: Vec<&str> = calls
+        .iter()
+        .filter_map(|(_, b)| b.get("createPayment"))
+        .map(|p| p["transactionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["shopify-7961", "shopify-7963"]);
+}
+
+/// A shop with both partners connected on one wiremock (MasonHub under `/mh/{slug}/api/v1`) and
+/// MasonHub routing on: what the "CommerceOS fulfils" setting must get past.
+async fn with_masonhub(label: &str) -> Cos {
+    let server = MockServer::start().await;
+    let env = TestEnv::with_upstreams(&[
+        (Integration::Shopify, "http://127.0.0.1:9/no-shopify/{shop}"),
+        (Integration::CommerceOs, &format!("{}/{{tenant}}", server.uri())),
+        (Integration::MasonHub, &format!("{}/mh/{{slug}}/api/v1", server.uri())),
+    ])
+    .await;
+    let shop = unique_shop(label);
+    env.install(&shop, "shpat_cos", &["read_orders"]).await;
+    Mock::given(method("POST"))
+        .and(path("/mh/acme-mh/api/v1/callbacks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            { "status": "Success" }, { "status": "Success" }, { "status": "Success" }, { "status": "Success" }
+        ])))
+        .mount(&server)
+        .await;
+    let cos = Cos { env, server, shop };
+    let connect = json!({ "environment": "sandbox", "account_slug": "acme-mh", "api_token": "mh-secret-token" });
+    let (status, body) = cos.call("PUT", "/api/masonhub/connection", Some(connect)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = cos.call("PUT", "/api/fulfilment/settings", Some(masonhub_routing(true))).await;
+    assert_eq!(status, 200, "{body}");
+    cos
+}
+
+fn masonhub_routing(enabled: bool) -> Value {
+    json!({ "enabled": enabled, "partner": "masonhub", "rule": { "by": "all" },
+        "default_provider": "masonhub", "default_service_level": "ground" })
+}
+
+fn commerceos_fulfils(enabled: bool, fulfils: bool) -> Value {
+    json!({ "enabled": enabled, "partner": "commerceos", "rule": { "by": "all" }, "fulfils": fulfils })
+}
+
+#[tokio::test]
+async fn commerceos_fulfils_only_when_connected_enabled_and_without_masonhub_routing() {
+    let cos = with_masonhub("cos-fulfils-settings").await;
+    let refused = |status: u16, answer: &Value, code: &str| {
+        assert_eq!((status, answer["code"].as_str()), (status, Some(code)), "{answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    };
+    // No CommerceOS connection yet.
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, true))).await;
+    assert_eq!(status, 409);
+    refused(status, &answer, "COMMERCEOS_NOT_CONNECTED");
+
+    mount_setup(&cos.server, &FULL_SCOPES).await;
+    let (status, body) = cos.call("PUT", "/api/commerceos/connection", Some(connect_body())).await;
+    assert_eq!(status, 200, "{body}");
+    // MasonHub routing is on: one fulfilment partner at a time.
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, true))).await;
+    assert_eq!(status, 409);
+    refused(status, &answer, "FULFILMENT_PARTNER_CONFLICT");
+    // Fulfilling needs the orders mirrored.
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(false, true))).await;
+    assert_eq!(status, 400);
+    refused(status, &answer, "INVALID_FULFILS");
+    // Mirroring alone is independent of the 3PL, as before.
+    let (status, _) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, false))).await;
+    assert_eq!(status, 200);
+
+    // MasonHub routing off: CommerceOS may fulfil, and MasonHub routing cannot come back meanwhile.
+    let (status, _) = cos.call("PUT", "/api/fulfilment/settings", Some(masonhub_routing(false))).await;
+    assert_eq!(status, 200);
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, true))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["erp"]["fulfils"], true);
+    let (status, answer) = cos.call("PUT", "/api/fulfilment/settings", Some(masonhub_routing(true))).await;
+    assert_eq!(status, 409);
+    refused(status, &answer, "FULFILMENT_PARTNER_CONFLICT");
+    let (status, got) = cos.call("GET", "/api/fulfilment/settings", None).await;
+    assert_eq!(status, 200);
+    assert_eq!((got["erp"]["fulfils"].as_bool(), got["settings"]["enabled"].as_bool()), (Some(true), Some(false)));
+}
+
+#[tokio::test]
+async fn when_commerceos_fulfils_an_approved_order_gets_one_create_shipment_and_its_tracking_reaches_shopify_once() {
+    let cos = with_masonhub("cos-fulfils").await;
+    mount_setup(&cos.server, &FULL_SCOPES).await;
+    mount_orders(&cos.server).await;
+    let (status, body) = cos.call("PUT", "/api/commerceos/connection", Some(connect_body())).await;
+    assert_eq!(status, 200, "{body}");
+    cos.call("PUT", "/api/fulfilment/settings", Some(masonhub_routing(false))).await;
+    let (status, body) = cos.call("PUT", "/api/fulfilment/settings", Some(commerceos_fulfils(true, true))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let key = cos.order("8971", &["WIDGET-001"], true, "wh-8971").await;
+    cos.triplicate().await;
+    cos.work().await;
+    // The same effect redelivered after it went through, the order redelivered, Committed reported.
+    let identifier = partner_order_id(&cos.shop, &key);
+    let fulfil = shared::queue::Outbound::new(
+        Integration::CommerceOs,
+        cos.shop.clone(),
+        key.to_string(),
+        format!("erp:fulfil:{identifier}"),
+        shared::queue::OutboundChange::Erp(shared::domain::ErpAction::Fulfil),
+    );
+    for _ in 0..3 {
+        cos.env.enqueue(COS, &Message::Outbound(fulfil.clone()), 0).await;
+    }
+    cos.order("8971", &["WIDGET-001"], true, "wh-8971-again").await;
+    let auth = format!("Bearer {}", cos.webhook_secret().await);
+    let shop = cos.shop.to_string();
+    let committed = json!([{ "orderId": identifier, "status": ["Committed"], "timestamp": "2030-01-01T00:00:00Z" }]);
+    cos.post(&format!("/webhooks/commerceos/{shop}/order-status"), Some(&auth), &committed).await;
+    cos.env.drain_ingest().await;
+    cos.work().await;
+
+    let calls = cos.order_calls().await;
+    assert_eq!(Cos::action_count(&calls, "tryApprove"), 1, "{calls:?}");
+    assert_eq!(Cos::action_count(&calls, "createShipment"), 1, "one createShipment under redelivery: {calls:?}");
+    assert_eq!(Cos::action_count(&calls, "release"), 0, "CommerceOS releases it itself");
+    let position = |action: &str| calls.iter().position(|(_, b)| b.get(action).is_some()).unwrap();
+    assert!(position("tryApprove") < position("createShipment"), "shipped once approved");
+    let masonhub: Vec<String> = cos
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().starts_with("/mh/") && !r.url.path().ends_with("/callbacks"))
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert!(masonhub.is_empty(), "no MasonHub call: {masonhub:?}");
+    let order = cos.env.stack.shops.get_order(&cos.shop, &key).await.unwrap().unwrap();
+    assert!(order.ops.route.is_none(), "not routed to MasonHub");
+    let erp = order.ops.erp.clone().unwrap();
+    assert!(erp.fulfils && erp.released.contains(&"created:fulfil".to_owned()));
+
+    // CommerceOS ships it: the tracking goes to Shopify once, however often the sync-webhook reports it.
+    cos.shopify_pushes().await;
+    let shipped = json!({ "shipmentId": "so-1", "orderId": identifier, "status": "Transiting",
+        "trackingNumber": "1Z999AA10000008971", "carrier": "UPS" });
+    for _ in 0..2 {
+        cos.post(&format!("/webhooks/commerceos/{shop}/shipment-completed"), Some(&auth), &shipped).await;
+        cos.env.drain_ingest().await;
+    }
+    let pushes = cos.shopify_pushes().await;
+    let fulfilments: Vec<&Message> = pushes
+        .iter()
+        .filter(|m| matches!(m, Message::Outbound(o) if matches!(o.change, shared::queue::OutboundChange::FulfillmentCreate { .. })))
+        .collect();
+    assert_eq!(fulfilments.len(), 1, "{pushes:?}");
+    cos.work().await;
+    assert_eq!(Cos::action_count(&cos.order_calls().await, "createShipment"), 1, "still one");
 }

@@ -5,7 +5,13 @@
 //!   and the callbacks are registered at MasonHub (`POST /callbacks`) with a fresh callback token.
 //! - `GET /api/fulfilment/settings`, `PUT /api/fulfilment/settings`: which orders go to MasonHub and
 //!   how they ship (validated against MasonHub's vocabularies); with `partner: commerceos`, which
-//!   orders are mirrored into CommerceOS (`{enabled, partner, rule}`), independent of the 3PL's.
+//!   orders are mirrored into CommerceOS (`{enabled, partner, rule, fulfils?}`), independent of the
+//!   3PL's. `fulfils: true` makes CommerceOS the shop's fulfilment partner: no order is routed to
+//!   MasonHub, each mirrored order that is ours to ship gets one `createShipment` once approved in
+//!   CommerceOS (which releases and ships it; its shipment-completed sync-webhook brings the tracking
+//!   back to Shopify). It needs a CommerceOS connection (409 `COMMERCEOS_NOT_CONNECTED`) and
+//!   `enabled` (400 `INVALID_FULFILS`), and excludes MasonHub routing enabled, either way round (409
+//!   `FULFILMENT_PARTNER_CONFLICT`).
 //! - `GET /api/masonhub/orders/{id}`: an order's state at MasonHub on demand (`GET /orders` by its
 //!   MasonHub id) beside what we hold, for when a callback seems missing.
 //! - `GET /sync/reconciliation?window=&integration=`: the last reconciliation report per integration;
@@ -235,6 +241,10 @@ struct ErpBody {
     #[allow(dead_code)]
     partner: Integration,
     rule: shared::domain::fulfilment::RouteRule,
+    /// CommerceOS is also the shop's fulfilment partner (no MasonHub routing; `createShipment` once
+    /// approved, CommerceOS releases and ships).
+    #[serde(default)]
+    fulfils: bool,
 }
 
 async fn put_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -243,9 +253,9 @@ async fn put_settings(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiE
     if raw.get("partner").and_then(|p| p.as_str()) == Some(Integration::CommerceOs.as_str()) {
         let input: ErpBody =
             serde_json::from_value(raw).map_err(|e| ApiError::bad_request("INVALID_BODY", e.to_string()))?;
-        let settings = ErpSettings { enabled: input.enabled, rule: input.rule };
+        let settings = ErpSettings { enabled: input.enabled, rule: input.rule, fulfils: input.fulfils };
         let stored = cos::put_erp(deps.connections.as_ref(), &caller.shop, settings, deps.clock.now()).await?;
-        tracing::info!(shop = %caller.shop, enabled = stored.enabled, "ERP routing stored");
+        tracing::info!(shop = %caller.shop, enabled = stored.enabled, fulfils = stored.fulfils, "ERP routing stored");
         return Ok(h::json(StatusCode::OK, &json!({ "erp": stored })));
     }
     let settings: FulfilmentSettings =
@@ -488,6 +498,8 @@ async fn reconcile_now(deps: &Deps, req: &Request) -> Result<Response<Body>, Api
 #[derive(Debug, Serialize)]
 struct CommerceOsView {
     tenant: String,
+    /// The tenant's API base URL under `COMMERCEOS_TENANT_URL`.
+    base_url: String,
     identifier_key: String,
     seller: String,
     supplier: String,
@@ -506,11 +518,12 @@ struct CommerceOsView {
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl From<&CommerceOsConnection> for CommerceOsView {
-    fn from(c: &CommerceOsConnection) -> Self {
+impl CommerceOsView {
+    fn new(c: &CommerceOsConnection, config: &CommerceOsConfig) -> Self {
         let s = &c.settings;
         Self {
             tenant: s.tenant.clone(),
+            base_url: config.base_url(&s.tenant),
             identifier_key: s.defaults.identifier_key.to_string(),
             seller: s.defaults.seller.clone(),
             supplier: s.defaults.supplier.clone(),
@@ -546,7 +559,8 @@ fn commerceos_deps(deps: &Deps) -> cos::ConnectDeps<'_> {
 async fn get_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
     let connection = cos::load(deps.connections.as_ref(), &caller.shop).await?;
-    Ok(h::json(StatusCode::OK, &json!({ "connection": connection.as_ref().map(CommerceOsView::from) })))
+    let view = connection.as_ref().map(|c| CommerceOsView::new(c, &deps.commerceos));
+    Ok(h::json(StatusCode::OK, &json!({ "connection": view })))
 }
 
 async fn put_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -554,13 +568,13 @@ async fn put_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, Ap
     let input: cos::ConnectionInput = body(req)?;
     let now = deps.clock.now();
     let connection = cos::connect(&commerceos_deps(deps), &caller.shop, caller.user.as_deref(), input, now).await?;
-    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::from(&connection) })))
+    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::new(&connection, &deps.commerceos) })))
 }
 
 async fn ping_commerceos(deps: &Deps, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = authorize(deps, req)?;
     let connection = cos::check(&commerceos_deps(deps), &caller.shop, deps.clock.now()).await?;
-    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::from(&connection) })))
+    Ok(h::json(StatusCode::OK, &json!({ "connection": CommerceOsView::new(&connection, &deps.commerceos) })))
 }
 
 /// A dead letter as the dashboard sees it.

@@ -6,21 +6,43 @@
 //! it carries, so planning the same change again names the same effect: the upsert by the order's
 //! content digest, the addresses by the address digest, the payment by its transaction id, the
 //! shipment by the shipment's id, approve and cancel once per order.
+//!
+//! **Payments** (`createPayment`, [`Capture`]): one per successful sale or capture the order carries
+//! ([`Order::transactions`]) that the previous revision did not, keyed by the channel's transaction id
+//! (`{channel}-{id}`); authorizations, voids and failed attempts never reach the order. An order whose
+//! channel reports no transactions (Amazon) gets the derived capture [`capture_transaction`]
+//! (`{channel}-{id}-capture`, the order total) instead, once, when it becomes paid. The two never
+//! meet on one order, so the same money is never paid twice:
+//! - the fallback is sent only while the order has no transactions at the moment it becomes paid, and
+//!   only for a channel that reports none; a Shopify order (which reports its transactions, by
+//!   `order_transactions/create` and the poll) paid without them waits for them instead: Shopify's
+//!   paid `orders/create` usually lands before its transaction;
+//! - once the fallback went out ([`Capture::Fallback`]) the order's transactions are never sent, and
+//!   once a transaction went out ([`Capture::Transactions`]) the fallback never is;
+//! - an order mirrored before transactions were carried ([`Capture::Legacy`]) that was already paid
+//!   had its fallback sent then: it counts as [`Capture::Fallback`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    FinancialStatus, Integration, Order, TimelineEvent,
+    Channel, FinancialStatus, Integration, Order, PaymentTransaction, TimelineEvent,
     fulfilment::{RouteRule, partner_order_id},
 };
 
-/// A shop's ERP settings: which orders go to CommerceOS (usually all).
+/// A shop's ERP settings: which orders go to CommerceOS (usually all), and whether CommerceOS also
+/// fulfils them (the shop's fulfilment partner instead of a 3PL).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErpSettings {
     pub enabled: bool,
     pub rule: RouteRule,
+    /// CommerceOS fulfils the mirrored orders: none is routed to MasonHub, and each one that is ours to
+    /// ship gets one `createShipment` once approved in CommerceOS, which releases and ships it itself
+    /// (its shipment-completed sync-webhook brings the tracking back to Shopify). Decided per order
+    /// when it is mirrored ([`ErpState::fulfils`]).
+    #[serde(default)]
+    pub fulfils: bool,
 }
 
 /// A shipment the ERP reported (a shipment order).
@@ -66,8 +88,32 @@ pub struct ErpState {
     /// Our shipments already sent as `createShipment` + `release` (their ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<String>,
+    /// How the order's money goes to the ERP (the module doc's payment rule).
+    #[serde(default)]
+    pub capture: Capture,
+    /// CommerceOS fulfils this order (the shop's setting when the order was mirrored): one
+    /// `createShipment` once approved, and no shipment of ours is sent to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fulfils: bool,
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// How a mirrored order's money reaches the ERP: its own transactions or the derived capture, never
+/// both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capture {
+    /// Mirrored before transactions were carried (the field is absent): a paid order's derived
+    /// capture was sent then, an unpaid one's nothing yet.
+    #[default]
+    Legacy,
+    /// Nothing captured sent yet.
+    Pending,
+    /// The derived capture (the order total) was sent: the order's transactions never are.
+    Fallback,
+    /// The order's own transactions are sent, one payment each: the fallback never is.
+    Transactions,
 }
 
 /// What the ERP is asked to do.
@@ -84,6 +130,8 @@ pub enum ErpAction {
     Approve,
     /// `createShipment`, then `release` of the shipment order it created.
     Shipment { shipment_id: String },
+    /// `createShipment` of the whole order for CommerceOS to fulfil (it releases and ships it itself).
+    Fulfil,
     /// `tryCancel`.
     Cancel,
 }
@@ -96,6 +144,7 @@ impl ErpAction {
             ErpAction::Payment { .. } => "payment",
             ErpAction::Approve => "approve",
             ErpAction::Shipment { .. } => "shipment",
+            ErpAction::Fulfil => "fulfil",
             ErpAction::Cancel => "cancel",
         }
     }
@@ -138,7 +187,7 @@ pub fn approvable(order: &Order) -> bool {
 /// shipments when the order is routed to one (their Shopify fulfilments are the same parcels), else
 /// the channel's fulfilments; none when CommerceOS ships the order itself (it reported shipments).
 fn shipment_ids(order: &Order) -> Vec<String> {
-    if order.ops.erp.as_ref().is_some_and(|e| !e.shipments.is_empty()) {
+    if order.ops.erp.as_ref().is_some_and(|e| e.fulfils || !e.shipments.is_empty()) {
         return Vec::new();
     }
     let mut ids: Vec<String> = match (&order.ops.route, &order.ops.partner) {
@@ -151,9 +200,21 @@ fn shipment_ids(order: &Order) -> Vec<String> {
     ids
 }
 
-/// The transaction id of the order's capture: one per order, derived from it.
+/// The transaction id of the order's derived capture (the fallback for orders without transactions):
+/// one per order, derived from it.
 pub fn capture_transaction(order: &Order) -> String {
     format!("{}-{}-capture", order.channel, order.channel_order_id)
+}
+
+/// The ERP transaction id of one of the order's own transactions: `{channel}-{transaction id}`.
+pub fn transaction_id(order: &Order, transaction: &PaymentTransaction) -> String {
+    format!("{}-{}", order.channel, transaction.id)
+}
+
+/// Whether the order's channel reports its payment transactions (so a paid order without them is
+/// waiting for them, not without them).
+fn reports_transactions(channel: Channel) -> bool {
+    channel == Channel::Shopify
 }
 
 /// Plans the ERP consequences of writing `next` over `previous`. An order not mirrored yet is
@@ -176,6 +237,7 @@ pub fn plan(
             return (events, effects);
         }
         let identifier = partner_order_id(&next.shop, &next.key());
+        let fulfils = settings.is_some_and(|s| s.fulfils);
         events.push(TimelineEvent::new(
             next.updated_at,
             "erp_routed",
@@ -192,6 +254,8 @@ pub fn plan(
             status: None,
             shipments: Vec::new(),
             released: Vec::new(),
+            capture: Capture::Pending,
+            fulfils,
             updated_at: None,
         });
     }
@@ -215,16 +279,43 @@ pub fn plan(
     {
         effects.push(effect(ErpAction::Addresses, format!(":{address}")));
     }
-    if paid(next) && before.is_none_or(|p| !paid(p)) {
-        let transaction_id = capture_transaction(next);
-        effects.push(effect(
-            ErpAction::Payment {
-                transaction_id: transaction_id.clone(),
-                amount: next.total.amount.clone(),
-                currency: next.total.currency.clone(),
-            },
-            format!(":{transaction_id}"),
-        ));
+    let capture = match state.capture {
+        Capture::Legacy if before.is_some_and(paid) => Capture::Fallback,
+        Capture::Legacy => Capture::Pending,
+        other => other,
+    };
+    let capture = match capture {
+        Capture::Pending | Capture::Transactions if !next.transactions.is_empty() => {
+            let seen = |t: &PaymentTransaction| before.is_some_and(|p| p.transactions.iter().any(|s| s.id == t.id));
+            for transaction in next.transactions.iter().filter(|t| !seen(t)) {
+                let transaction_id = transaction_id(next, transaction);
+                effects.push(effect(
+                    ErpAction::Payment {
+                        transaction_id: transaction_id.clone(),
+                        amount: transaction.amount.amount.clone(),
+                        currency: transaction.amount.currency.clone(),
+                    },
+                    format!(":{transaction_id}"),
+                ));
+            }
+            Capture::Transactions
+        }
+        Capture::Pending if paid(next) && !reports_transactions(next.channel) => {
+            let transaction_id = capture_transaction(next);
+            effects.push(effect(
+                ErpAction::Payment {
+                    transaction_id: transaction_id.clone(),
+                    amount: next.total.amount.clone(),
+                    currency: next.total.currency.clone(),
+                },
+                format!(":{transaction_id}"),
+            ));
+            Capture::Fallback
+        }
+        other => other,
+    };
+    if let Some(erp) = next.ops.erp.as_mut() {
+        erp.capture = capture;
     }
     if approvable(next) && before.is_none_or(|p| !approvable(p)) {
         effects.push(effect(ErpAction::Approve, String::new()));
@@ -246,11 +337,25 @@ pub fn plan(
             format!(":{transaction_id}"),
         ));
     }
+    // CommerceOS fulfils: once the order is approved there (our `tryApprove` went through, or it
+    // reports the order Committed), one `createShipment` for the whole order.
+    if state.fulfils
+        && committed(&state)
+        && before.is_none_or(|p| !p.ops.erp.as_ref().is_some_and(committed))
+        && super::fulfilment::not_ours_to_ship(next).is_none()
+    {
+        effects.push(effect(ErpAction::Fulfil, String::new()));
+    }
     let known = before.map(shipment_ids).unwrap_or_default();
     for shipment_id in shipment_ids(next).into_iter().filter(|s| !known.contains(s)) {
         effects.push(effect(ErpAction::Shipment { shipment_id: shipment_id.clone() }, format!(":{shipment_id}")));
     }
     (events, effects)
+}
+
+/// Approved in CommerceOS: our `tryApprove` went through, or CommerceOS reports the order Committed.
+fn committed(state: &ErpState) -> bool {
+    state.approved || state.raw_status.iter().any(|s| s == "Committed")
 }
 
 /// The integration ERP effects go to.
@@ -282,8 +387,33 @@ mod tests {
         order
     }
 
+    fn sale(id: &str, amount: &str) -> PaymentTransaction {
+        PaymentTransaction {
+            id: id.into(),
+            kind: "sale".into(),
+            amount: Money::new(amount, "USD").unwrap(),
+            gateway: Some("shopify_payments".into()),
+            processed_at: Some(now()),
+        }
+    }
+
+    /// The payments planned, as `(transaction id, amount)`.
+    fn payments(effects: &[ErpEffect]) -> Vec<(String, String)> {
+        effects
+            .iter()
+            .filter_map(|e| match &e.action {
+                ErpAction::Payment { transaction_id, amount, .. } => Some((transaction_id.clone(), amount.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn capture_of(order: &Order) -> Capture {
+        order.ops.erp.as_ref().unwrap().capture
+    }
+
     fn all() -> ErpSettings {
-        ErpSettings { enabled: true, rule: RouteRule::All }
+        ErpSettings { enabled: true, rule: RouteRule::All, fulfils: false }
     }
 
     fn actions(effects: &[ErpEffect]) -> Vec<&'static str> {
@@ -302,12 +432,10 @@ mod tests {
 
         let before = next.clone();
         next.financial_status = FinancialStatus::Paid;
+        next.transactions.push(sale("T1", "10.00"));
         let effects = plan(Some(&before), &mut next, None, now()).1;
         assert_eq!(actions(&effects), ["payment", "approve"]);
-        assert_eq!(
-            effects[0].id,
-            format!("erp:payment:{}:shopify-1001-capture", next.ops.erp.as_ref().unwrap().identifier)
-        );
+        assert_eq!(effects[0].id, format!("erp:payment:{}:shopify-T1", next.ops.erp.as_ref().unwrap().identifier));
 
         let before = next.clone();
         next.fulfillments.push(Fulfillment {
@@ -338,14 +466,140 @@ mod tests {
     }
 
     #[test]
+    fn a_shopify_order_paid_without_transactions_waits_for_them_and_pays_each_capture_once() {
+        let mut next = order("1002");
+        plan(None, &mut next, Some(&all()), now());
+        let before = next.clone();
+        next.financial_status = FinancialStatus::Paid;
+        let effects = plan(Some(&before), &mut next, None, now()).1;
+        assert_eq!(actions(&effects), ["approve"], "no fallback for a channel that reports its transactions");
+        assert_eq!(capture_of(&next), Capture::Pending);
+
+        let before = next.clone();
+        next.transactions.push(sale("T1", "4.00"));
+        let effects = plan(Some(&before), &mut next, None, now()).1;
+        assert_eq!(payments(&effects), [("shopify-T1".to_owned(), "4.00".to_owned())]);
+        assert_eq!(capture_of(&next), Capture::Transactions);
+        assert!(plan(Some(&next.clone()), &mut next, None, now()).1.is_empty(), "a transaction is paid once");
+
+        let before = next.clone();
+        next.transactions.push(sale("T2", "6.00"));
+        let effects = plan(Some(&before), &mut next, None, now()).1;
+        assert_eq!(payments(&effects), [("shopify-T2".to_owned(), "6.00".to_owned())], "only the new capture");
+    }
+
+    #[test]
+    fn transactions_already_on_the_order_when_it_is_mirrored_are_each_paid() {
+        let mut next = order("1003");
+        next.financial_status = FinancialStatus::Paid;
+        next.transactions = vec![sale("T1", "4.00"), sale("T2", "6.00")];
+        let effects = plan(None, &mut next, Some(&all()), now()).1;
+        let ids: Vec<String> = payments(&effects).into_iter().map(|p| p.0).collect();
+        assert_eq!(ids, ["shopify-T1", "shopify-T2"]);
+        assert!(!ids.iter().any(|i| i.ends_with("-capture")), "never the fallback as well");
+    }
+
+    #[test]
+    fn an_order_without_transactions_gets_the_fallback_once_and_never_its_transactions_after() {
+        let mut amazon = order("1004");
+        amazon.channel = Channel::Amazon;
+        plan(None, &mut amazon, Some(&all()), now());
+        let before = amazon.clone();
+        amazon.financial_status = FinancialStatus::Paid;
+        let effects = plan(Some(&before), &mut amazon, None, now()).1;
+        assert_eq!(payments(&effects), [("amazon-1004-capture".to_owned(), "10.00".to_owned())]);
+        assert_eq!(capture_of(&amazon), Capture::Fallback);
+        let before = amazon.clone();
+        amazon.transactions.push(sale("T9", "10.00"));
+        assert!(payments(&plan(Some(&before), &mut amazon, None, now()).1).is_empty(), "the same money, once");
+    }
+
+    #[test]
+    fn an_order_mirrored_before_transactions_were_carried_is_never_paid_twice() {
+        // Paid then: its fallback went out then, so its transactions never do.
+        let mut paid = order("1005");
+        paid.financial_status = FinancialStatus::Paid;
+        plan(None, &mut paid, Some(&all()), now());
+        paid.ops.erp.as_mut().unwrap().capture = Capture::Legacy;
+        let before = paid.clone();
+        paid.transactions.push(sale("T1", "10.00"));
+        assert!(payments(&plan(Some(&before), &mut paid, None, now()).1).is_empty());
+        assert_eq!(capture_of(&paid), Capture::Fallback);
+        // Not paid then: its capture is its transaction.
+        let mut unpaid = order("1006");
+        plan(None, &mut unpaid, Some(&all()), now());
+        unpaid.ops.erp.as_mut().unwrap().capture = Capture::Legacy;
+        let before = unpaid.clone();
+        unpaid.financial_status = FinancialStatus::Paid;
+        unpaid.transactions.push(sale("T2", "10.00"));
+        assert_eq!(payments(&plan(Some(&before), &mut unpaid, None, now()).1), [("shopify-T2".into(), "10.00".into())]);
+        // A stored state without the field reads as legacy.
+        let stored = serde_json::json!({ "identifier": "x", "decided_at": now() });
+        assert_eq!(serde_json::from_value::<ErpState>(stored).unwrap().capture, Capture::Legacy);
+    }
+
+    #[test]
+    fn when_commerceos_fulfils_one_shipment_is_created_once_approved_and_none_of_ours_is_sent() {
+        let fulfils = ErpSettings { fulfils: true, ..all() };
+        let mut next = order("1007");
+        next.financial_status = FinancialStatus::Paid;
+        let effects = plan(None, &mut next, Some(&fulfils), now()).1;
+        assert!(next.ops.erp.as_ref().unwrap().fulfils);
+        assert!(
+            actions(&effects).contains(&"approve") && !actions(&effects).contains(&"fulfil"),
+            "not before approval"
+        );
+
+        // The approval went through (the worker notes it): one createShipment, keyed once per order.
+        let before = next.clone();
+        next.ops.erp.as_mut().unwrap().approved = true;
+        let effects = plan(Some(&before), &mut next, None, now()).1;
+        assert_eq!(actions(&effects), ["fulfil"]);
+        assert_eq!(effects[0].id, format!("erp:fulfil:{}", next.ops.erp.as_ref().unwrap().identifier));
+        // Committed reported afterwards, a redelivery, a Shopify fulfilment: nothing more.
+        let before = next.clone();
+        next.ops.erp.as_mut().unwrap().raw_status = vec!["Committed".into()];
+        assert!(plan(Some(&before), &mut next, None, now()).1.is_empty());
+        let before = next.clone();
+        next.fulfillments.push(Fulfillment {
+            id: "f1".into(),
+            status: "success".into(),
+            shipment_status: None,
+            tracking_company: None,
+            tracking_numbers: vec![],
+            tracking_urls: vec![],
+            created_at: None,
+            updated_at: None,
+        });
+        assert!(plan(Some(&before), &mut next, None, now()).1.is_empty(), "CommerceOS's own parcel");
+
+        // Committed by CommerceOS itself also counts; a local pickup is not ours to ship.
+        let mut committed = order("1008");
+        plan(None, &mut committed, Some(&fulfils), now());
+        let before = committed.clone();
+        committed.ops.erp.as_mut().unwrap().raw_status = vec!["Committed".into()];
+        assert_eq!(actions(&plan(Some(&before), &mut committed, None, now()).1), ["fulfil"]);
+        let mut pickup = order("1009");
+        pickup.delivery.local_pickup = true;
+        plan(None, &mut pickup, Some(&fulfils), now());
+        let before = pickup.clone();
+        pickup.ops.erp.as_mut().unwrap().approved = true;
+        assert!(plan(Some(&before), &mut pickup, None, now()).1.is_empty());
+    }
+
+    #[test]
     fn disabled_unmatched_and_cancelled_orders_are_not_mirrored() {
         let mut off = order("1");
-        assert!(plan(None, &mut off, Some(&ErpSettings { enabled: false, rule: RouteRule::All }), now()).1.is_empty());
+        assert!(
+            plan(None, &mut off, Some(&ErpSettings { enabled: false, rule: RouteRule::All, fulfils: false }), now())
+                .1
+                .is_empty()
+        );
         let mut cancelled = order("2");
         cancelled.cancelled_at = Some(now());
         assert!(plan(None, &mut cancelled, Some(&all()), now()).1.is_empty());
         let mut unmatched = order("3");
-        let by_tag = ErpSettings { enabled: true, rule: RouteRule::Tag { tags: vec!["b2b".into()] } };
+        let by_tag = ErpSettings { enabled: true, rule: RouteRule::Tag { tags: vec!["b2b".into()] }, fulfils: false };
         assert!(plan(None, &mut unmatched, Some(&by_tag), now()).1.is_empty());
         assert!(unmatched.ops.erp.is_none());
     }

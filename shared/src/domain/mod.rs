@@ -22,7 +22,9 @@ pub use ids::{Channel, ChannelOrderId, OrderKey, OrderName, ShopDomain};
 pub use integration::Integration;
 pub use money::Money;
 pub use ops::{OrderOps, ReturnAction, ReturnCase, ReturnState, ShipmentSummary};
-pub use order::{Address, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Order, UpsertPlan};
+pub use order::{
+    Address, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Order, PaymentTransaction, UpsertPlan,
+};
 pub use product::{InventoryStatus, Product, Variant};
 pub use tabs::{Priority, Tab};
 pub use timeline::TimelineEvent;

@@ -130,6 +130,58 @@ pub struct Fulfillment {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// A payment transaction of the order that moved money in: a successful sale or capture (Shopify's
+/// `OrderTransaction` of kind `SALE`/`CAPTURE` and status `SUCCESS`). Authorizations, voids, refunds
+/// and failed attempts are never carried (refunds reach the ERP from their own event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentTransaction {
+    /// The channel's id of the transaction (Shopify's numeric id).
+    pub id: String,
+    /// `sale` or `capture`.
+    pub kind: String,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+impl PaymentTransaction {
+    /// Whether a channel transaction of `kind` and `status` is one the order carries: a successful
+    /// sale or capture (case-insensitive, so REST's `sale` and GraphQL's `SALE` both count).
+    pub fn is_captured(kind: &str, status: Option<&str>) -> bool {
+        let kind = kind.to_ascii_lowercase();
+        (kind == "sale" || kind == "capture") && status.is_none_or(|s| s.eq_ignore_ascii_case("success"))
+    }
+
+    /// The transaction on the order's timeline, keyed by its id and its own time (a redelivery, or the
+    /// poll reading it again, lands on the same item).
+    pub fn timeline_event(&self, fallback: DateTime<Utc>) -> TimelineEvent {
+        let details = format!(
+            "Payment {} of {} {}{}",
+            self.kind,
+            self.amount.amount,
+            self.amount.currency,
+            self.gateway.as_ref().map(|g| format!(" ({g})")).unwrap_or_default()
+        );
+        TimelineEvent::new(self.processed_at.unwrap_or(fallback), "payment_captured", details)
+            .from_source(format!("transaction/{}", self.id))
+    }
+}
+
+/// Adds to `into` every transaction of `from` it does not carry yet (by id). Transactions are facts
+/// that never change once successful, so the stored ones always stay. Answers those added.
+pub fn merge_transactions(into: &mut Vec<PaymentTransaction>, from: &[PaymentTransaction]) -> Vec<PaymentTransaction> {
+    let mut added: Vec<PaymentTransaction> = Vec::new();
+    for t in from {
+        if !into.iter().chain(&added).any(|known| known.id == t.id) {
+            added.push(t.clone());
+        }
+    }
+    into.extend(added.iter().cloned());
+    added
+}
+
 /// The canonical order, whichever channel it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
@@ -150,6 +202,11 @@ pub struct Order {
     pub customer: Option<Customer>,
     pub shipping_address: Option<Address>,
     pub fulfillments: Vec<Fulfillment>,
+    /// The order's successful sales and captures ([`PaymentTransaction`]); empty for channels that
+    /// report none (Amazon) and for orders stored before transactions were carried. Never shrinks: a
+    /// revision without them (a REST webhook) keeps the stored ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transactions: Vec<PaymentTransaction>,
     /// How the order is delivered (tags, shipping method, pickup, fulfilled by the channel), for routing.
     #[serde(default)]
     pub delivery: super::DeliveryFacts,
@@ -219,6 +276,10 @@ impl UpsertPlan {
                 if incoming.cancelled_at.is_some() {
                     events.push(TimelineEvent::new(ts, "order_cancelled", "Order cancelled".to_owned()));
                 }
+                let mut transactions = Vec::new();
+                merge_transactions(&mut transactions, &incoming.transactions);
+                events.extend(transactions.iter().map(|t| t.timeline_event(ts)));
+                incoming.transactions = transactions;
             }
             Some(current) => {
                 if incoming.updated_at < current.updated_at {
@@ -230,14 +291,23 @@ impl UpsertPlan {
                 }
                 // No revision carries fulfilment holds (their own topics set them): the stored one stays.
                 incoming.delivery.on_hold = current.delivery.on_hold;
+                // Transactions only accumulate: a revision without them (REST) keeps the stored ones, and
+                // one that reads new ones (the poll) adds them.
+                let mut transactions = current.transactions.clone();
+                let added = merge_transactions(&mut transactions, &incoming.transactions);
+                incoming.transactions = transactions;
                 if incoming.updated_at == current.updated_at {
                     if incoming.same_revision(current) {
                         return UpsertPlan::Unchanged;
                     }
-                    if !fresh {
+                    let mut without = incoming.clone();
+                    without.transactions = current.transactions.clone();
+                    // Only new transactions in the same second: facts to add, not a rival revision.
+                    if !fresh && !without.same_revision(current) {
                         return UpsertPlan::Tie;
                     }
                 }
+                events.extend(added.iter().map(|t| t.timeline_event(ts)));
                 incoming.version = current.version + 1;
                 incoming.ops = current.ops.clone();
                 if incoming.financial_status != current.financial_status {
@@ -311,6 +381,7 @@ pub(crate) mod tests {
             customer: None,
             shipping_address: None,
             fulfillments: vec![],
+            transactions: vec![],
             delivery: Default::default(),
             ops: OrderOps::default(),
             version: 0,
@@ -363,6 +434,50 @@ pub(crate) mod tests {
         let kinds: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
         assert_eq!(kinds, ["payment", "fulfillment"]);
         assert_eq!(events[0].details, "Payment status changed from pending to paid");
+    }
+
+    fn capture(id: &str) -> PaymentTransaction {
+        PaymentTransaction {
+            id: id.into(),
+            kind: "capture".into(),
+            amount: Money::new("10.00", "USD").unwrap(),
+            gateway: None,
+            processed_at: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 3, 0).unwrap()),
+        }
+    }
+
+    #[test]
+    fn transactions_accumulate_a_revision_without_them_keeps_them_and_new_ones_in_the_same_second_are_written() {
+        let mut stored = sample_order("a.myshopify.com", "1", 10);
+        stored.version = 3;
+        stored.transactions = vec![capture("T1")];
+        // A REST revision carries no transactions: the stored one stays.
+        let UpsertPlan::Write { order, .. } =
+            UpsertPlan::decide(Some(&stored), sample_order("a.myshopify.com", "1", 20))
+        else {
+            panic!()
+        };
+        assert_eq!(order.transactions, [capture("T1")]);
+        // The same revision without them is the same revision.
+        assert_eq!(UpsertPlan::decide(Some(&stored), sample_order("a.myshopify.com", "1", 10)), UpsertPlan::Unchanged);
+        // The poll's copy of the same second with a new one: added, not a tie.
+        let mut polled = sample_order("a.myshopify.com", "1", 10);
+        polled.transactions = vec![capture("T1"), capture("T2"), capture("T2")];
+        let UpsertPlan::Write { order, events } = UpsertPlan::decide(Some(&stored), polled) else { panic!() };
+        assert_eq!(order.transactions, [capture("T1"), capture("T2")]);
+        assert_eq!(events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["payment_captured"]);
+        assert_eq!(events[0].source.as_deref(), Some("transaction/T2"));
+    }
+
+    #[test]
+    fn only_successful_sales_and_captures_are_carried() {
+        assert!(PaymentTransaction::is_captured("SALE", Some("SUCCESS")));
+        assert!(PaymentTransaction::is_captured("capture", Some("success")));
+        for (kind, status) in
+            [("authorization", "success"), ("void", "success"), ("refund", "success"), ("sale", "failure")]
+        {
+            assert!(!PaymentTransaction::is_captured(kind, Some(status)), "{kind} {status}");
+        }
     }
 
     #[test]

@@ -127,6 +127,7 @@ impl OutboundChange {
                 crate::domain::ErpAction::Payment { .. } => "erp_payment",
                 crate::domain::ErpAction::Approve => "erp_approve",
                 crate::domain::ErpAction::Shipment { .. } => "erp_shipment",
+                crate::domain::ErpAction::Fulfil => "erp_fulfil",
                 crate::domain::ErpAction::Cancel => "erp_cancel",
             },
         }

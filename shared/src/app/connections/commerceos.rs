@@ -150,8 +150,14 @@ pub async fn access(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionInput {
-    /// The tenant's name (`acme` of `https://acme.app.heads.com`).
-    pub tenant: String,
+    /// The tenant's name (`acme` of `https://acme.app.heads.com`). Give it or `base_url`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The tenant's API base URL (`https://acme.app.heads.com/api/v1`): read against
+    /// `COMMERCEOS_TENANT_URL` and stored as the tenant it names; any other URL is refused
+    /// (`INVALID_BASE_URL`). Give it or `tenant` (both: they must name the same tenant).
+    #[serde(default)]
+    pub base_url: Option<String>,
     /// Our order identifier key, exactly three dot segments (`com.acme.order-id`).
     pub identifier_key: String,
     pub seller: String,
@@ -323,6 +329,37 @@ async fn record_scopes(
     deps.connections.record_check(shop, Integration::CommerceOs, &check).await
 }
 
+/// The tenant a connection names: its `tenant` (a name), or the tenant its `base_url` names under the
+/// configured template (`CommerceOsConfig::tenant_of`), never a host of its own.
+fn tenant_name(config: &CommerceOsConfig, tenant: Option<&str>, base_url: Option<&str>) -> Result<String, ApiError> {
+    let named = match tenant {
+        Some(raw) => {
+            let name = raw.trim().to_ascii_lowercase();
+            if !is_tenant(&name) {
+                return Err(bad("INVALID_TENANT", "tenant must be the tenant's name: 1-63 letters, digits or -"));
+            }
+            Some(name)
+        }
+        None => None,
+    };
+    let from_url = match base_url {
+        Some(raw) => Some(config.tenant_of(raw).ok_or_else(|| {
+            bad(
+                "INVALID_BASE_URL",
+                format!("base_url must be the tenant's CommerceOS API URL, {}", config.base_url("{tenant}")),
+            )
+        })?),
+        None => None,
+    };
+    match (named, from_url) {
+        (Some(name), Some(url)) if name != url => {
+            Err(bad("INVALID_BASE_URL", "base_url names another tenant than tenant; give one of them"))
+        }
+        (Some(name), _) | (None, Some(name)) => Ok(name),
+        (None, None) => Err(bad("INVALID_TENANT", "give the tenant's name (tenant) or its API URL (base_url)")),
+    }
+}
+
 /// Connects the shop (or reconnects it: a new credential, new callback secrets): checks the input,
 /// reads the scopes with the credential, configures the callbacks when writes are allowed (a setup
 /// alert names the missing scopes otherwise), seals the credential and stores the connection (keeping
@@ -334,10 +371,7 @@ pub async fn connect(
     input: ConnectionInput,
     now: DateTime<Utc>,
 ) -> Result<CommerceOsConnection, ApiError> {
-    let tenant_name = input.tenant.trim().to_ascii_lowercase();
-    if !is_tenant(&tenant_name) {
-        return Err(bad("INVALID_TENANT", "tenant must be the tenant's name: 1-63 letters, digits or -"));
-    }
+    let tenant_name = tenant_name(deps.config, input.tenant.as_deref(), input.base_url.as_deref())?;
     let key = IdentifierKey::parse(input.identifier_key.trim()).map_err(|m| bad("INVALID_IDENTIFIER_KEY", m))?;
     if !text_ok(&input.seller) || input.supplier.as_deref().is_some_and(|s| !text_ok(s)) {
         return Err(bad("INVALID_SELLER", "seller and supplier must be 1-100 characters"));
@@ -513,12 +547,21 @@ pub async fn put_erp(
     now: DateTime<Utc>,
 ) -> Result<ErpSettings, ApiError> {
     validate_rule(&settings)?;
+    if settings.fulfils && !settings.enabled {
+        return Err(bad("INVALID_FULFILS", "fulfils needs enabled: CommerceOS fulfils the orders mirrored into it"));
+    }
     for _ in 0..3 {
         let stored = load(store, shop).await?.ok_or_else(|| ApiError::Client {
             status: http::StatusCode::CONFLICT,
             code: "COMMERCEOS_NOT_CONNECTED",
             message: "connect CommerceOS (PUT /api/commerceos/connection) before routing orders to it".into(),
         })?;
+        if settings.fulfils && super::masonhub::fulfilment(store, shop).await?.is_some_and(|f| f.enabled) {
+            return Err(partner_conflict(
+                "MasonHub routing is enabled: disable it (PUT /api/fulfilment/settings with enabled false) before \
+                 CommerceOS fulfils",
+            ));
+        }
         let mut updated = stored.clone();
         updated.settings.erp = Some(settings.clone());
         updated.updated_at = now;
@@ -528,6 +571,16 @@ pub async fn put_erp(
         }
     }
     Err(conflict())
+}
+
+/// The shop has one fulfilment partner: MasonHub routing and CommerceOS fulfilling exclude each other
+/// (409 `FULFILMENT_PARTNER_CONFLICT`).
+pub fn partner_conflict(message: &str) -> ApiError {
+    ApiError::Client {
+        status: http::StatusCode::CONFLICT,
+        code: "FULFILMENT_PARTNER_CONFLICT",
+        message: message.into(),
+    }
 }
 
 fn validate_rule(settings: &ErpSettings) -> Result<(), ApiError> {

@@ -359,6 +359,15 @@ pub async fn put_fulfilment(
     now: DateTime<Utc>,
 ) -> Result<FulfilmentSettings, ApiError> {
     validate(&settings)?;
+    let commerceos_fulfils = super::commerceos::load(store, shop)
+        .await?
+        .and_then(|c| c.settings.erp)
+        .is_some_and(|e| e.enabled && e.fulfils);
+    if settings.enabled && commerceos_fulfils {
+        return Err(super::commerceos::partner_conflict(
+            "CommerceOS fulfils this shop's orders: set fulfils false (partner commerceos) before routing to MasonHub",
+        ));
+    }
     for _ in 0..3 {
         let stored = load(store, shop).await?.ok_or_else(|| ApiError::Client {
             status: http::StatusCode::CONFLICT,

@@ -74,7 +74,12 @@ pub async fn load<S: ConnectionSettings>(
     store.connection(shop, S::INTEGRATION).await?.map(Typed::from_record).transpose()
 }
 
-/// The shop's routing: its MasonHub fulfilment settings and its CommerceOS ERP settings.
+/// The shop's routing: its MasonHub fulfilment settings and its CommerceOS ERP settings. When
+/// CommerceOS fulfils (`ErpSettings::fulfils`, active and enabled), no order is routed to MasonHub,
+/// whatever MasonHub's settings say (the settings API refuses the combination; this holds anyway).
 pub async fn routing(store: &dyn ConnectionStore, shop: &ShopDomain) -> Result<Routing, StoreError> {
-    Ok(Routing { fulfilment: masonhub::fulfilment(store, shop).await?, erp: commerceos::erp(store, shop).await? })
+    let erp = commerceos::erp(store, shop).await?;
+    let commerceos_fulfils = erp.as_ref().is_some_and(|e| e.enabled && e.fulfils);
+    let fulfilment = if commerceos_fulfils { None } else { masonhub::fulfilment(store, shop).await? };
+    Ok(Routing { fulfilment, erp })
 }

@@ -16,7 +16,7 @@ use crate::{
     integrations::shopify::graphql::{ORDER_REVISION, OrderRevisionData},
     integrations::shopify::model::{
         ShopifyDeleted, ShopifyFulfillmentEvent, ShopifyInventoryLevel, ShopifyOrder, ShopifyOrderEdited,
-        ShopifyProduct, ShopifyRefund,
+        ShopifyOrderTransaction, ShopifyProduct, ShopifyRefund,
     },
     queue::{Inbound, Message, Stage},
     store::{ShopStatus, Waiting},
@@ -231,6 +231,10 @@ async fn order_event(deps: &Ingest, webhook: &Inbound) -> Result<Option<Landed>,
                 .from_source(format!("refund/{}", refund.id));
             refund_with_payments(deps, &webhook.shop, &refund, event).await?
         }
+        "order_transactions/create" => {
+            let transaction = ShopifyOrderTransaction::deserialize(&webhook.payload).map_err(permanent)?;
+            order_transaction(deps, webhook, &transaction).await?
+        }
         "orders/edited" => {
             let edited = ShopifyOrderEdited::deserialize(&webhook.payload).map_err(permanent)?.order_edit;
             let (added, removed) = edited.line_items.map(|l| (l.additions.len(), l.removals.len())).unwrap_or_default();
@@ -397,6 +401,44 @@ pub(crate) async fn timeline_only(
     })
     .await;
     landed(result, &key)
+}
+
+/// `order_transactions/create`: a successful sale or capture is added to its order through the normal
+/// write path, so `domain::erp::plan` sees a transaction it had not seen and a mirrored order sends its
+/// `createPayment` (keyed by the transaction id: a redelivery finds it stored and writes nothing).
+/// Authorizations, voids, refunds (their own topic) and failures are acknowledged and dropped, without
+/// waiting for the order.
+async fn order_transaction(
+    deps: &Ingest,
+    webhook: &Inbound,
+    transaction: &ShopifyOrderTransaction,
+) -> Result<Landed, WorkerError> {
+    let shop = &webhook.shop;
+    let key = order_key(&transaction.order_id)?;
+    // The order's currency stands in for a body without one; the amount is checked here, once.
+    let Some(captured) = transaction.captured("").map_err(|e| WorkerError::Permanent(e.into()))? else {
+        tracing::info!(kind = %transaction.kind, "transaction that moved no money in; dropped");
+        return Ok(Landed::Done);
+    };
+    let now = deps.clock.now();
+    let change = |order: &mut crate::domain::Order| {
+        if order.transactions.iter().any(|t| t.id == captured.id) {
+            return Ok::<_, std::convert::Infallible>(Decision::Keep);
+        }
+        let mut captured = captured.clone();
+        if captured.amount.currency.is_empty() {
+            captured.amount.currency = order.total.currency.clone();
+        }
+        let event = captured.timeline_event(events::happened_at(deps, webhook));
+        order.transactions.push(captured);
+        Ok(Decision::Write(vec![event]))
+    };
+    let orders_store = deps.orders.as_ref();
+    let result = orders::change_with_effects(orders_store, shop, &key, now, change, |_, _| Vec::new()).await;
+    if let Ok((_, pending)) = &result {
+        crate::app::outbox::relay_after_commit(deps.outbox.as_ref(), deps.queue.as_ref(), pending).await;
+    }
+    landed(result.map(|(order, _)| order), &key)
 }
 
 /// A refund on the timeline; a mirrored order's refund transactions also reach CommerceOS as negative

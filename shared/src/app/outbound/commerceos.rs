@@ -1,7 +1,8 @@
 //! CommerceOS's effects, one message each, built from the order as stored when worked: the trade-order
 //! upsert (201, then 200), the address actions (only while the order is New/Reserved there), a payment
 //! per captured transaction (idempotent on its transaction id at CommerceOS too), `tryApprove`,
-//! `createShipment` + `release`, and `tryCancel` (Committed only). An action waits (a rung of the
+//! `createShipment` + `release` (or, when CommerceOS fulfils the order, one `createShipment` that it
+//! releases itself), and `tryCancel` (Committed only). An action waits (a rung of the
 //! ladder) until the upsert went through; a state rule that refuses it raises an alert and is not
 //! retried; a 409 (out of stock) cancels the order in CommerceOS and raises an alert naming the items;
 //! 429, 5xx and timeouts climb the ladder to the dead letter. No write goes out while the credential
@@ -13,6 +14,7 @@ use crate::{
         alerts,
         connections::commerceos::{self as connection, Access, AccessError},
         orders::{self, Decision},
+        outbox,
     },
     domain::{ErpAction, Integration, Order, OrderKey, TimelineEvent, erp},
     error::WorkerError,
@@ -90,7 +92,9 @@ pub(super) async fn single(deps: &Outbound, message: &queue::Outbound, action: &
         {
             retry_or_dead_letter(deps, message, Failure::waiting("the order's address is not in CommerceOS yet")).await
         }
-        ErpAction::Shipment { .. } if !state.approved => {
+        ErpAction::Shipment { .. } | ErpAction::Fulfil
+            if !state.approved && !state.raw_status.iter().any(|s| s == "Committed") =>
+        {
             retry_or_dead_letter(
                 deps,
                 message,
@@ -136,22 +140,28 @@ impl Work<'_> {
         record(self.deps, self.message, self.key, DeliveryOutcome::Rejected, detail).await
     }
 
-    /// Updates the order's ERP state (and its timeline) after a success.
+    /// Updates the order's ERP state (and its timeline) after a success. What the new state asks of
+    /// the ERP in turn (CommerceOS fulfils an approved order: its `createShipment`) commits with it and
+    /// is relayed at once.
     async fn note(
         &self,
         event: Option<(&str, String)>,
         apply: impl Fn(&mut erp::ErpState) -> bool,
     ) -> Result<(), WorkerError> {
         let now = self.deps.clock.now();
-        let changed = orders::change(self.deps.orders.as_ref(), &self.message.shop, self.key, now, |o: &mut Order| {
+        let change = |o: &mut Order| {
             let Some(state) = o.ops.erp.as_mut() else { return Ok::<_, std::convert::Infallible>(Decision::Keep) };
             if !apply(state) {
                 return Ok(Decision::Keep);
             }
             state.updated_at = Some(now);
             Ok(Decision::Write(event.iter().map(|(kind, text)| TimelineEvent::new(now, kind, text.clone())).collect()))
-        })
-        .await;
+        };
+        let (orders_store, shop) = (self.deps.orders.as_ref(), &self.message.shop);
+        let changed = orders::change_with_effects(orders_store, shop, self.key, now, change, |_, _| Vec::new()).await;
+        if let Ok((_, pending)) = &changed {
+            outbox::relay_after_commit(self.deps.outbox.as_ref(), self.deps.queue.as_ref(), pending).await;
+        }
         match changed {
             Ok(_) | Err(orders::ChangeError::NotFound) => Ok(()),
             Err(orders::ChangeError::Store(e)) => Err(e.into()),
@@ -227,6 +237,7 @@ impl Work<'_> {
                 }
             }
             ErpAction::Shipment { shipment_id } => self.ship(shipment_id).await,
+            ErpAction::Fulfil => self.fulfil().await,
             ErpAction::Cancel => {
                 let body = model::flag("tryCancel");
                 match client.order_action(tenant, &address, &body, now).await {
@@ -290,6 +301,34 @@ impl Work<'_> {
         })
         .await?;
         let detail = format!("shipment created and released ({} shipment orders)", released.len());
+        record(deps, self.message, self.key, DeliveryOutcome::Delivered, detail).await
+    }
+
+    /// CommerceOS fulfils the order: one `createShipment` of the whole trade order (a retry after the
+    /// create landed sends nothing: the `created:fulfil` marker), and no `release`: CommerceOS releases
+    /// and ships it itself, and its shipment-completed sync-webhook reports the parcel.
+    async fn fulfil(&self) -> Result<(), WorkerError> {
+        let (deps, now) = (self.deps, self.deps.clock.now());
+        let marker = "created:fulfil".to_owned();
+        if self.state.released.contains(&marker) {
+            let detail = "shipment already created in CommerceOS".to_owned();
+            return record(deps, self.message, self.key, DeliveryOutcome::Delivered, detail).await;
+        }
+        let body = model::flag("createShipment");
+        let client = &deps.commerceos.client;
+        if let Err(e) = client.order_action(&self.access.tenant, &self.address(), &body, now).await {
+            return self.failed(e, Some(body)).await;
+        }
+        let text = "Shipment created in CommerceOS, which fulfils the order".to_owned();
+        self.note(Some(("erp_fulfil", text)), |s| {
+            let fresh = !s.released.contains(&marker);
+            if fresh {
+                s.released.push(marker.clone());
+            }
+            fresh
+        })
+        .await?;
+        let detail = "shipment created for CommerceOS to fulfil".to_owned();
         record(deps, self.message, self.key, DeliveryOutcome::Delivered, detail).await
     }
 

@@ -76,6 +76,7 @@ pub const SUBSCRIBED_TOPICS: &[&str] = &[
     "fulfillments/create",
     "fulfillments/update",
     "refunds/create",
+    "order_transactions/create",
     "fulfillment_orders/placed_on_hold",
     "fulfillment_orders/hold_released",
     "returns/request",

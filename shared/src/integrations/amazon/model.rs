@@ -263,6 +263,7 @@ impl AmazonOrder {
             customer: buyer(&self.raw_payload),
             shipping_address: delivery_address(&self.raw_payload),
             fulfillments: packages(&self.raw_payload),
+            transactions: Vec::new(),
             delivery: crate::domain::DeliveryFacts {
                 // `AFN` (Orders v0) or `AMAZON` (v2026-01-01 `fulfilledBy`): Amazon ships it.
                 fulfilled_by_channel: self

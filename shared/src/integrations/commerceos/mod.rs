@@ -37,7 +37,30 @@ impl CommerceOsConfig {
     pub fn root(&self, tenant: &str) -> String {
         self.tenant_url.replace("{tenant}", tenant).trim_end_matches('/').to_owned()
     }
+
+    /// The tenant's API base URL, `{root}/api/v1` (`https://acme.app.heads.com/api/v1`).
+    pub fn base_url(&self, tenant: &str) -> String {
+        format!("{}{API_PATH}", self.root(tenant))
+    }
+
+    /// The tenant a base URL names, read against the template: the URL must be the template's root
+    /// with a tenant name (a DNS label) in its place, optionally followed by `/api/v1` and a trailing
+    /// slash, and nothing else (no other host, port, path, query or user). So a connection given a URL
+    /// still cannot point our credentials at a host the template does not name. Case-insensitive
+    /// (tenant names are lower case).
+    pub fn tenant_of(&self, base_url: &str) -> Option<String> {
+        let url = base_url.trim().to_ascii_lowercase();
+        let url = url.strip_suffix('/').unwrap_or(&url);
+        let url = url.strip_suffix(API_PATH).unwrap_or(url);
+        let template = self.tenant_url.trim_end_matches('/').to_ascii_lowercase();
+        let (prefix, suffix) = template.split_once("{tenant}")?;
+        let tenant = url.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        is_tenant(tenant).then(|| tenant.to_owned())
+    }
 }
+
+/// The API's path under a tenant's root.
+const API_PATH: &str = "/api/v1";
 
 /// Whether `tenant` can be a tenant name (a DNS label).
 pub fn is_tenant(tenant: &str) -> bool {
@@ -160,6 +183,37 @@ mod tests {
         for bad in ["acme.order-id", "com.acme.order.id", "com..order-id", "com.acme.order id", "", "com.acme."] {
             assert!(IdentifierKey::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_base_url_names_its_tenant_only_when_it_is_the_template_exactly() {
+        let config = CommerceOsConfig { tenant_url: "https://{tenant}.app.heads.com".into() };
+        for good in [
+            "https://acme.app.heads.com/api/v1",
+            "https://acme.app.heads.com/api/v1/",
+            "https://ACME.app.heads.com",
+            " https://acme.app.heads.com/ ",
+        ] {
+            assert_eq!(config.tenant_of(good).as_deref(), Some("acme"), "{good}");
+        }
+        for bad in [
+            "https://evil.example/api/v1",
+            "https://acme.app.heads.com.evil.example/api/v1",
+            "https://evil.example/x.app.heads.com/api/v1",
+            "https://acme.evil.app.heads.com/api/v1",
+            "https://user@acme.app.heads.com/api/v1",
+            "http://acme.app.heads.com/api/v1",
+            "https://acme.app.heads.com:8443/api/v1",
+            "https://acme.app.heads.com/api/v2",
+            "https://acme.app.heads.com/api/v1?x=1",
+            "https://.app.heads.com/api/v1",
+            "acme",
+        ] {
+            assert_eq!(config.tenant_of(bad), None, "{bad}");
+        }
+        assert_eq!(config.base_url("acme"), "https://acme.app.heads.com/api/v1");
+        let local = CommerceOsConfig { tenant_url: "http://127.0.0.1:4000/commerceos/{tenant}/".into() };
+        assert_eq!(local.tenant_of("http://127.0.0.1:4000/commerceos/acme/api/v1").as_deref(), Some("acme"));
     }
 
     #[test]

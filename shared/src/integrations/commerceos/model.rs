@@ -397,6 +397,7 @@ pub fn born_order(
         customer,
         shipping_address,
         fulfillments: Vec::new(),
+        transactions: Vec::new(),
         delivery: Default::default(),
         ops: Default::default(),
         version: 0,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::{
     domain::{
         Address, Channel, ChannelOrderId, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Money,
-        Order, OrderName, Product, ShopDomain, Variant,
+        Order, OrderName, PaymentTransaction, Product, ShopDomain, Variant,
         poll::{PollWindow, WindowMode},
         product::size_and_color,
     },
@@ -16,7 +16,8 @@ use crate::{
 };
 
 /// The fields of an order that [`GqlOrder`] reads, with the first page of its line items and
-/// fulfilments ([`PAGE_FULFILLMENTS`], [`PAGE_TRACKING`]).
+/// fulfilments ([`PAGE_FULFILLMENTS`], [`PAGE_TRACKING`]) and its payment transactions (a plain list in
+/// the Admin API, not a connection: all of them).
 macro_rules! order_fields {
     () => {
         "id legacyResourceId name createdAt updatedAt cancelledAt currencyCode email
@@ -25,7 +26,8 @@ macro_rules! order_fields {
       customer { id firstName lastName email }
       shippingAddress { name company address1 address2 city provinceCode zip countryCodeV2 phone }
       lineItems(first: 20) { pageInfo { hasNextPage endCursor } nodes { id title sku quantity variant { id } originalUnitPriceSet { shopMoney { amount } } } }
-      fulfillments(first: 10) { id status displayStatus createdAt updatedAt trackingInfo(first: 5) { company number url } }"
+      fulfillments(first: 10) { id status displayStatus createdAt updatedAt trackingInfo(first: 5) { company number url } }
+      transactions { id kind status amountSet { shopMoney { amount currencyCode } } gateway processedAt }"
     };
 }
 
@@ -173,6 +175,20 @@ pub struct GqlOrder {
     pub line_items: Option<LineItemPage>,
     #[serde(default)]
     pub fulfillments: Vec<GqlFulfillment>,
+    #[serde(default)]
+    pub transactions: Vec<GqlTransaction>,
+}
+
+/// An `OrderTransaction`: only successful sales and captures reach the canonical order.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlTransaction {
+    pub id: String,
+    pub kind: String,
+    pub status: Option<String>,
+    pub amount_set: MoneyBag,
+    pub gateway: Option<String>,
+    pub processed_at: Option<DateTime<Utc>>,
 }
 
 impl GqlOrder {
@@ -301,6 +317,22 @@ impl GqlOrder {
                 .filter(|n| !n.is_empty()),
             email: c.email.or_else(|| email.clone()),
         });
+        let transactions = self
+            .transactions
+            .into_iter()
+            .filter(|t| PaymentTransaction::is_captured(&t.kind, t.status.as_deref()))
+            .map(|t| {
+                let money = t.amount_set.shop_money;
+                let tx_currency = money.currency_code.unwrap_or_else(|| currency.clone());
+                Ok(PaymentTransaction {
+                    id: gid_tail(&t.id).to_owned(),
+                    kind: t.kind.to_ascii_lowercase(),
+                    amount: Money::new(&money.amount, &tx_currency).map_err(|e| invalid("transactions.amount", e))?,
+                    gateway: t.gateway,
+                    processed_at: t.processed_at,
+                })
+            })
+            .collect::<Result<Vec<_>, MapError>>()?;
         let fulfillment_status = match lower(self.display_fulfillment_status).as_deref() {
             None | Some("unfulfilled") => FulfillmentStatus::Unfulfilled,
             Some(other) => FulfillmentStatus::parse(other),
@@ -333,6 +365,7 @@ impl GqlOrder {
                 phone: a.phone,
             }),
             fulfillments: self.fulfillments.into_iter().map(Fulfillment::from).collect(),
+            transactions,
             delivery: Default::default(),
             ops: Default::default(),
             version: 0,
@@ -741,7 +774,21 @@ mod tests {
             "lineItems": { "nodes": [{ "id": "gid://shopify/LineItem/7", "name": "Draft - 151cm", "quantity": 10,
                 "sku": "draft-151", "variant": { "id": "gid://shopify/ProductVariant/168923715" } }] },
             "fulfillments": [{ "id": "gid://shopify/Fulfillment/9", "status": "SUCCESS", "displayStatus": "IN_TRANSIT",
-                "trackingInfo": [{ "company": "UPS", "number": "1Z", "url": null }] }]
+                "trackingInfo": [{ "company": "UPS", "number": "1Z", "url": null }] }],
+            "transactions": [
+                { "id": "gid://shopify/OrderTransaction/11", "kind": "AUTHORIZATION", "status": "SUCCESS",
+                  "amountSet": { "shopMoney": { "amount": "2000.0", "currencyCode": "CAD" } }, "gateway": "shopify_payments",
+                  "processedAt": "2024-01-01T00:00:01Z" },
+                { "id": "gid://shopify/OrderTransaction/12", "kind": "CAPTURE", "status": "SUCCESS",
+                  "amountSet": { "shopMoney": { "amount": "2000.0", "currencyCode": "CAD" } }, "gateway": "shopify_payments",
+                  "processedAt": "2024-01-01T00:05:00Z" },
+                { "id": "gid://shopify/OrderTransaction/13", "kind": "SALE", "status": "FAILURE",
+                  "amountSet": { "shopMoney": { "amount": "5.0", "currencyCode": "CAD" } }, "gateway": "manual",
+                  "processedAt": null },
+                { "id": "gid://shopify/OrderTransaction/14", "kind": "VOID", "status": "SUCCESS",
+                  "amountSet": { "shopMoney": { "amount": "0.0", "currencyCode": "CAD" } }, "gateway": "manual",
+                  "processedAt": null }
+            ]
         });
         let order: GqlOrder = serde_json::from_value(node).unwrap();
         let order = order.into_order(ShopDomain::parse("a.myshopify.com").unwrap()).unwrap();
@@ -752,5 +799,23 @@ mod tests {
         assert_eq!(order.line_items[0].variant_id.as_deref(), Some("168923715"));
         assert_eq!(order.fulfillments[0].shipment_status.as_deref(), Some("in_transit"));
         assert_eq!(order.fulfillments[0].tracking_numbers, ["1Z"]);
+        // Only the successful capture: the authorization, the failed sale and the void are not money in.
+        assert_eq!(order.transactions.len(), 1, "{:?}", order.transactions);
+        let capture = &order.transactions[0];
+        assert_eq!((capture.id.as_str(), capture.kind.as_str()), ("12", "capture"));
+        assert_eq!(capture.amount, Money::new("2000.0", "CAD").unwrap());
+        assert_eq!(capture.gateway.as_deref(), Some("shopify_payments"));
+    }
+
+    #[test]
+    fn the_order_queries_read_the_payment_transactions() {
+        for query in [ORDERS_PAGE, ORDER_REVISION] {
+            assert!(
+                query.contains(
+                    "transactions { id kind status amountSet { shopMoney { amount currencyCode } } gateway processedAt }"
+                ),
+                "{query}"
+            );
+        }
     }
 }

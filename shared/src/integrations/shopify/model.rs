@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
     Address, Channel, ChannelOrderId, Customer, DeliveryFacts, FinancialStatus, Fulfillment, FulfillmentStatus,
-    LineItem, Money, Order, OrderName, Product, ShopDomain, Variant, product::size_and_color,
+    LineItem, Money, Order, OrderName, PaymentTransaction, Product, ShopDomain, Variant, product::size_and_color,
 };
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +137,44 @@ pub struct ShopifyTransaction {
     pub currency: Option<String>,
 }
 
+/// An `order_transactions/create` webhook body: one transaction (REST `Transaction`) of order `order_id`.
+#[derive(Debug, Deserialize)]
+pub struct ShopifyOrderTransaction {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    #[serde(deserialize_with = "id_string")]
+    pub order_id: String,
+    pub kind: String,
+    pub status: Option<String>,
+    pub amount: String,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub gateway: Option<String>,
+    #[serde(default)]
+    pub processed_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    pub created_at: Option<DateTime<FixedOffset>>,
+}
+
+impl ShopifyOrderTransaction {
+    /// The canonical transaction when it moved money in (a successful sale or capture); `None` for
+    /// authorizations, voids, refunds and failed attempts. `currency` stands in when the body has none.
+    pub fn captured(&self, currency: &str) -> Result<Option<PaymentTransaction>, MapError> {
+        if !PaymentTransaction::is_captured(&self.kind, self.status.as_deref()) {
+            return Ok(None);
+        }
+        let currency = self.currency.as_deref().filter(|c| !c.is_empty()).unwrap_or(currency);
+        Ok(Some(PaymentTransaction {
+            id: self.id.clone(),
+            kind: self.kind.to_ascii_lowercase(),
+            amount: Money::new(&self.amount, currency).map_err(|e| invalid("amount", e))?,
+            gateway: self.gateway.clone(),
+            processed_at: self.processed_at.or(self.created_at).map(|t| t.with_timezone(&Utc)),
+        }))
+    }
+}
+
 /// An `orders/edited` webhook body.
 #[derive(Debug, Deserialize)]
 pub struct ShopifyOrderEdited {
@@ -243,6 +281,7 @@ impl ShopifyOrder {
                 phone: a.phone,
             }),
             fulfillments: self.fulfillments.into_iter().map(Fulfillment::from).collect(),
+            transactions: Vec::new(),
             delivery,
             ops: Default::default(),
             version: 0,
