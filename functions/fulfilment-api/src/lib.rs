@@ -390,12 +390,13 @@ fn window(raw: &str) -> Result<chrono::Duration, ApiError> {
         )
     };
     let raw = raw.trim();
-    let (number, unit) = raw.split_at(raw.len().saturating_sub(1));
-    let n: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(invalid)?;
+    // The unit is the last character (any character: the split must fall on its boundary).
+    let (at, unit) = raw.char_indices().last().ok_or_else(invalid)?;
+    let n: i64 = raw[..at].parse().ok().filter(|n| *n > 0).ok_or_else(invalid)?;
     let span = match unit {
-        "m" => chrono::Duration::try_minutes(n),
-        "h" => chrono::Duration::try_hours(n),
-        "d" => chrono::Duration::try_days(n),
+        'm' => chrono::Duration::try_minutes(n),
+        'h' => chrono::Duration::try_hours(n),
+        'd' => chrono::Duration::try_days(n),
         _ => None,
     };
     span.filter(|s| *s <= reconcile::MAX_WINDOW).ok_or_else(invalid)
