@@ -825,11 +825,30 @@ async fn reconciliation_lists_our_channels_trade_orders_and_a_replay_upserts_the
             .count()
     };
     let before = upserts(cos.requests().await);
+    // The first replay is refused: the re-push becomes a dead letter of its own, which the next
+    // reconciliation leaves as it is (its request and cause) and still names.
+    Mock::given(method("PUT"))
+        .and(path_regex(format!("^/{TENANT}/api/v1/trade-orders/.*={}$", id(&keys[2]))))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({ "message": "bad seller" })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&cos.server)
+        .await;
+    let (status, body) = cos.call("POST", "/api/dead-letters/replay", Some(json!({ "ids": report.repush }))).await;
+    assert_eq!(status, 200, "{body}");
+    cos.work().await;
+    let refused = |letters: Vec<shared::store::DeadLetter>| {
+        letters.into_iter().filter(|l| l.id == report.repush[0] && l.cause == DeadLetterCause::Rejected).count()
+    };
+    assert_eq!(refused(cos.env.stack.shops.dead_letters(&cos.shop, Some(Integration::CommerceOs)).await.unwrap()), 1);
+    let again = shared::app::reconcile::run(&deps, &cos.shop, Integration::CommerceOs, from, to, later).await.unwrap();
+    assert_eq!(again.repush, report.repush);
+    assert_eq!(refused(cos.env.stack.shops.dead_letters(&cos.shop, Some(Integration::CommerceOs)).await.unwrap()), 1);
     let (status, body) = cos.call("POST", "/api/dead-letters/replay", Some(json!({ "ids": report.repush }))).await;
     assert_eq!(status, 200, "{body}");
     cos.triplicate().await;
     cos.work().await;
-    assert_eq!(upserts(cos.requests().await), before + 1);
+    assert_eq!(upserts(cos.requests().await), before + 2, "one refused, then one upsert");
     let letters = cos.env.stack.shops.dead_letters(&cos.shop, Some(Integration::CommerceOs)).await.unwrap();
     assert!(letters.is_empty(), "the delivery resolved the gap letter: {letters:?}");
 }

@@ -328,21 +328,25 @@ fn gap_letter(
 async fn keep(deps: &Deps<'_>, shop: &ShopDomain, found: Found, now: DateTime<Utc>) -> Result<Report, StoreError> {
     let Found { mut report, letters } = found;
     let integration = report.integration;
-    let earlier: Vec<DeadLetter> = deps
+    let (earlier, failed): (Vec<DeadLetter>, Vec<DeadLetter>) = deps
         .dead_letters
         .dead_letters(shop, Some(integration))
         .await?
         .into_iter()
-        .filter(|d| d.cause == DeadLetterCause::Gap)
-        .collect();
+        .partition(|d| d.cause == DeadLetterCause::Gap);
     for stale in earlier.iter().filter(|d| !letters.iter().any(|l| l.id == d.id)) {
         deps.dead_letters.remove_dead_letter(shop, integration, &stale.id).await?;
     }
     for mut letter in letters {
-        if let Some(before) = earlier.iter().find(|d| d.id == letter.id) {
-            (letter.created_at, letter.episode, letter.replays) = (before.created_at, before.episode, before.replays);
+        // A re-push that was replayed and failed is a dead letter of its own now (with its request,
+        // response and alert): it stays as it is, and is still the way to push the gap again.
+        if !failed.iter().any(|d| d.id == letter.id) {
+            if let Some(before) = earlier.iter().find(|d| d.id == letter.id) {
+                (letter.created_at, letter.episode, letter.replays) =
+                    (before.created_at, before.episode, before.replays);
+            }
+            deps.dead_letters.put_dead_letter(&letter).await?;
         }
-        deps.dead_letters.put_dead_letter(&letter).await?;
         report.repush.push(letter.id);
     }
     let payload = serde_json::to_value(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -44,7 +44,7 @@ fn repush(
     order: &str,
     change: OutboundChange,
     now: DateTime<Utc>,
-) -> Result<crate::store::DeadLetter, crate::error::StoreError> {
+) -> Result<crate::store::DeadLetter, StoreError> {
     let id = super::gap_letter_id(partner, order, now);
     let kind = change.kind();
     let message = Message::Outbound(Outbound::new(partner, shop.clone(), order.to_owned(), id, change));
