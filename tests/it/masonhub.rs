@@ -655,6 +655,16 @@ async fn reconciliation_finds_missing_extra_and_mismatched_orders_and_keeps_the_
         (body["reports"][0]["integration"].as_str(), body["reports"][0]["checked"].as_u64()),
         (Some("masonhub"), Some(0))
     );
+    // Every integration the shop uses: Shopify cannot be asked here (nothing answers), which is named
+    // beside MasonHub's report rather than failing it.
+    let (status, body) = trip.call("POST", "/sync/reconciliation", Some(json!({ "window": "24h" }))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reports"].as_array().unwrap().len(), 1);
+    assert_eq!(body["reports"][0]["integration"], "masonhub");
+    assert_eq!(
+        (body["failed"][0]["integration"].as_str(), body["failed"][0]["code"].as_str()),
+        (Some("shopify"), Some("UPSTREAM_UNAVAILABLE"))
+    );
 
     // Later: every kind of gap, one alert, and the report kept for GET.
     let stack = &trip.env.stack;
