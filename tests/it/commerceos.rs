@@ -766,7 +766,7 @@ async fn reconciliation_lists_our_channels_trade_orders_and_a_replay_upserts_the
     assert_eq!(cos.post(&status_url, Some(&auth), &told).await.0, 200);
     cos.env.drain_ingest().await;
     // CommerceOS holds #8801, #8802 (Cancelled since) and an order of this shop we never mirrored, one
-    // of another shop on the tenant, and one stamped before the window; not #8803.
+    // of another shop on the tenant, and one placed after the window; not #8803.
     let now = Utc::now();
     let stamp = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let record = |identifier: String, status: &str, at: chrono::DateTime<Utc>| json!({ "identifiers": { KEY: identifier, "com.acme.channel": "shopify" }, "status": [status], "timestamp": stamp(at) });
@@ -779,16 +779,20 @@ async fn reconciliation_lists_our_channels_trade_orders_and_a_replay_upserts_the
         record(
             partner_order_id(&cos.shop, &OrderKey::parse("shopify:8000").unwrap()),
             "New",
-            now - chrono::Duration::days(30)
+            now + chrono::Duration::hours(2)
         ),
     ]);
     Mock::given(method("GET"))
-        .and(path_regex(format!(r"^/{TENANT}/api/v1/trade-orders~where\(identifiers/com\.acme\.channel=shopify\)")))
+        .and(path_regex(format!(
+            r"^/{TENANT}/api/v1/trade-orders/after\(create\)/[^~]+~where\(identifiers/com\.acme\.channel=shopify\)"
+        )))
         .respond_with(ResponseTemplate::new(200).set_body_json(listed))
         .mount(&cos.server)
         .await;
     Mock::given(method("GET"))
-        .and(path_regex(format!(r"^/{TENANT}/api/v1/trade-orders~where\(identifiers/com\.acme\.channel=amazon\)")))
+        .and(path_regex(format!(
+            r"^/{TENANT}/api/v1/trade-orders/after\(create\)/[^~]+~where\(identifiers/com\.acme\.channel=amazon\)"
+        )))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
         .mount(&cos.server)
         .await;
@@ -811,7 +815,8 @@ async fn reconciliation_lists_our_channels_trade_orders_and_a_replay_upserts_the
     );
     let asked = cos.requests().await.into_iter().find(|r| r.url.path().contains("channel=shopify)")).unwrap();
     assert!(
-        asked.url.path().ends_with("~with(status,identifiers)~orderBy(timestamp:desc)~skip(0)~take(100)"),
+        asked.url.path().ends_with("~with(status,identifiers)~orderBy(timestamp)~skip(0)~take(100)")
+            && asked.url.path().contains(&format!("/trade-orders/after(create)/{}~where(", stamp(from))),
         "{}",
         asked.url
     );

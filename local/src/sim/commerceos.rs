@@ -6,8 +6,8 @@
 //! line with [`OUT_OF_STOCK_SKU`] makes `tryApprove` answer 409), shipment orders with `release`. Like
 //! CommerceOS's scheduled sync-webhooks, it calls back a moment after a change: the order status after
 //! an approval or a cancel, and a released shipment's progress (Released, then Transiting with tracking,
-//! then Acquired). The batch status check (`trade-orders~where(identifiers/…)~skip~take`) lists them
-//! for reconciliation. Once the new-order sync-webhook is configured it reports one order born in
+//! then Acquired). The batch status check (`trade-orders/after(create)/{time}~where(identifiers/…)`,
+//! `~skip`, `~take`) lists them for reconciliation. Once the new-order sync-webhook is configured it reports one order born in
 //! CommerceOS, signing in at the configured token URL. It is not CommerceOS: credentials are accepted
 //! without checking, and nothing is persisted.
 
@@ -156,17 +156,22 @@ impl Simulator {
                 self.ship(tenant, key, &identifier);
                 reply(StatusCode::OK, json!({ "status": ["Released"] }))
             }
-            // The batch status check: `trade-orders~where(identifiers/{key}={value})~…~skip(n)~take(m)`
-            // (its `/` splits the path).
-            ("GET", [tenant, "api", "v1", head, query]) if *head == "trade-orders~where(identifiers" => {
-                self.list(tenant, query)
+            // The batch status check on the placement-time view:
+            // `trade-orders/after(create)/{time}~where(identifiers/{key}={value})~…~skip(n)~take(m)` (the
+            // filter's `/` splits the path).
+            ("GET", [tenant, "api", "v1", "trade-orders", "after(create)", head, query])
+                if head.ends_with("~where(identifiers") =>
+            {
+                let after = head.trim_end_matches("~where(identifiers");
+                self.list(tenant, after, query)
             }
             _ => reply(StatusCode::NOT_FOUND, json!({ "message": "Not Found" })),
         }
     }
 
-    /// The tenant's trade orders whose identifier `key` is `value`, newest first, paged.
-    fn list(&self, tenant: &str, query: &str) -> Response<Body> {
+    /// The tenant's trade orders placed from `after` on whose identifier `key` is `value`, oldest first,
+    /// paged.
+    fn list(&self, tenant: &str, after: &str, query: &str) -> Response<Body> {
         let Some((condition, operators)) = query.split_once(')') else {
             return reply(StatusCode::BAD_REQUEST, json!({ "message": "unbalanced ~where" }));
         };
@@ -187,8 +192,9 @@ impl Simulator {
                 t == tenant && o.body.pointer(&format!("/identifiers/{key}")).and_then(Value::as_str) == Some(value)
             })
             .map(|(_, o)| o)
+            .filter(|o| o.created_at.as_str() >= after)
             .collect();
-        matching.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        matching.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         let list: Vec<Value> = matching
             .into_iter()
             .skip(skip)

@@ -122,8 +122,8 @@ pub async fn masonhub(
     Ok(Found { report, letters })
 }
 
-/// CommerceOS's trade orders of our channels (their `{ns}.channel` identifier, newest first, down to
-/// the window) against the orders mirrored into it. Statuses compare CommerceOS's own (`New`,
+/// CommerceOS's trade orders of our channels placed since the window began (their `{ns}.channel`
+/// identifier, on the `/after(create)/` view) against the orders mirrored into it. Statuses compare CommerceOS's own (`New`,
 /// `Committed`, …) with the last it reported to us.
 pub async fn commerceos(
     deps: &Deps<'_>,
@@ -146,31 +146,37 @@ pub async fn commerceos(
     }
     let channel_key = key.sibling("channel");
     let mut theirs: BTreeMap<String, Option<String>> = BTreeMap::new();
-    // Trade orders stamped outside the window (the last page reaches past it) are never extra.
+    // Trade orders placed after the window (listed, since the view is open-ended) are never extra.
     let mut outside = std::collections::BTreeSet::new();
     // Every channel we mirror from (orders born in CommerceOS are never ours to hand over).
     for channel in [Channel::Shopify, Channel::Amazon] {
         for page in 0..MAX_PAGES {
             let records = deps
                 .commerceos
-                .trade_orders_of_channel(&access.tenant, channel_key.as_str(), channel.as_str(), page * PAGE, PAGE, now)
+                .trade_orders_of_channel(
+                    &access.tenant,
+                    from,
+                    channel_key.as_str(),
+                    channel.as_str(),
+                    page * PAGE,
+                    PAGE,
+                    now,
+                )
                 .await?;
-            let mut past_window = false;
             for record in &records {
-                let stamped =
-                    record.get("timestamp").and_then(|t| t.as_str()).and_then(|t| t.parse::<DateTime<Utc>>().ok());
                 let Some(id) = record.pointer(&format!("/identifiers/{}", key.as_str())).and_then(|v| v.as_str())
                 else {
                     continue;
                 };
-                if stamped.is_some_and(|t| t < from || t > to) {
+                let placed =
+                    record.get("timestamp").and_then(|t| t.as_str()).and_then(|t| t.parse::<DateTime<Utc>>().ok());
+                if placed.is_some_and(|t| t > to) {
                     outside.insert(id.to_owned());
                 }
-                past_window |= stamped.is_some_and(|t| t < from);
                 let status = statuses(record);
                 theirs.insert(id.to_owned(), (!status.is_empty()).then(|| status.join(",")));
             }
-            if records.len() < PAGE || past_window {
+            if records.len() < PAGE {
                 break;
             }
         }

@@ -177,21 +177,24 @@ impl CommerceOsClient {
         }
     }
 
-    /// One page of the trade orders whose identifier `channel_key` is `channel`, newest first, with
-    /// their status and identifiers (the seed's batch status check:
-    /// `~where(identifiers/{key}={channel})~with(status,identifiers)~orderBy(timestamp:desc)`, paged
-    /// with `~skip` and `~take`).
+    /// One page of the trade orders placed since `placed_after` whose identifier `channel_key` is
+    /// `channel`, oldest first, with their status and identifiers: the seed's batch status check
+    /// (`~where(identifiers/{key}={channel})~with(status,identifiers)`) on the placement-time view
+    /// `/after(create)/{time}`, paged with `~orderBy(timestamp)~skip~take`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn trade_orders_of_channel(
         &self,
         tenant: &Tenant,
+        placed_after: DateTime<Utc>,
         channel_key: &str,
         channel: &str,
         skip: usize,
         take: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Value>, UpstreamError> {
+        let after = placed_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let path = format!(
-            "trade-orders~where(identifiers/{channel_key}={channel})~with(status,identifiers)~orderBy(timestamp:desc)~skip({skip})~take({take})"
+            "trade-orders/after(create)/{after}~where(identifiers/{channel_key}={channel})~with(status,identifiers)~orderBy(timestamp)~skip({skip})~take({take})"
         );
         let (_, body) = self.call(tenant, reqwest::Method::GET, &path, None, now).await?;
         Ok(items(body))
