@@ -366,6 +366,20 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    /// A successful channel fulfilment `id`, without tracking.
+    fn shipped(id: &str) -> Fulfillment {
+        Fulfillment {
+            id: id.into(),
+            status: "success".into(),
+            shipment_status: None,
+            tracking_company: None,
+            tracking_numbers: vec![],
+            tracking_urls: vec![],
+            created_at: None,
+            updated_at: None,
+        }
+    }
     use crate::domain::{Fulfillment, LineItem, Money, order::tests::sample_order};
 
     fn now() -> DateTime<Utc> {
@@ -438,16 +452,7 @@ mod tests {
         assert_eq!(effects[0].id, format!("erp:payment:{}:shopify-T1", next.ops.erp.as_ref().unwrap().identifier));
 
         let before = next.clone();
-        next.fulfillments.push(Fulfillment {
-            id: "f1".into(),
-            status: "success".into(),
-            shipment_status: None,
-            tracking_company: None,
-            tracking_numbers: vec![],
-            tracking_urls: vec![],
-            created_at: None,
-            updated_at: None,
-        });
+        next.fulfillments.push(shipped("f1"));
         assert_eq!(actions(&plan(Some(&before), &mut next, None, now()).1), ["shipment"]);
 
         let before = next.clone();
@@ -561,16 +566,7 @@ mod tests {
         next.ops.erp.as_mut().unwrap().raw_status = vec!["Committed".into()];
         assert!(plan(Some(&before), &mut next, None, now()).1.is_empty());
         let before = next.clone();
-        next.fulfillments.push(Fulfillment {
-            id: "f1".into(),
-            status: "success".into(),
-            shipment_status: None,
-            tracking_company: None,
-            tracking_numbers: vec![],
-            tracking_urls: vec![],
-            created_at: None,
-            updated_at: None,
-        });
+        next.fulfillments.push(shipped("f1"));
         assert!(plan(Some(&before), &mut next, None, now()).1.is_empty(), "CommerceOS's own parcel");
 
         // Committed by CommerceOS itself also counts; a local pickup is not ours to ship.
