@@ -205,44 +205,13 @@ impl Cos {
     /// Takes every message waiting on the CommerceOS queue and sends each back twice (three copies):
     /// a redelivery storm.
     async fn triplicate(&self) -> usize {
-        let urls = self.env.stack.queues.get(&COS).unwrap();
-        let mut bodies = Vec::new();
-        loop {
-            let received = self
-                .env
-                .stack
-                .sqs
-                .receive_message()
-                .queue_url(&urls.queue)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            let messages = received.messages.unwrap_or_default();
-            if messages.is_empty() {
-                break;
-            }
-            for m in messages {
-                bodies.push(m.body.clone().unwrap());
-                self.env
-                    .stack
-                    .sqs
-                    .delete_message()
-                    .queue_url(&urls.queue)
-                    .receipt_handle(m.receipt_handle.unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        for body in &bodies {
-            let message: Message = serde_json::from_str(body).unwrap();
+        let messages = self.env.take_all(COS).await;
+        for message in &messages {
             for _ in 0..3 {
-                self.env.enqueue(COS, &message, 0).await;
+                self.env.enqueue(COS, message, 0).await;
             }
         }
-        bodies.len()
+        messages.len()
     }
 }
 
@@ -984,37 +953,7 @@ impl Cos {
 
     /// The Shopify pushes waiting on the outbound-shopify queue (taken off it).
     async fn shopify_pushes(&self) -> Vec<Message> {
-        let urls = self.env.stack.queues.get(&Stage::Outbound(Integration::Shopify)).unwrap();
-        let mut messages = Vec::new();
-        loop {
-            let received = self
-                .env
-                .stack
-                .sqs
-                .receive_message()
-                .queue_url(&urls.queue)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            let batch = received.messages.unwrap_or_default();
-            if batch.is_empty() {
-                return messages;
-            }
-            for m in batch {
-                messages.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
-                self.env
-                    .stack
-                    .sqs
-                    .delete_message()
-                    .queue_url(&urls.queue)
-                    .receipt_handle(m.receipt_handle.unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
+        self.env.take_all(Stage::Outbound(Integration::Shopify)).await
     }
 }
 

@@ -194,6 +194,33 @@ impl TestEnv {
             .unwrap();
     }
 
+    /// Takes every message waiting on `stage`'s queue off it, in the order received.
+    pub async fn take_all(&self, stage: Stage) -> Vec<shared::queue::Message> {
+        let urls = self.stack.queues.get(&stage).unwrap();
+        let mut messages = Vec::new();
+        loop {
+            let received = self
+                .stack
+                .sqs
+                .receive_message()
+                .queue_url(&urls.queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let batch = received.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return messages;
+            }
+            for m in batch {
+                messages.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
+                let handle = m.receipt_handle.unwrap();
+                self.stack.sqs.delete_message().queue_url(&urls.queue).receipt_handle(handle).send().await.unwrap();
+            }
+        }
+    }
+
     /// The shop's alerts, oldest first.
     pub async fn alerts(&self, shop: &ShopDomain) -> Vec<shared::domain::Alert> {
         use shared::store::AlertStore;
